@@ -1,0 +1,264 @@
+"""The ``Distribution`` base class: immutable pytree dataclasses with validation.
+
+A family is a subclass with annotated fields, in a fixed order::
+
+    class Normal(Distribution):
+        loc: jax.Array
+        scale: jax.Array
+        arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+        support = constraints.real
+
+        def __init__(self, loc, scale, *, validate_args=None):
+            loc, scale = as_float_params(loc, scale)
+            self._init(loc=loc, scale=scale, validate_args=validate_args)
+
+``__init_subclass__`` turns every subclass into a frozen dataclass (``init=False``,
+``eq=False``) and registers it as a pytree. Fields are leaves unless declared with
+``static_field()``, which makes them hashable aux data (e.g. ``reinterpreted_batch_ndims``).
+A leaf may be ``None`` (an absent alternative parametrisation, e.g. ``logits`` when
+``probs`` was given): ``None`` is an empty subtree, so the choice shows in the treedef.
+
+Unflattening never calls ``__init__`` (JAX unflattens with tracers, ``ShapedArray`` s,
+``object()`` sentinels and ``None``); it builds the instance with ``object.__new__``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Dict, Optional, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxkl import _checks
+from jaxkl.distributions import constraints as C
+
+Shape = Tuple[int, ...]
+
+#: Default for ``validate_args`` when a constructor is not told; like torch's
+#: ``Distribution.set_default_validate_args``.
+_VALIDATE_DEFAULT = [True]
+
+
+def set_default_validate_args(value: bool) -> None:
+    """Turn parameter validation on (default) or off for distributions built afterwards."""
+    _VALIDATE_DEFAULT[0] = bool(value)
+
+
+def static_field(**kwargs: Any) -> Any:
+    """A dataclass field that is pytree metadata (hashable aux data), not a leaf."""
+    return dataclasses.field(metadata={"static": True}, **kwargs)
+
+
+def float_dtype(*xs: Any) -> jnp.dtype:
+    """The floating dtype parameters compute in: float64 if any is float64, else float32."""
+    dtypes = [jnp.asarray(x).dtype for x in xs if x is not None]
+    if any(d == jnp.float64 for d in dtypes):
+        return jnp.dtype(jnp.float64)
+    return jnp.dtype(jnp.float32)
+
+
+def as_float_params(*xs: Any, broadcast: bool = True) -> Tuple[jax.Array, ...]:
+    """Convert to one floating dtype and (by default) broadcast to a common shape (torch's
+    ``broadcast_all``). ``None`` stays ``None``."""
+    dtype = float_dtype(*xs)
+    arrs = [None if x is None else jnp.asarray(x, dtype=dtype) for x in xs]
+    if broadcast:
+        present = [a for a in arrs if a is not None]
+        shape = jnp.broadcast_shapes(*(a.shape for a in present)) if present else ()
+        arrs = [None if a is None else jnp.broadcast_to(a, shape) for a in arrs]
+    return tuple(arrs)
+
+
+class Distribution:
+    """Base class of every distribution. See the module docstring for how to subclass."""
+
+    #: parameter name -> constraint, checked at construction (concrete: ValueError;
+    #: traced: checkify check).
+    arg_constraints: ClassVar[Dict[str, C.Constraint]] = {}
+    #: the support of the distribution (a constraint, or None when it depends on params)
+    support: ClassVar[Optional[C.Constraint]] = None
+    #: parameter name -> number of trailing event dims of that parameter (default 0)
+    param_event_ndims: ClassVar[Dict[str, int]] = {}
+    #: True when ``sample`` is reparameterised (gradients flow to the parameters)
+    has_rsample: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(frozen=True, eq=False, init=False, repr=False)(cls)
+        fields = dataclasses.fields(cls)
+        cls._leaf_names = tuple(f.name for f in fields if not f.metadata.get("static"))
+        cls._static_names = tuple(f.name for f in fields if f.metadata.get("static"))
+        jax.tree_util.register_pytree_with_keys(
+            cls, cls._tree_flatten_with_keys, cls._tree_unflatten, cls._tree_flatten
+        )
+
+    # -- pytree --------------------------------------------------------------------
+    def _tree_flatten(self):
+        leaves = tuple(getattr(self, n) for n in self._leaf_names)
+        aux = tuple(getattr(self, n) for n in self._static_names)
+        return leaves, aux
+
+    def _tree_flatten_with_keys(self):
+        leaves = tuple(
+            (jax.tree_util.GetAttrKey(n), getattr(self, n)) for n in self._leaf_names
+        )
+        aux = tuple(getattr(self, n) for n in self._static_names)
+        return leaves, aux
+
+    @classmethod
+    def _tree_unflatten(cls, aux, leaves):
+        obj = object.__new__(cls)
+        for name, value in zip(cls._leaf_names, leaves):
+            object.__setattr__(obj, name, value)
+        for name, value in zip(cls._static_names, aux):
+            object.__setattr__(obj, name, value)
+        return obj
+
+    # -- construction --------------------------------------------------------------
+    def _init(self, validate_args: Optional[bool] = None, **values: Any) -> None:
+        """Set the fields (the constructor's last step) and validate the parameters."""
+        names = set(self._leaf_names) | set(self._static_names)
+        unknown = set(values) - names
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no fields {sorted(unknown)}")
+        for name in self._leaf_names + self._static_names:
+            object.__setattr__(self, name, values.get(name))
+        if validate_args is None:
+            validate_args = _VALIDATE_DEFAULT[0]
+        if validate_args:
+            self._validate_params()
+
+    def _validate_params(self) -> None:
+        """Check each present parameter against its constraint; subclasses may add checks."""
+        for name, constraint in self.arg_constraints.items():
+            value = getattr(self, name, None)
+            if value is None:
+                continue
+            ok = jnp.all(constraint.check(value))
+            self._value_check(
+                ok,
+                f"{type(self).__name__}: parameter `{name}` must be {constraint.name}"
+                + (f", got {np.asarray(value)!r}" if _checks.is_concrete(value) and np.size(value) <= 8 else ""),
+                value,
+            )
+
+    @staticmethod
+    def _value_check(ok: jax.Array, message: str, *arrays: Any) -> None:
+        _checks.value_check(ok, message, *arrays)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"{type(self).__name__} is immutable; cannot set {name!r}")
+
+    # -- shapes --------------------------------------------------------------------
+    @property
+    def batch_shape(self) -> Shape:
+        """Broadcast of the parameters' shapes without their event dims."""
+        shapes = []
+        for name in self._leaf_names:
+            value = getattr(self, name)
+            if value is None or isinstance(value, Distribution):
+                continue
+            k = self.param_event_ndims.get(name, 0)
+            shape = tuple(jnp.shape(value))
+            shapes.append(shape[: len(shape) - k] if k else shape)
+        return tuple(jnp.broadcast_shapes(*shapes)) if shapes else ()
+
+    @property
+    def event_shape(self) -> Shape:
+        return ()
+
+    def expand(self, batch_shape: Sequence[int]) -> "Distribution":
+        """The same distribution with its parameters broadcast to ``batch_shape`` (torch's
+        ``expand``). Families whose leaves are not plain parameters override this."""
+        batch_shape = tuple(batch_shape)
+        if batch_shape == self.batch_shape:
+            return self
+        try:
+            jnp.broadcast_shapes(self.batch_shape, batch_shape)
+        except ValueError:
+            raise ValueError(
+                f"{type(self).__name__} with batch_shape {self.batch_shape} cannot be expanded to {batch_shape}"
+            ) from None
+        new = {}
+        for name in self._leaf_names:
+            value = getattr(self, name)
+            if value is None:
+                new[name] = None
+            elif isinstance(value, Distribution):
+                new[name] = value.expand(batch_shape)
+            else:
+                k = self.param_event_ndims.get(name, 0)
+                shape = tuple(jnp.shape(value))
+                event = shape[len(shape) - k :] if k else ()
+                new[name] = jnp.broadcast_to(value, batch_shape + event)
+        return self._replace(**new)
+
+    def _replace(self, **values: Any) -> "Distribution":
+        """A copy with some fields replaced, without calling ``__init__`` (no validation)."""
+        obj = object.__new__(type(self))
+        for name in self._leaf_names + self._static_names:
+            object.__setattr__(obj, name, values[name] if name in values else getattr(self, name))
+        return obj
+
+    def shape(self, sample_shape: Sequence[int] = ()) -> Shape:
+        return tuple(sample_shape) + self.batch_shape + self.event_shape
+
+    # -- the interface families implement ------------------------------------------------
+    def log_prob(self, value: Any) -> jax.Array:
+        raise NotImplementedError(f"{type(self).__name__}.log_prob")
+
+    def sample(self, key: jax.Array, sample_shape: Sequence[int] = ()) -> jax.Array:
+        raise NotImplementedError(f"{type(self).__name__}.sample")
+
+    def rsample(self, key: jax.Array, sample_shape: Sequence[int] = ()) -> jax.Array:
+        """Reparameterised sample (torch's name). Same as :meth:`sample` where
+        ``has_rsample``; otherwise raises."""
+        if not self.has_rsample:
+            raise NotImplementedError(f"{type(self).__name__} has no reparameterised sampler")
+        return self.sample(key, sample_shape)
+
+    def entropy(self) -> jax.Array:
+        raise NotImplementedError(f"{type(self).__name__}.entropy")
+
+    @property
+    def mean(self) -> jax.Array:
+        raise NotImplementedError(f"{type(self).__name__}.mean")
+
+    @property
+    def variance(self) -> jax.Array:
+        raise NotImplementedError(f"{type(self).__name__}.variance")
+
+    @property
+    def stddev(self) -> jax.Array:
+        return jnp.sqrt(self.variance)
+
+    def __repr__(self) -> str:
+        parts = []
+        for name in self._leaf_names + self._static_names:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if hasattr(value, "shape") and not isinstance(value, Distribution):
+                parts.append(f"{name}: {tuple(value.shape)}")
+            else:
+                parts.append(f"{name}: {value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class ExponentialFamily(Distribution):
+    """Base of exponential families: ``p(x) = h(x) exp(<eta, T(x)> - A(eta))``.
+
+    Subclasses give ``_natural_params`` (a tuple of arrays ``eta``) and
+    ``_log_normalizer(*eta)`` (``A``, elementwise over the batch), as torch does.
+    ``(ExponentialFamily, ExponentialFamily)`` KL is the Bregman divergence of ``A``
+    (:func:`jaxkl.distributions.exponential_family_kl`).
+    """
+
+    @property
+    def _natural_params(self) -> Tuple[jax.Array, ...]:
+        raise NotImplementedError
+
+    def _log_normalizer(self, *natural_params: jax.Array) -> jax.Array:
+        raise NotImplementedError

@@ -1,0 +1,136 @@
+"""Parameter and support constraints.
+
+Each constraint is a small object with ``check(x) -> bool array`` (elementwise over the
+batch; event-level constraints reduce over their event dims) and a readable name used in
+error messages. The same table drives validation and the tests' parameter generators.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+
+class Constraint:
+    """Base class. ``event_dim`` is how many trailing dims one constrained value spans."""
+
+    event_dim = 0
+    name = "constraint"
+
+    def check(self, x: jax.Array) -> jax.Array:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _Elementwise(Constraint):
+    name: str = "elementwise"
+    fn: Any = None
+
+    def check(self, x):
+        return self.fn(jnp.asarray(x))
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _Interval(Constraint):
+    low: float
+    high: float
+    closed_low: bool = True
+    closed_high: bool = True
+
+    @property
+    def name(self):
+        lo = "[" if self.closed_low else "("
+        hi = "]" if self.closed_high else ")"
+        return f"interval {lo}{self.low}, {self.high}{hi}"
+
+    def check(self, x):
+        x = jnp.asarray(x)
+        lo = x >= self.low if self.closed_low else x > self.low
+        hi = x <= self.high if self.closed_high else x < self.high
+        return lo & hi
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _Simplex(Constraint):
+    event_dim: int = 1
+    name: str = "simplex"
+
+    def check(self, x):
+        x = jnp.asarray(x)
+        tol = 1e-6 if x.dtype == jnp.float64 else 1e-4
+        return jnp.all(x >= 0, axis=-1) & (jnp.abs(jnp.sum(x, axis=-1) - 1) < tol * x.shape[-1] ** 0.5 + tol)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _LowerCholesky(Constraint):
+    event_dim: int = 2
+    name: str = "lower_cholesky (lower triangular with positive diagonal)"
+
+    def check(self, x):
+        x = jnp.asarray(x)
+        lower = jnp.all(jnp.triu(x, 1) == 0, axis=(-2, -1))
+        return lower & jnp.all(jnp.diagonal(x, axis1=-2, axis2=-1) > 0, axis=-1)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _PositiveDefinite(Constraint):
+    event_dim: int = 2
+    name: str = "positive_definite"
+
+    def check(self, x):
+        x = jnp.asarray(x)
+        symmetric = jnp.all(jnp.abs(x - jnp.swapaxes(x, -1, -2)) <= 1e-6 * jnp.max(jnp.abs(x)) + 1e-12, axis=(-2, -1))
+        chol = jnp.linalg.cholesky(x)
+        return symmetric & jnp.all(jnp.isfinite(chol), axis=(-2, -1))
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class _IndependentConstraint(Constraint):
+    base: Constraint
+    reinterpreted: int = 1
+
+    @property
+    def event_dim(self):
+        return self.base.event_dim + self.reinterpreted
+
+    @property
+    def name(self):
+        return f"{self.base.name} (per event)"
+
+    def check(self, x):
+        ok = self.base.check(x)
+        return jnp.all(ok, axis=tuple(range(-self.reinterpreted, 0))) if self.reinterpreted else ok
+
+
+real = _Elementwise("real", lambda x: ~jnp.isnan(x))
+finite = _Elementwise("finite real", jnp.isfinite)
+positive = _Elementwise("positive", lambda x: x > 0)
+nonnegative = _Elementwise("non-negative", lambda x: x >= 0)
+unit_interval = _Interval(0.0, 1.0)
+open_unit_interval = _Interval(0.0, 1.0, closed_low=False, closed_high=False)
+nonnegative_integer = _Elementwise("non-negative integer", lambda x: (x >= 0) & (jnp.floor(x) == x))
+positive_integer = _Elementwise("positive integer", lambda x: (x >= 1) & (jnp.floor(x) == x))
+boolean = _Elementwise("boolean (0 or 1)", lambda x: (x == 0) | (x == 1))
+simplex = _Simplex()
+lower_cholesky = _LowerCholesky()
+positive_definite = _PositiveDefinite()
+real_vector = _IndependentConstraint(real, 1)
+positive_vector = _IndependentConstraint(positive, 1)
+
+
+def interval(low: float, high: float) -> Constraint:
+    return _Interval(low, high)
+
+
+def independent(base: Constraint, reinterpreted_batch_ndims: int) -> Constraint:
+    return _IndependentConstraint(base, reinterpreted_batch_ndims)
+
+
+def greater_than(low: float) -> Constraint:
+    return _Elementwise(f"greater than {low}", lambda x: x > low)

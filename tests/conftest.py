@@ -1,0 +1,55 @@
+"""Test configuration shared by every test module.
+
+* 4 CPU devices, so pmap / shard_map tests really run on several devices;
+* strict dtype promotion (catches silent float64 leaks; relax per test with
+  ``jax.numpy_dtype_promotion("standard")`` where third-party code needs it);
+* PRNG key-reuse checks;
+* float64: tests marked ``x64`` run only in the x64 job (``pytest --x64``), which turns
+  ``jax_enable_x64`` on; every other test runs only in the default job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+jax.config.update("jax_num_cpu_devices", 4)
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_debug_key_reuse", True)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--x64", action="store_true", help="run the float64 (x64-marked) tests")
+
+
+def pytest_configure(config):
+    if config.getoption("--x64"):
+        jax.config.update("jax_enable_x64", True)
+
+
+def pytest_collection_modifyitems(config, items):
+    x64 = config.getoption("--x64")
+    keep, drop = [], []
+    for item in items:
+        marked = item.get_closest_marker("x64") is not None
+        (keep if marked == x64 else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture(params=["eager", "jit"])
+def transform(request):
+    """Run a function eagerly and under jit (the same test body for both)."""
+    if request.param == "eager":
+        return lambda f: f
+    return jax.jit
