@@ -52,10 +52,15 @@ def static_field(**kwargs: Any) -> Any:
 
 
 def float_dtype(*xs: Any) -> jnp.dtype:
-    """The floating dtype parameters compute in: float64 if any is float64, else float32."""
-    dtypes = [jnp.asarray(x).dtype for x in xs if x is not None]
-    if any(d == jnp.float64 for d in dtypes):
-        return jnp.dtype(jnp.float64)
+    """The floating dtype parameters compute in: float64 if any is float64 (after JAX's
+    canonicalisation, so only with x64 on), else float32 (also for half precision and
+    integer inputs)."""
+    for x in xs:
+        if x is None:
+            continue
+        dtype = jax.dtypes.canonicalize_dtype(jnp.result_type(x))
+        if dtype == jnp.float64:
+            return jnp.dtype(jnp.float64)
     return jnp.dtype(jnp.float32)
 
 
