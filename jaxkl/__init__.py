@@ -7,7 +7,8 @@ Public names: the submodules ``functional``, ``distributions``, ``metrics``, and
 """
 
 from jaxkl import functional
+from jaxkl import metrics
 from jaxkl._dispatch import kl_divergence
 
-__all__ = ["functional", "kl_divergence"]
+__all__ = ["functional", "kl_divergence", "metrics"]
 __version__ = "0.1.0"
