@@ -7,8 +7,9 @@ Public names: the submodules ``functional``, ``distributions``, ``metrics``, and
 """
 
 from jaxkl import functional
+from jaxkl import distributions  # imports jaxkl.kl too, which registers every closed form
 from jaxkl import metrics
 from jaxkl._dispatch import kl_divergence
 
-__all__ = ["functional", "kl_divergence", "metrics"]
+__all__ = ["functional", "distributions", "kl_divergence", "metrics"]
 __version__ = "0.1.0"
