@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import math
+from typing import Optional, Tuple
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.special as jsp
+import numpy as np
 
+from jaxkl import _checks
+from jaxkl._numerics import coth_minus_inv, log_sinhc, log_sinhc_second_derivative
 from jaxkl.distributions import constraints as C
-from jaxkl.distributions._base import ExponentialFamily, as_float_params
+from jaxkl.distributions._base import Distribution, ExponentialFamily, as_float_params, static_field
 
-__all__ = ["Normal"]
+__all__ = [
+    "Normal",
+    "HalfNormal",
+    "Laplace",
+    "Cauchy",
+    "Gumbel",
+    "Exponential",
+    "Gamma",
+    "Beta",
+    "Pareto",
+    "Uniform",
+    "ContinuousBernoulli",
+]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_EULER_GAMMA = 0.57721566490153286060651209
 
 
 class Normal(ExponentialFamily):
@@ -44,6 +62,12 @@ class Normal(ExponentialFamily):
         z = (value - self.loc) / self.scale
         return -0.5 * z * z - jnp.log(self.scale) - _HALF_LOG_2PI
 
+    def cdf(self, value):
+        return 0.5 * jsp.erfc(-(value - self.loc) / (self.scale * math.sqrt(2)))
+
+    def icdf(self, value):
+        return self.loc + self.scale * jsp.ndtri(value)
+
     def entropy(self):
         return 0.5 + _HALF_LOG_2PI + jnp.log(self.scale)
 
@@ -53,3 +77,656 @@ class Normal(ExponentialFamily):
 
     def _log_normalizer(self, eta1, eta2):
         return -0.25 * eta1**2 / eta2 + 0.5 * jnp.log(-jnp.pi / eta2)
+
+
+def _support_mask(ok, value, fill):
+    """``(ok, safe_value)``: ``value`` where ``ok``, else ``fill`` (the double-``where``
+    pattern: the unsafe branch never sees an out-of-support value)."""
+    return jnp.where(ok, value, fill)
+
+
+def _batch_sample_shape(dist, sample_shape):
+    return tuple(sample_shape) + dist.batch_shape
+
+
+class HalfNormal(Distribution):
+    """Half-normal distribution ``|X|`` with ``X ~ Normal(0, scale)``; torch's ``HalfNormal(scale)``.
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jd.HalfNormal(2.0).mean:.4f}")
+        1.5958
+    """
+
+    scale: jax.Array
+    arg_constraints = {"scale": C.positive}
+    support = C.nonnegative
+    has_rsample = True
+
+    def __init__(self, scale, *, validate_args=None):
+        (scale,) = as_float_params(scale)
+        self._init(scale=scale, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.scale * math.sqrt(2 / math.pi)
+
+    @property
+    def variance(self):
+        return self.scale**2 * (1 - 2 / math.pi)
+
+    def sample(self, key, sample_shape=()):
+        eps = jax.random.normal(key, _batch_sample_shape(self, sample_shape), self.scale.dtype)
+        return self.scale * jnp.abs(eps)
+
+    def log_prob(self, value):
+        value = jnp.asarray(value, self.scale.dtype)
+        z = value / self.scale
+        lp = -0.5 * z * z - jnp.log(self.scale) + (math.log(2) - _HALF_LOG_2PI)
+        return jnp.where(value >= 0, lp, -jnp.inf)
+
+    def cdf(self, value):
+        value = jnp.asarray(value, self.scale.dtype)
+        return jnp.where(value >= 0, jsp.erf(value / (self.scale * math.sqrt(2))), 0.0)
+
+    def entropy(self):
+        return 0.5 + _HALF_LOG_2PI - math.log(2) + jnp.log(self.scale)
+
+
+class Laplace(Distribution):
+    """Laplace distribution, torch's ``Laplace(loc, scale)``: density ``exp(-|x - loc|/scale) / (2 scale)``.
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jd.Laplace(0.0, 2.0).variance:.4f}")
+        8.0000
+    """
+
+    loc: jax.Array
+    scale: jax.Array
+    arg_constraints = {"loc": C.real, "scale": C.positive}
+    support = C.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, *, validate_args=None):
+        loc, scale = as_float_params(loc, scale)
+        self._init(loc=loc, scale=scale, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def variance(self):
+        return 2 * self.scale**2
+
+    def sample(self, key, sample_shape=()):
+        eps = jax.random.laplace(key, _batch_sample_shape(self, sample_shape), self.loc.dtype)
+        return self.loc + self.scale * eps
+
+    def log_prob(self, value):
+        return -jnp.abs(value - self.loc) / self.scale - jnp.log(2 * self.scale)
+
+    def cdf(self, value):
+        d = value - self.loc
+        return 0.5 - 0.5 * jnp.sign(d) * jnp.expm1(-jnp.abs(d) / self.scale)
+
+    def entropy(self):
+        return 1 + jnp.log(2 * self.scale)
+
+
+class Cauchy(Distribution):
+    """Cauchy distribution, torch's ``Cauchy(loc, scale)``. Its mean is NaN and its variance
+    ``+inf`` (as in torch).
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jd.Cauchy(0.0, 1.0).cdf(1.0):.4f}")
+        0.7500
+    """
+
+    loc: jax.Array
+    scale: jax.Array
+    arg_constraints = {"loc": C.real, "scale": C.positive}
+    support = C.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, *, validate_args=None):
+        loc, scale = as_float_params(loc, scale)
+        self._init(loc=loc, scale=scale, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return jnp.full(self.batch_shape, jnp.nan, self.loc.dtype)
+
+    @property
+    def variance(self):
+        return jnp.full(self.batch_shape, jnp.inf, self.loc.dtype)
+
+    def sample(self, key, sample_shape=()):
+        eps = jax.random.cauchy(key, _batch_sample_shape(self, sample_shape), self.loc.dtype)
+        return self.loc + self.scale * eps
+
+    def log_prob(self, value):
+        z = (value - self.loc) / self.scale
+        return -math.log(math.pi) - jnp.log(self.scale) - jnp.log1p(z * z)
+
+    def cdf(self, value):
+        return jnp.arctan((value - self.loc) / self.scale) / math.pi + 0.5
+
+    def entropy(self):
+        return math.log(4 * math.pi) + jnp.log(self.scale)
+
+
+class Gumbel(Distribution):
+    """Gumbel (type-I extreme value) distribution, torch's ``Gumbel(loc, scale)``:
+    cdf ``exp(-exp(-(x - loc)/scale))``.
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jd.Gumbel(0.0, 1.0).mean:.4f}")
+        0.5772
+    """
+
+    loc: jax.Array
+    scale: jax.Array
+    arg_constraints = {"loc": C.real, "scale": C.positive}
+    support = C.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, *, validate_args=None):
+        loc, scale = as_float_params(loc, scale)
+        self._init(loc=loc, scale=scale, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.loc + self.scale * _EULER_GAMMA
+
+    @property
+    def variance(self):
+        return (math.pi**2 / 6) * self.scale**2
+
+    def sample(self, key, sample_shape=()):
+        eps = jax.random.gumbel(key, _batch_sample_shape(self, sample_shape), self.loc.dtype)
+        return self.loc + self.scale * eps
+
+    def log_prob(self, value):
+        z = (value - self.loc) / self.scale
+        return -(z + jnp.exp(-z)) - jnp.log(self.scale)
+
+    def cdf(self, value):
+        return jnp.exp(-jnp.exp(-(value - self.loc) / self.scale))
+
+    def entropy(self):
+        return jnp.log(self.scale) + (1 + _EULER_GAMMA)
+
+
+class Exponential(ExponentialFamily):
+    """Exponential distribution, torch's ``Exponential(rate)``: density ``rate exp(-rate x)``, x >= 0.
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jd.Exponential(2.0).mean:.4f}")
+        0.5000
+    """
+
+    rate: jax.Array
+    arg_constraints = {"rate": C.positive}
+    support = C.nonnegative
+    has_rsample = True
+
+    def __init__(self, rate, *, validate_args=None):
+        (rate,) = as_float_params(rate)
+        self._init(rate=rate, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return 1 / self.rate
+
+    @property
+    def variance(self):
+        return 1 / self.rate**2
+
+    def sample(self, key, sample_shape=()):
+        eps = jax.random.exponential(key, _batch_sample_shape(self, sample_shape), self.rate.dtype)
+        return eps / self.rate
+
+    def log_prob(self, value):
+        value = jnp.asarray(value, self.rate.dtype)
+        lp = jnp.log(self.rate) - self.rate * value
+        return jnp.where(value >= 0, lp, -jnp.inf)
+
+    def cdf(self, value):
+        value = jnp.asarray(value, self.rate.dtype)
+        return jnp.where(value >= 0, -jnp.expm1(-self.rate * value), 0.0)
+
+    def entropy(self):
+        return 1 - jnp.log(self.rate)
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, eta):
+        return -jnp.log(-eta)
+
+
+class Gamma(ExponentialFamily):
+    """Gamma distribution, torch's ``Gamma(concentration, rate)``: density
+    ``rate^c x^(c-1) exp(-rate x) / Gamma(c)``, x >= 0. Samples are reparameterised
+    (implicit gradients of ``jax.random.gamma``).
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jd.Gamma(3.0, 2.0).variance:.4f}")
+        0.7500
+    """
+
+    concentration: jax.Array
+    rate: jax.Array
+    arg_constraints = {"concentration": C.positive, "rate": C.positive}
+    support = C.nonnegative
+    has_rsample = True
+
+    def __init__(self, concentration, rate, *, validate_args=None):
+        concentration, rate = as_float_params(concentration, rate)
+        self._init(concentration=concentration, rate=rate, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.concentration / self.rate
+
+    @property
+    def variance(self):
+        return self.concentration / self.rate**2
+
+    def sample(self, key, sample_shape=()):
+        shape = _batch_sample_shape(self, sample_shape)
+        g = jax.random.gamma(key, jnp.broadcast_to(self.concentration, shape), shape, self.rate.dtype)
+        # small concentrations underflow to exactly 0 (an infinite density); torch clamps too
+        return jnp.maximum(g / self.rate, jnp.finfo(g.dtype).tiny)
+
+    def log_prob(self, value):
+        value = jnp.asarray(value, self.rate.dtype)
+        inside = value >= 0
+        x = jnp.where(inside, value, 1.0)
+        c = self.concentration
+        lp = jsp.xlogy(c - 1, x) + c * jnp.log(self.rate) - self.rate * x - jsp.gammaln(c)
+        return jnp.where(inside, lp, -jnp.inf)
+
+    def cdf(self, value):
+        value = jnp.asarray(value, self.rate.dtype)
+        x = jnp.maximum(value, 0.0)
+        return jsp.gammainc(self.concentration, self.rate * x)
+
+    def entropy(self):
+        c = self.concentration
+        return c - jnp.log(self.rate) + jsp.gammaln(c) + (1 - c) * jsp.digamma(c)
+
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, eta1, eta2):
+        return jsp.gammaln(eta1 + 1) - (eta1 + 1) * jnp.log(-eta2)
+
+
+class Beta(ExponentialFamily):
+    """Beta distribution, torch's ``Beta(concentration1, concentration0)``: density
+    ``x^(a-1) (1-x)^(b-1) / B(a, b)`` with ``a = concentration1``, ``b = concentration0``.
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jd.Beta(2.0, 3.0).mean:.4f}")
+        0.4000
+    """
+
+    concentration1: jax.Array
+    concentration0: jax.Array
+    arg_constraints = {"concentration1": C.positive, "concentration0": C.positive}
+    support = C.unit_interval
+    has_rsample = True
+
+    def __init__(self, concentration1, concentration0, *, validate_args=None):
+        concentration1, concentration0 = as_float_params(concentration1, concentration0)
+        self._init(concentration1=concentration1, concentration0=concentration0, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.concentration1 / (self.concentration1 + self.concentration0)
+
+    @property
+    def variance(self):
+        a, b = self.concentration1, self.concentration0
+        s = a + b
+        return a * b / (s * s * (s + 1))
+
+    def sample(self, key, sample_shape=()):
+        shape = _batch_sample_shape(self, sample_shape)
+        a = jnp.broadcast_to(self.concentration1, shape)
+        b = jnp.broadcast_to(self.concentration0, shape)
+        x = jax.random.beta(key, a, b, shape, self.concentration1.dtype)
+        # float32 draws for small concentrations underflow to exactly 0 or 1, where the
+        # density may be infinite; keep them inside the open interval (as torch's sampler)
+        fi = jnp.finfo(x.dtype)
+        return jnp.clip(x, fi.tiny, 1 - fi.epsneg)
+
+    def log_prob(self, value):
+        value = jnp.asarray(value, self.concentration1.dtype)
+        inside = (value >= 0) & (value <= 1)
+        x = jnp.where(inside, value, 0.5)
+        a, b = self.concentration1, self.concentration0
+        lp = jsp.xlogy(a - 1, x) + jsp.xlog1py(b - 1, -x) - jsp.betaln(a, b)
+        return jnp.where(inside, lp, -jnp.inf)
+
+    def cdf(self, value):
+        value = jnp.asarray(value, self.concentration1.dtype)
+        return jsp.betainc(self.concentration1, self.concentration0, jnp.clip(value, 0.0, 1.0))
+
+    def entropy(self):
+        a, b = self.concentration1, self.concentration0
+        return (
+            jsp.betaln(a, b)
+            - (a - 1) * jsp.digamma(a)
+            - (b - 1) * jsp.digamma(b)
+            + (a + b - 2) * jsp.digamma(a + b)
+        )
+
+    @property
+    def _natural_params(self):
+        return (self.concentration1, self.concentration0)
+
+    def _log_normalizer(self, x, y):
+        return jsp.gammaln(x) + jsp.gammaln(y) - jsp.gammaln(x + y)
+
+
+class Pareto(Distribution):
+    """Pareto (type I) distribution, torch's ``Pareto(scale, alpha)``: density
+    ``alpha scale^alpha / x^(alpha+1)`` for ``x >= scale``. The mean is ``+inf`` for
+    ``alpha <= 1`` and the variance ``+inf`` for ``alpha <= 2`` (as in torch).
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jd.Pareto(1.0, 3.0).mean:.4f}")
+        1.5000
+    """
+
+    scale: jax.Array
+    alpha: jax.Array
+    arg_constraints = {"scale": C.positive, "alpha": C.positive}
+    has_rsample = True
+
+    def __init__(self, scale, alpha, *, validate_args=None):
+        scale, alpha = as_float_params(scale, alpha)
+        self._init(scale=scale, alpha=alpha, validate_args=validate_args)
+
+    @property
+    def support(self):
+        """``x >= scale`` (depends on the parameters, as in torch)."""
+        scale = self.scale
+        return C._Elementwise("greater than or equal to `scale`", lambda x: x >= scale)
+
+    @property
+    def mean(self):
+        a = jnp.maximum(self.alpha, 1.0)
+        return jnp.where(self.alpha > 1, a * self.scale / (a - 1), jnp.inf)
+
+    @property
+    def variance(self):
+        a = jnp.maximum(self.alpha, 2.0)
+        return jnp.where(self.alpha > 2, self.scale**2 * a / ((a - 1) ** 2 * (a - 2)), jnp.inf)
+
+    def sample(self, key, sample_shape=()):
+        eps = jax.random.exponential(key, _batch_sample_shape(self, sample_shape), self.scale.dtype)
+        return self.scale * jnp.exp(eps / self.alpha)
+
+    def log_prob(self, value):
+        value = jnp.asarray(value, self.scale.dtype)
+        inside = value >= self.scale
+        x = jnp.where(inside, value, self.scale)
+        lp = jnp.log(self.alpha) + self.alpha * jnp.log(self.scale) - (self.alpha + 1) * jnp.log(x)
+        return jnp.where(inside, lp, -jnp.inf)
+
+    def cdf(self, value):
+        value = jnp.asarray(value, self.scale.dtype)
+        inside = value >= self.scale
+        x = jnp.where(inside, value, self.scale)
+        return jnp.where(inside, -jnp.expm1(self.alpha * jnp.log(self.scale / x)), 0.0)
+
+    def entropy(self):
+        return jnp.log(self.scale / self.alpha) + 1 + 1 / self.alpha
+
+
+class Uniform(Distribution):
+    """Uniform distribution on ``[low, high)``, torch's ``Uniform(low, high)``; ``low < high``
+    is checked.
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jd.Uniform(0.0, 2.0).entropy():.4f}")
+        0.6931
+    """
+
+    low: jax.Array
+    high: jax.Array
+    arg_constraints = {"low": C.finite, "high": C.finite}
+    has_rsample = True
+
+    def __init__(self, low, high, *, validate_args=None):
+        low, high = as_float_params(low, high)
+        self._init(low=low, high=high, validate_args=validate_args)
+
+    def _validate_params(self):
+        super()._validate_params()
+        self._value_check(
+            jnp.all(self.low < self.high),
+            "Uniform: parameter `low` must be less than `high`"
+            + (
+                f", got low={np.asarray(self.low)!r}, high={np.asarray(self.high)!r}"
+                if _checks.is_concrete(self.low, self.high) and np.size(self.low) <= 8
+                else ""
+            ),
+            self.low,
+            self.high,
+        )
+
+    @property
+    def support(self):
+        """``[low, high)`` (depends on the parameters, as in torch)."""
+        low, high = self.low, self.high
+        return C._Elementwise("in [low, high)", lambda x: (x >= low) & (x < high))
+
+    @property
+    def mean(self):
+        return (self.low + self.high) / 2
+
+    @property
+    def variance(self):
+        return (self.high - self.low) ** 2 / 12
+
+    def sample(self, key, sample_shape=()):
+        u = jax.random.uniform(key, _batch_sample_shape(self, sample_shape), self.low.dtype)
+        return self.low + (self.high - self.low) * u
+
+    def log_prob(self, value):
+        value = jnp.asarray(value, self.low.dtype)
+        inside = (value >= self.low) & (value < self.high)
+        return jnp.where(inside, -jnp.log(self.high - self.low), -jnp.inf)
+
+    def cdf(self, value):
+        value = jnp.asarray(value, self.low.dtype)
+        return jnp.clip((value - self.low) / (self.high - self.low), 0.0, 1.0)
+
+    def icdf(self, value):
+        return self.low + value * (self.high - self.low)
+
+    def entropy(self):
+        return jnp.log(self.high - self.low)
+
+
+class ContinuousBernoulli(ExponentialFamily):
+    r"""Continuous Bernoulli distribution on [0, 1] (Loaiza-Ganem & Cunningham, 2019), torch's
+    ``ContinuousBernoulli(probs=None, logits=None, lims=(0.499, 0.501))``.
+
+    .. math::
+        p(x) = C(\lambda)\, \lambda^x (1 - \lambda)^{1 - x}
+             = \exp(\eta x - A(\eta)), \qquad
+        A(\eta) = \log\frac{e^\eta - 1}{\eta}, \quad \eta = \operatorname{logit} \lambda.
+
+    Exactly one of ``probs`` and ``logits`` is given; the other is a derived property (the
+    given one is the pytree leaf, the absent one is ``None`` in the treedef). As in torch,
+    ``probs`` are clamped to ``[eps, 1 - eps]``. Inside ``lims`` (near ``probs = 1/2``,
+    where the closed forms are 0/0) the normaliser, mean and variance use power series;
+    here the series of :func:`jaxkl._numerics.log_sinhc` are accurate on a wider range, so
+    ``lims`` only selects the branch and never costs accuracy.
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jd.ContinuousBernoulli(probs=0.5).mean:.4f}")
+        0.5000
+        >>> print(f"{jd.ContinuousBernoulli(logits=2.0).mean:.4f}")
+        0.6565
+    """
+
+    _probs: Optional[jax.Array]
+    _logits: Optional[jax.Array]
+    lims: Tuple[float, float] = static_field()
+    arg_constraints = {"probs": C.unit_interval, "logits": C.real}
+    support = C.unit_interval
+    has_rsample = True
+
+    def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), *, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError(
+                "ContinuousBernoulli: give exactly one of `probs` and `logits`, got "
+                f"probs={'None' if probs is None else 'an array'} and logits={'None' if logits is None else 'an array'}"
+            )
+        probs, logits = as_float_params(probs, logits)
+        self._init(_probs=probs, _logits=logits, lims=tuple(float(v) for v in lims), validate_args=validate_args)
+
+    def _validate_params(self):
+        for name, raw in (("probs", self._probs), ("logits", self._logits)):
+            if raw is None:
+                continue
+            constraint = self.arg_constraints[name]
+            self._value_check(
+                jnp.all(constraint.check(raw)),
+                f"ContinuousBernoulli: parameter `{name}` must be {constraint.name}"
+                + (f", got {np.asarray(raw)!r}" if _checks.is_concrete(raw) and np.size(raw) <= 8 else ""),
+                raw,
+            )
+
+    @property
+    def probs(self) -> jax.Array:
+        """``lambda``, clamped to ``[eps, 1 - eps]`` (torch's ``clamp_probs``)."""
+        p = self._probs if self._probs is not None else jax.nn.sigmoid(self._logits)
+        eps = jnp.finfo(p.dtype).eps
+        return jnp.clip(p, eps, 1 - eps)
+
+    @property
+    def logits(self) -> jax.Array:
+        """``eta = log(lambda / (1 - lambda))`` (the natural parameter)."""
+        if self._logits is not None:
+            return self._logits
+        return _logit(self.probs)
+
+    @property
+    def _h(self):
+        return self.logits / 2
+
+    def _outside_unstable_region(self):
+        p = self.probs
+        return (p <= self.lims[0]) | (p > self.lims[1])
+
+    def _log_A(self):
+        """``A(eta) = log((e^eta - 1)/eta) = eta/2 + log(sinh(eta/2)/(eta/2))``."""
+        h = self._h
+        return h + log_sinhc(h)
+
+    def _cont_bern_log_norm(self):
+        """``log C(lambda)``, torch's name: ``log C = -A(eta) - log(1 - lambda)``.
+
+        Written as ``log 2 + log(h / tanh h)`` with ``h = eta/2``, which has no 0/0 at
+        ``lambda = 1/2``: ``log(h/tanh h) = log cosh h - log(sinh h / h)``.
+        """
+        h = self._h
+        a = jnp.abs(h)
+        log_cosh = a + jnp.log1p(jnp.exp(-2 * a)) - math.log(2)
+        exact = math.log(2) + log_cosh - log_sinhc(h)
+        x = (self.probs - 0.5) ** 2
+        taylor = math.log(2) + (4.0 / 3.0 + (104.0 / 45.0) * x) * x
+        return jnp.where(self._outside_unstable_region(), exact, taylor)
+
+    @property
+    def mean(self):
+        """``A'(eta) = 1/2 + (coth h - 1/h)/2`` with ``h = eta/2``."""
+        return 0.5 + 0.5 * coth_minus_inv(self._h)
+
+    @property
+    def variance(self):
+        """``A''(eta) = (1/h^2 - 1/sinh(h)^2)/4``."""
+        h = self._h
+        return 0.25 * log_sinhc_second_derivative(h)
+
+    def sample(self, key, sample_shape=()):
+        u = jax.random.uniform(key, _batch_sample_shape(self, sample_shape), self.probs.dtype)
+        return self.icdf(u)
+
+    def icdf(self, value):
+        """Inverse cdf ``log1p(u expm1(eta)) / eta``, stable for large |eta| and eta -> 0."""
+        eta = self.logits
+        tiny = jnp.abs(eta) < 1e-6
+        e = jnp.where(tiny, 1.0, eta)
+        pos = e > 0
+        en = jnp.where(pos, -e, e)  # <= 0, so exp/expm1 cannot overflow
+        # eta > 0: x = 1 + log(u + (1 - u) e^{-eta}) / eta ; eta < 0: x = log1p(u expm1(eta)) / eta
+        x_pos = 1 + jnp.log1p((1 - value) * jnp.expm1(en)) / e
+        x_neg = jnp.log1p(value * jnp.expm1(en)) / e
+        x = jnp.where(pos, x_pos, x_neg)
+        return jnp.where(tiny, value + value * (1 - value) * eta / 2, jnp.clip(x, 0.0, 1.0))
+
+    def cdf(self, value):
+        value = jnp.asarray(value, self.probs.dtype)
+        eta = self.logits
+        tiny = jnp.abs(eta) < 1e-6
+        e = jnp.where(tiny, 1.0, eta)
+        x = jnp.clip(value, 0.0, 1.0)
+        pos = e > 0
+        # expm1(eta x)/expm1(eta), computed with non-positive exponents for eta > 0
+        c_pos = jnp.exp(e * (x - 1)) * jnp.expm1(-e * x) / jnp.expm1(-jnp.where(pos, e, 1.0))
+        c_neg = jnp.expm1(e * x) / jnp.expm1(jnp.where(pos, -1.0, e))
+        c = jnp.where(pos, c_pos, c_neg)
+        return jnp.where(tiny, x, c)
+
+    def log_prob(self, value):
+        value = jnp.asarray(value, self.probs.dtype)
+        inside = (value >= 0) & (value <= 1)
+        x = jnp.where(inside, value, 0.5)
+        lp = self.logits * x - self._log_A()
+        return jnp.where(inside, lp, -jnp.inf)
+
+    def entropy(self):
+        return self._log_A() - self.logits * self.mean
+
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, eta):
+        h = eta / 2
+        return h + log_sinhc(h)
+
+
+def _logit(p):
+    """``log(p / (1 - p))``; near ``p = 1/2`` as ``log1p((2p - 1)/(1 - p))`` (``2p - 1`` is exact
+    there), which keeps relative accuracy where ``log p - log1p(-p)`` cancels."""
+    mid = (p > 0.25) & (p < 0.75)
+    pm = jnp.where(mid, p, 0.5)
+    return jnp.where(mid, jnp.log1p((2 * pm - 1) / (1 - pm)), jnp.log(p) - jnp.log1p(-p))
+
+
+def logit_difference(p1, p2):
+    """``logit(p2) - logit(p1)`` from the difference of the probabilities (exact for close
+    floats): ``log1p((p2 - p1)/p1) - log1p((p1 - p2)/(1 - p1))``."""
+    d = p2 - p1
+    return jnp.log1p(d / p1) - jnp.log1p(-d / (1 - p1))
