@@ -670,3 +670,161 @@ def ratio_minus_one_minus_log_of(num: jax.Array, den: jax.Array) -> jax.Array:
     xs = jnp.where(near, x, 0.0)
     far = num / den - 1 - (jnp.log(num) - jnp.log(den))
     return jnp.where(near, x_minus_log1p(xs), far)
+
+
+# --- normal CDF differences (ProbitBernoulli) -----------------------------------------------
+
+
+def log_ndtr_difference(a: jax.Array, b: jax.Array) -> jax.Array:
+    r"""``log Φ(b) - log Φ(a)`` (Φ the standard normal CDF), accurate for close ``a``, ``b``
+    and finite for any finite ``a``, ``b`` (no underflow of Φ: probits of ±30 are fine).
+
+    Why: the log-ratio of the outcome probabilities of two close ProbitBernoulli
+    distributions. ``log_ndtr(b) - log_ndtr(a)`` cancels to ``O(b - a)`` and loses all
+    digits as ``b -> a``; ``log(Φ(b) / Φ(a))`` underflows for probits below about -13 in
+    float32.
+
+    How: with ``h = b - a`` (exact for close floats) and the midpoint ``m``,
+    ``Φ(b) - Φ(a) = h φ(m) g`` where ``g = Σ_k He_2k(m) (h/2)^{2k} / ((2k)! (2k + 1))``
+    (integrate the Hermite generating function ``exp(-m s - s²/2)`` over
+    ``|s| <= h/2``), so ``log Φ(b) - log Φ(a) = log1p(h g exp(log φ(m) - log Φ(a)))``. Used
+    while ``|h| max(1, |m|) < 1/2`` (then the series converges like ``4^{-2k} / (2k)!``);
+    farther apart the direct difference of ``log_ndtr`` has no harmful cancellation.
+    """
+    import jax.scipy.special as jsp
+
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    h = b - a
+    m = a + 0.5 * h
+    near = jnp.abs(h) * jnp.maximum(1.0, jnp.abs(m)) < 0.5
+    hs = jnp.where(near, h, 0.0)
+    t2 = (0.5 * hs) ** 2
+    terms = 9 if a.dtype == jnp.float64 else 4
+    # g = sum_k He_2k(m) t^2k / ((2k)! (2k+1)), He by the recurrence He_{n+1} = m He_n - n He_{n-1}
+    he_prev, he = jnp.ones_like(m), m  # He_0, He_1
+    g = jnp.ones_like(m)
+    power = jnp.ones_like(m)
+    fact = 1.0
+    for k in range(1, terms):
+        n = 2 * k - 1  # advance twice: He_{2k-1} -> He_{2k}
+        he_prev, he = he, m * he - n * he_prev  # He_{2k}
+        power = power * t2
+        fact *= (2 * k - 1) * (2 * k)
+        g = g + he * power / (fact * (2 * k + 1))
+        he_prev, he = he, m * he - (2 * k) * he_prev  # He_{2k+1}
+    log_phi_m = -0.5 * m * m - 0.5 * math.log(2 * math.pi)
+    r = hs * g * jnp.exp(log_phi_m - jsp.log_ndtr(a))
+    close = jnp.log1p(jnp.where(near, r, 0.0))
+    far = jsp.log_ndtr(b) - jsp.log_ndtr(a)
+    return jnp.where(near, close, far)
+
+
+def weighted_expm1_minus_x(log_w: jax.Array, d: jax.Array) -> jax.Array:
+    r"""``w (e^d - 1 - d)`` (>= 0) from ``log w`` and ``d``, also where ``w`` underflows.
+
+    Why: for a two-outcome (or any finite) distribution with weights ``w_i`` and exact
+    log-ratios ``d_i = log(q_i / w_i)``, ``KL = Σ_i w_i (e^{d_i} - 1 - d_i)`` (because
+    ``Σ w_i e^{d_i} = Σ q_i = 1``): non-negative terms, accurate when ``q ≈ w``. A weight
+    that underflows (``Φ(-30)`` in float32) must still contribute ``q_i = w_i e^{d_i}``,
+    which ``w * expm1(d)`` loses (``0 * inf``).
+
+    How: ``w * expm1_minus_x(d)`` for ``d < 1/2``; ``exp(log w + d) - w (1 + d)`` above
+    (no harmful cancellation there: ``e^d - 1 - d >= 0.14 e^d``). Double ``where``, so
+    gradients stay finite.
+    """
+    log_w, d = jnp.asarray(log_w), jnp.asarray(d)
+    small = d < 0.5
+    ds = jnp.where(small, d, 0.0)
+    dl = jnp.where(small, 0.5, d)
+    w = jnp.exp(log_w)
+    return jnp.where(small, w * expm1_minus_x(ds), jnp.exp(log_w + dl) - w * (1.0 + dl))
+
+
+# --- fixed-node quadratures for expectations without a closed form -------------------------
+
+
+def _tanh_sinh_unit(step: float, tau_max: float):
+    """Tanh-sinh nodes on (0, 1) as float64 numpy arrays ``(log v, log(1 - v), weight)``.
+
+    ``v = (1 + tanh z)/2`` with ``z = (pi/2) sinh(tau)``, ``tau = k * step``; the logs are
+    formed from ``z`` (``log v = -softplus(-2z)``), so nodes within 1e-30 of an end keep
+    their distance to it."""
+    import numpy as _np
+
+    tau = _np.arange(-tau_max, tau_max + step / 2, step)
+    z = 0.5 * math.pi * _np.sinh(tau)
+    log_v = -_np.logaddexp(0.0, -2.0 * z)
+    log_1mv = -_np.logaddexp(0.0, 2.0 * z)
+    weight = step * 0.25 * math.pi * _np.cosh(tau) / _np.cosh(z) ** 2
+    return log_v, log_1mv, weight
+
+
+_TANH_SINH = {"float32": _tanh_sinh_unit(1.0 / 8, 3.5), "float64": _tanh_sinh_unit(1.0 / 16, 4.0)}
+
+
+def kumaraswamy_log_ratio_mean(a: jax.Array, b: jax.Array) -> jax.Array:
+    r"""``G(a, b) = E[log((1 - X^a) / (1 - X))]`` for ``X ~ Kumaraswamy(a, b)``.
+
+    Why: the Kumaraswamy-Beta KL needs ``E[log(1 - X)] = -1/b - G(a, b)``, which has no closed
+    form (``E[log(1 - X^a)] = -1/b`` does: ``1 - X^a ~ Beta(b, 1)``). The usual series
+    ``-sum_m (b/m) B(1 + m/a, b)`` converges like ``m^-(1+b)``: numpyro truncates it, which is
+    off by tens of percent for small ``b``.
+
+    How: ``t = 1 - X^a = V^(1/b)`` with ``V`` uniform, so
+    ``G = -int_0^1 log phi(V^(1/b)) dV`` with ``phi(t) = -expm1(log1p(-t)/a) / t``, a bounded,
+    smooth integrand (between ``-log a`` at ``t = 0`` and 0 at ``t = 1``; exactly 0 for
+    ``a = 1``). Tanh-sinh quadrature on fixed nodes (57 in float32, 129 in float64; the
+    nodes' logs are exact in float64, so ``log(1 - t) = log(-expm1(log V / b))`` stays
+    accurate next to ``V = 1``) handles the algebraic end-point behaviour; ``t < 1e-4``
+    (``1e-8`` in float64) uses ``log phi = -log a + t (a - 1)/(2a)``. Checked against mpmath
+    at 30 digits for ``a, b`` in [0.05, 100]: absolute error below 1e-7 (float32), 1e-10
+    (float64).
+    """
+    a = jnp.asarray(a)
+    b = jnp.asarray(b)
+    dtype = jnp.result_type(a, b)
+    log_v, _, weight = _TANH_SINH["float64" if dtype == jnp.float64 else "float32"]
+    lv = jnp.asarray(log_v, dtype)
+    w = jnp.asarray(weight, dtype)
+    a = a[..., None]
+    b = b[..., None]
+    lt = lv / b  # log t
+    thr = math.log(1e-8 if dtype == jnp.float64 else 1e-4)
+    small = lt < thr
+    lts = jnp.where(small, thr, lt)
+    log_1mt = jnp.log(-jnp.expm1(lts))
+    log_phi = jnp.log(-jnp.expm1(log_1mt / a)) - lts
+    t = jnp.exp(jnp.where(small, lt, thr))
+    log_phi_small = -jnp.log(a) + t * (a - 1) / (2 * a)
+    return -jnp.sum(w * jnp.where(small, log_phi_small, log_phi), axis=-1)
+
+
+#: trapezoid rule for E[f(Z)], Z ~ N(0, 1): nodes k/16 on [-10, 10]
+_GAUSS_TRAPEZOID_STEP = 1.0 / 16
+_GAUSS_TRAPEZOID_HALF = 160
+
+
+def normal_expectation(fn, loc: jax.Array, scale: jax.Array) -> jax.Array:
+    r"""``E[fn(Y)]`` for ``Y ~ Normal(loc, scale)``, elementwise over the batch of ``loc, scale``.
+
+    Why: the logit-normal mean, variance and entropy are Gaussian expectations of
+    ``sigmoid`` and ``softplus`` with no closed form. Gauss-Hermite rules converge slowly
+    for them at large ``scale``: the integrands have poles at ``y = i pi``, a distance
+    ``pi / scale`` from the real axis in the standardised variable.
+
+    How: the trapezoid rule on the real line, step 1/16 on [-10, 10] (321 nodes), is
+    exponentially accurate for functions analytic in a strip: its error is about
+    ``exp(-2 pi d / step)`` with ``d = pi / scale``, i.e. below 1e-13 for ``scale <= 10`` and
+    about 1e-7 at ``scale = 20``; the truncation at 10 standard deviations costs ``1e-23``.
+    ``fn`` must map an array of ``Y`` values to an array of the same shape.
+    """
+    import numpy as _np
+
+    loc = jnp.asarray(loc)
+    scale = jnp.asarray(scale)
+    dtype = jnp.result_type(loc, scale)
+    k = _np.arange(-_GAUSS_TRAPEZOID_HALF, _GAUSS_TRAPEZOID_HALF + 1)
+    z = k * _GAUSS_TRAPEZOID_STEP
+    w = _GAUSS_TRAPEZOID_STEP * _np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    y = loc[..., None] + scale[..., None] * jnp.asarray(z, dtype)
+    return jnp.sum(jnp.asarray(w, dtype) * fn(y), axis=-1)

@@ -1,5 +1,518 @@
-"""Discrete families (filled in by the family-group work)."""
+"""Discrete families: Bernoulli, Binomial, Categorical, OneHotCategorical, Geometric, Poisson.
+
+Families parametrised by ``probs`` *or* ``logits`` (torch's keywords) keep both in one
+class. The value that was given is stored as is in the private field ``_probs`` or
+``_logits`` (the other is ``None``, so the treedef shows which one was given); the public
+``probs`` and ``logits`` properties compute the other lazily, as torch's lazy properties
+do. Categorical stores the unnormalised values it was given and normalises in the
+properties (``probs`` sums to 1 along the last axis, ``logits`` is the log-softmax), so the
+KL can work with exact differences of the given parameters.
+
+Samples are not reparameterised. Sample values are floats in the parameters' dtype, as in
+torch, except Categorical, whose samples are ``int32`` indices.
+"""
 
 from __future__ import annotations
 
-__all__: list = []
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import gammaln, xlog1py, xlogy
+
+from jaxkl import _checks
+from jaxkl.distributions import constraints as C
+from jaxkl.distributions._base import Distribution, ExponentialFamily, as_float_params, float_dtype
+
+__all__ = ["Bernoulli", "Binomial", "Categorical", "OneHotCategorical", "Geometric", "Poisson"]
+
+
+def _one_of(cls_name: str, probs, logits) -> None:
+    if (probs is None) == (logits is None):
+        raise ValueError(f"{cls_name}: give exactly one of `probs` or `logits`, got "
+                         f"{'both' if probs is not None else 'neither'}")
+
+
+def _sigmoid_parts(logits):
+    """(p, 1 - p, log p, log(1 - p)) from logits, each accurate."""
+    return (jax.nn.sigmoid(logits), jax.nn.sigmoid(-logits),
+            jax.nn.log_sigmoid(logits), jax.nn.log_sigmoid(-logits))
+
+
+class _BinaryProbs(Distribution):
+    """Shared ``probs`` / ``logits`` machinery of Bernoulli, Binomial and Geometric.
+
+    Subclasses declare the fields ``_probs`` and ``_logits`` (in that order, after any
+    other parameter).
+    """
+
+    arg_constraints = {"probs": C.unit_interval, "logits": C.real}
+
+    @property
+    def probs(self) -> jax.Array:
+        """Probability of a success (torch's ``probs``)."""
+        if self._probs is not None:
+            return self._probs
+        return jax.nn.sigmoid(self._logits)
+
+    @property
+    def logits(self) -> jax.Array:
+        """Log-odds ``log(p) - log(1 - p)`` (torch's ``logits``; +-inf at p = 1, 0)."""
+        if self._logits is not None:
+            return self._logits
+        return jnp.log(self._probs) - jnp.log1p(-self._probs)
+
+    def _parts(self):
+        """(p, 1 - p, log p, log(1 - p)) computed from whichever parameter was given."""
+        if self._logits is not None:
+            return _sigmoid_parts(self._logits)
+        p = self._probs
+        return p, 1.0 - p, jnp.log(p), jnp.log1p(-p)
+
+    def _validate_params(self) -> None:
+        for name in ("probs", "logits"):
+            value = getattr(self, "_" + name)
+            if value is None:
+                continue
+            constraint = self.arg_constraints[name]
+            self._value_check(
+                jnp.all(constraint.check(value)),
+                f"{type(self).__name__}: parameter `{name}` must be {constraint.name}"
+                + (f", got {np.asarray(value)!r}" if _checks.is_concrete(value) and np.size(value) <= 8 else ""),
+                value,
+            )
+
+    def __repr__(self) -> str:
+        given = "probs" if self._probs is not None else "logits"
+        return f"{type(self).__name__}({given}: {tuple(jnp.shape(getattr(self, '_' + given)))})"
+
+
+class Bernoulli(_BinaryProbs, ExponentialFamily):
+    """Bernoulli distribution on {0, 1}: ``Bernoulli(probs=None, logits=None)`` as in torch.
+
+    Args:
+        probs: probability of 1, in [0, 1].
+        logits: log-odds of 1 (exactly one of ``probs`` / ``logits``).
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> d = jd.Bernoulli(logits=0.0)
+        >>> print(f"{d.probs:.4f} {d.entropy():.4f}")
+        0.5000 0.6931
+    """
+
+    _probs: Optional[jax.Array]
+    _logits: Optional[jax.Array]
+    support = C.boolean
+
+    def __init__(self, probs=None, logits=None, *, validate_args=None):
+        _one_of("Bernoulli", probs, logits)
+        (value,) = as_float_params(probs if probs is not None else logits)
+        if probs is not None:
+            self._init(_probs=value, _logits=None, validate_args=validate_args)
+        else:
+            self._init(_probs=None, _logits=value, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.probs
+
+    @property
+    def variance(self):
+        p, p0, _, _ = self._parts()
+        return p * p0
+
+    def log_prob(self, value):
+        if self._logits is not None:
+            _, _, lp, lq = self._parts()
+            return value * lp + (1 - value) * lq
+        return xlogy(value, self._probs) + xlog1py(1 - value, -self._probs)
+
+    def entropy(self):
+        p, p0, lp, lq = self._parts()
+        return -(jnp.where(p > 0, p * jnp.where(p > 0, lp, 0.0), 0.0)
+                 + jnp.where(p0 > 0, p0 * jnp.where(p0 > 0, lq, 0.0), 0.0))
+
+    def sample(self, key, sample_shape=()):
+        shape = tuple(sample_shape) + self.batch_shape
+        p = self.probs
+        return jax.random.bernoulli(key, p, shape).astype(p.dtype)
+
+    # eta = logits, A(eta) = softplus(eta)
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, eta):
+        return jax.nn.softplus(eta)
+
+    def enumerate_support(self, expand: bool = True):
+        """``[0, 1]`` with shape ``(2,) + batch_shape`` (``(2,) + (1,) * batch ndims``
+        without ``expand``), as torch."""
+        values = jnp.arange(2, dtype=self.probs.dtype).reshape((2,) + (1,) * len(self.batch_shape))
+        return jnp.broadcast_to(values, (2,) + self.batch_shape) if expand else values
+
+
+class Binomial(_BinaryProbs):
+    """Binomial distribution: ``Binomial(total_count=1, probs=None, logits=None)`` as in torch.
+
+    ``total_count`` is a non-negative integer (array; stored as a float leaf in the
+    parameters' dtype, as torch does) and broadcasts with ``probs`` / ``logits``.
+    ``entropy`` and ``enumerate_support`` sum over the support, so they need a concrete
+    ``total_count`` (not a tracer), and ``enumerate_support`` a homogeneous one (torch's
+    restriction).
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> d = jd.Binomial(10, probs=0.3)
+        >>> print(f"{d.mean:.4f} {d.variance:.4f} {jnp.exp(d.log_prob(3.0)):.4f}")
+        3.0000 2.1000 0.2668
+    """
+
+    total_count: jax.Array
+    _probs: Optional[jax.Array]
+    _logits: Optional[jax.Array]
+    arg_constraints = {"total_count": C.nonnegative_integer, "probs": C.unit_interval, "logits": C.real}
+    support = C.nonnegative_integer
+
+    def __init__(self, total_count=1, probs=None, logits=None, *, validate_args=None):
+        _one_of("Binomial", probs, logits)
+        total_count, value = as_float_params(total_count, probs if probs is not None else logits)
+        fields = {"_probs": None, "_logits": None}
+        fields["_probs" if probs is not None else "_logits"] = value
+        self._init(total_count=total_count, **fields, validate_args=validate_args)
+
+    def _validate_params(self) -> None:
+        ok = jnp.all(C.nonnegative_integer.check(self.total_count))
+        n = self.total_count
+        self._value_check(
+            ok,
+            "Binomial: parameter `total_count` must be a non-negative integer"
+            + (f", got {np.asarray(n)!r}" if _checks.is_concrete(n) and np.size(n) <= 8 else ""),
+            n,
+        )
+        super()._validate_params()
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", total_count: {tuple(jnp.shape(self.total_count))})"
+
+    @property
+    def mean(self):
+        return self.total_count * self.probs
+
+    @property
+    def variance(self):
+        p, p0, _, _ = self._parts()
+        return self.total_count * p * p0
+
+    def log_prob(self, value):
+        n = self.total_count
+        log_comb = gammaln(n + 1) - gammaln(value + 1) - gammaln(n - value + 1)
+        if self._logits is not None:
+            _, _, lp, lq = self._parts()
+            return log_comb + value * lp + (n - value) * lq
+        return log_comb + xlogy(value, self._probs) + xlog1py(n - value, -self._probs)
+
+    def _max_count(self, what: str) -> int:
+        if not _checks.is_concrete(self.total_count):
+            raise NotImplementedError(
+                f"Binomial.{what} sums over the support {{0, ..., total_count}}, so it needs a "
+                "concrete total_count (not a tracer): call it outside jit, or close over the "
+                "distribution instead of passing it as an argument"
+            )
+        return int(np.max(np.asarray(self.total_count), initial=0))
+
+    def entropy(self):
+        k_max = self._max_count("entropy")
+        k = jnp.arange(k_max + 1, dtype=self.total_count.dtype).reshape((-1,) + (1,) * len(self.batch_shape))
+        lp = self.log_prob(jnp.minimum(k, self.total_count))
+        inside = k <= self.total_count
+        p = jnp.where(inside, jnp.exp(lp), 0.0)
+        return -jnp.sum(jnp.where(p > 0, p * jnp.where(p > 0, lp, 0.0), 0.0), axis=0)
+
+    def enumerate_support(self, expand: bool = True):
+        """``0, ..., total_count`` along a new leading axis (homogeneous total_count only)."""
+        n = self._max_count("enumerate_support")
+        if not np.all(np.asarray(self.total_count) == n):
+            raise NotImplementedError("Binomial.enumerate_support needs a homogeneous total_count (as torch)")
+        values = jnp.arange(n + 1, dtype=self.total_count.dtype).reshape((-1,) + (1,) * len(self.batch_shape))
+        return jnp.broadcast_to(values, (n + 1,) + self.batch_shape) if expand else values
+
+    def sample(self, key, sample_shape=()):
+        shape = tuple(sample_shape) + self.batch_shape
+        p = self.probs
+        n = jnp.broadcast_to(self.total_count, shape)
+        return jax.random.binomial(key, n, jnp.broadcast_to(p, shape), shape).astype(p.dtype)
+
+
+class Geometric(_BinaryProbs, ExponentialFamily):
+    """Geometric distribution: the number of failures before the first success, on
+    {0, 1, ...}; ``Geometric(probs=None, logits=None)`` as in torch, probs in (0, 1].
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> d = jd.Geometric(probs=0.25)
+        >>> print(f"{d.mean:.4f} {d.variance:.4f}")
+        3.0000 12.0000
+    """
+
+    _probs: Optional[jax.Array]
+    _logits: Optional[jax.Array]
+    arg_constraints = {"probs": C._Interval(0.0, 1.0, closed_low=False), "logits": C.real}
+    support = C.nonnegative_integer
+
+    def __init__(self, probs=None, logits=None, *, validate_args=None):
+        _one_of("Geometric", probs, logits)
+        (value,) = as_float_params(probs if probs is not None else logits)
+        if probs is not None:
+            self._init(_probs=value, _logits=None, validate_args=validate_args)
+        else:
+            self._init(_probs=None, _logits=value, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        if self._logits is not None:
+            return jnp.exp(-self._logits)
+        return 1.0 / self._probs - 1.0
+
+    @property
+    def variance(self):
+        return self.mean / self.probs
+
+    def log_prob(self, value):
+        _, _, lp, lq = self._parts()
+        # value * log(1 - p) with 0 * (-inf) = 0 at p = 1
+        return jnp.where(value == 0, 0.0, value * jnp.where(value == 0, 0.0, lq)) + lp
+
+    def entropy(self):
+        p, p0, lp, lq = self._parts()
+        h = -(p * lp + jnp.where(p0 > 0, p0 * jnp.where(p0 > 0, lq, 0.0), 0.0))
+        return h / p
+
+    def sample(self, key, sample_shape=()):
+        shape = tuple(sample_shape) + self.batch_shape
+        _, _, _, lq = self._parts()
+        tiny = jnp.finfo(lq.dtype).tiny
+        u = jax.random.uniform(key, shape, lq.dtype, minval=tiny, maxval=1.0)
+        return jnp.floor(jnp.log(u) / lq)
+
+    # eta = log(1 - p), A(eta) = -log(1 - exp(eta)) = -log p.
+    @property
+    def _natural_params(self):
+        return (self._parts()[3],)
+
+    def _log_normalizer(self, eta):
+        return -jnp.log(-jnp.expm1(eta))
+
+
+class Poisson(ExponentialFamily):
+    """Poisson distribution on {0, 1, ...}: ``Poisson(rate)`` as in torch, rate >= 0.
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> print(f"{jnp.exp(jd.Poisson(2.0).log_prob(1.0)):.4f}")
+        0.2707
+    """
+
+    rate: jax.Array
+    arg_constraints = {"rate": C.nonnegative}
+    support = C.nonnegative_integer
+
+    def __init__(self, rate, *, validate_args=None):
+        (rate,) = as_float_params(rate)
+        self._init(rate=rate, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.rate
+
+    @property
+    def variance(self):
+        return self.rate
+
+    def log_prob(self, value):
+        return xlogy(value, self.rate) - self.rate - gammaln(value + 1)
+
+    def sample(self, key, sample_shape=()):
+        shape = tuple(sample_shape) + self.batch_shape
+        return jax.random.poisson(key, self.rate, shape).astype(self.rate.dtype)
+
+    @property
+    def _natural_params(self):
+        return (jnp.log(self.rate),)
+
+    def _log_normalizer(self, eta):
+        return jnp.exp(eta)
+
+
+class _CategoricalBase(ExponentialFamily):
+    """Shared machinery of Categorical and OneHotCategorical (fields ``_probs``, ``_logits``
+    with one trailing category axis)."""
+
+    _probs: Optional[jax.Array]
+    _logits: Optional[jax.Array]
+    arg_constraints = {"probs": C.simplex, "logits": C.real_vector}
+    param_event_ndims = {"_probs": 1, "_logits": 1}
+
+    def __init__(self, probs=None, logits=None, *, validate_args=None):
+        name = type(self).__name__
+        _one_of(name, probs, logits)
+        given = probs if probs is not None else logits
+        value = jnp.asarray(given, dtype=float_dtype(given))
+        if value.ndim < 1:
+            raise ValueError(f"{name}: `{'probs' if probs is not None else 'logits'}` needs at least one "
+                             f"dimension (the categories), got shape {value.shape}")
+        if probs is not None:
+            self._init(_probs=value, _logits=None, validate_args=validate_args)
+        else:
+            self._init(_probs=None, _logits=value, validate_args=validate_args)
+
+    def _validate_params(self) -> None:
+        name = type(self).__name__
+        if self._probs is not None:
+            p = self._probs
+            ok = jnp.all((p >= 0) & jnp.isfinite(p)) & jnp.all(jnp.sum(p, axis=-1) > 0)
+            msg = "parameter `probs` must be non-negative and finite with a positive sum along the last axis"
+            value = p
+        else:
+            value = self._logits
+            ok = jnp.all(~jnp.isnan(value)) & jnp.all(jnp.max(value, axis=-1) > -jnp.inf)
+            msg = "parameter `logits` must not be NaN, nor all -inf along the last axis"
+        self._value_check(
+            ok,
+            f"{name}: {msg}" + (f", got {np.asarray(value)!r}" if _checks.is_concrete(value) and np.size(value) <= 8 else ""),
+            value,
+        )
+
+    def __repr__(self) -> str:
+        given = "probs" if self._probs is not None else "logits"
+        return f"{type(self).__name__}({given}: {tuple(jnp.shape(getattr(self, '_' + given)))})"
+
+    @property
+    def _num_events(self) -> int:
+        given = self._probs if self._probs is not None else self._logits
+        return jnp.shape(given)[-1]
+
+    @property
+    def probs(self) -> jax.Array:
+        """Probabilities, normalised along the last axis (torch's ``probs``)."""
+        if self._probs is not None:
+            return self._probs / jnp.sum(self._probs, axis=-1, keepdims=True)
+        return jax.nn.softmax(self._logits, axis=-1)
+
+    @property
+    def logits(self) -> jax.Array:
+        """Normalised log-probabilities (torch's ``logits``; ``-inf`` where probs is 0)."""
+        if self._logits is not None:
+            return jax.nn.log_softmax(self._logits, axis=-1)
+        return jnp.log(self._probs) - jnp.log(jnp.sum(self._probs, axis=-1, keepdims=True))
+
+    def _entropy(self):
+        p, lp = self.probs, self.logits
+        return -jnp.sum(jnp.where(p > 0, p * jnp.where(p > 0, lp, 0.0), 0.0), axis=-1)
+
+    def _sample_indices(self, key, sample_shape):
+        shape = tuple(sample_shape) + self.batch_shape
+        logits = self.logits
+        return jax.random.categorical(key, logits, axis=-1, shape=shape)
+
+    def _log_prob_index(self, index):
+        logits = self.logits
+        index = jnp.asarray(index)
+        shape = jnp.broadcast_shapes(index.shape, logits.shape[:-1])
+        logits = jnp.broadcast_to(logits, shape + logits.shape[-1:])
+        index = jnp.broadcast_to(index, shape).astype(jnp.int32)
+        return jnp.take_along_axis(logits, index[..., None], axis=-1)[..., 0]
+
+    # eta = normalised logits (finite where all probs > 0), A(eta) = logsumexp(eta).
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, eta):
+        return jax.nn.logsumexp(eta, axis=-1)
+
+
+class Categorical(_CategoricalBase):
+    """Categorical distribution over ``{0, ..., K-1}``: ``Categorical(probs=None,
+    logits=None)`` as in torch. The last axis of the parameter indexes the categories;
+    ``probs`` need not be normalised (non-negative, positive sum), ``logits`` are
+    unnormalised log-probabilities. Samples are ``int32`` indices.
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> d = jd.Categorical(probs=jnp.array([1.0, 1.0, 2.0]))
+        >>> print(d.probs, f"{jnp.exp(d.log_prob(2)):.4f}")
+        [0.25 0.25 0.5 ] 0.5000
+    """
+
+    support = C.nonnegative_integer
+
+    @property
+    def mean(self):
+        raise NotImplementedError("Categorical has no mean (torch returns NaN); use OneHotCategorical")
+
+    @property
+    def variance(self):
+        raise NotImplementedError("Categorical has no variance (torch returns NaN); use OneHotCategorical")
+
+    def log_prob(self, value):
+        return self._log_prob_index(value)
+
+    def entropy(self):
+        return self._entropy()
+
+    def sample(self, key, sample_shape=()):
+        return self._sample_indices(key, sample_shape)
+
+    def enumerate_support(self, expand: bool = True):
+        """``0, ..., K-1`` (int32) along a new leading axis, as torch."""
+        k = self._num_events
+        values = jnp.arange(k, dtype=jnp.int32).reshape((k,) + (1,) * len(self.batch_shape))
+        return jnp.broadcast_to(values, (k,) + self.batch_shape) if expand else values
+
+
+class OneHotCategorical(_CategoricalBase):
+    """One-hot categorical distribution: ``OneHotCategorical(probs=None, logits=None)`` as in
+    torch; event shape ``(K,)``, samples are one-hot float vectors.
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> d = jd.OneHotCategorical(logits=jnp.zeros(4))
+        >>> print(d.event_shape, d.mean)
+        (4,) [0.25 0.25 0.25 0.25]
+    """
+
+    support = C.simplex  # one-hot vectors
+
+    @property
+    def event_shape(self):
+        return (self._num_events,)
+
+    @property
+    def mean(self):
+        return self.probs
+
+    @property
+    def variance(self):
+        p = self.probs
+        return p * (1.0 - p)
+
+    def log_prob(self, value):
+        return self._log_prob_index(jnp.argmax(value, axis=-1))
+
+    def entropy(self):
+        return self._entropy()
+
+    def sample(self, key, sample_shape=()):
+        idx = self._sample_indices(key, sample_shape)
+        dtype = (self._probs if self._probs is not None else self._logits).dtype
+        return jax.nn.one_hot(idx, self._num_events, dtype=dtype)
+
+    def enumerate_support(self, expand: bool = True):
+        """The K one-hot vectors along a new leading axis, as torch."""
+        k = self._num_events
+        dtype = (self._probs if self._probs is not None else self._logits).dtype
+        values = jnp.eye(k, dtype=dtype).reshape((k,) + (1,) * len(self.batch_shape) + (k,))
+        return jnp.broadcast_to(values, (k,) + self.batch_shape + (k,)) if expand else values

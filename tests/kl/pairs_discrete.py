@@ -1,0 +1,170 @@
+"""Pair rows whose p is a discrete family (see pairs.py for the format)."""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+
+from jaxkl import distributions as jd
+from tests.kl.pairs import PairCase
+
+
+def _torch_elementwise(p_name, q_name):
+    """torch's KL after broadcasting every parameter of both sides to one shape (torch's
+    Bernoulli/Binomial KLs index with masks of one side's shape and do not broadcast)."""
+
+    def value(pp, qp):
+        import torch.distributions as td
+
+        arrays = np.broadcast_arrays(*[np.asarray(v, np.float64) for v in (*pp.values(), *qp.values())])
+        bp = dict(zip(pp, arrays[: len(pp)]))
+        bq = dict(zip(qp, arrays[len(pp) :]))
+        tp = getattr(td, p_name)(**{k: _t(v) for k, v in bp.items()}, validate_args=False)
+        tq = getattr(td, q_name)(**{k: _t(v) for k, v in bq.items()}, validate_args=False)
+        return td.kl_divergence(tp, tq).double().numpy()
+
+    return value
+
+
+def _t(x):
+    import torch
+
+    return torch.as_tensor(np.asarray(x, np.float64))
+
+
+# -- mpmath references (exact float32 parameters, 50 digits) ---------------------------------
+def _mp_bern(a, b):
+    return a * mp.log(a / b) + (1 - a) * mp.log((1 - a) / (1 - b))
+
+
+def _mp_kl_bernoulli_probs(p, q):
+    return _mp_bern(p["probs"], q["probs"])
+
+
+def _mp_sigmoid(x):
+    return 1 / (1 + mp.exp(-x))
+
+
+def _mp_kl_bernoulli_logits(p, q):
+    return _mp_bern(_mp_sigmoid(p["logits"]), _mp_sigmoid(q["logits"]))
+
+
+def _mp_kl_binomial(p, q):
+    return p["total_count"] * _mp_bern(p["probs"], q["probs"])
+
+
+def _mp_kl_geometric(p, q):
+    return _mp_bern(p["probs"], q["probs"]) / p["probs"]
+
+
+def _mp_kl_categorical_probs(p, q):
+    P, Q = p["probs"], q["probs"]
+    sp, sq = mp.fsum(P), mp.fsum(Q)
+    return mp.fsum((a / sp) * mp.log((a / sp) / (b / sq)) for a, b in zip(P, Q))
+
+
+def _mp_kl_categorical_logits(p, q):
+    lp, lq = p["logits"], q["logits"]
+    zp = mp.log(mp.fsum(mp.exp(x) for x in lp))
+    zq = mp.log(mp.fsum(mp.exp(x) for x in lq))
+    return mp.fsum(mp.exp(a - zp) * ((a - zp) - (b - zq)) for a, b in zip(lp, lq))
+
+
+def _mp_kl_poisson(p, q):
+    r, s = p["rate"], q["rate"]
+    return r * mp.log(r / s) - r + s
+
+
+# -- parameter factories (broadcasting batch shapes) ------------------------------------------
+def _probs(rng, shape, lo=0.05, hi=0.95):
+    return rng.uniform(lo, hi, size=shape)
+
+
+_CAT_P = np.array([0.2, 0.3, 0.5])
+_CAT_L = np.array([-0.7, 0.4, 1.3])
+_PERTURB = np.array([1.0, -0.6, 0.3])
+
+PAIRS = [
+    PairCase(
+        jd.Bernoulli, jd.Bernoulli,
+        params=lambda rng: ({"probs": _probs(rng, (3, 1))}, {"probs": _probs(rng, (4,))}),
+        near=lambda eps: ({"probs": 0.3}, {"probs": 0.3 * (1 + eps)}),
+        mp_kl=_mp_kl_bernoulli_probs,
+        torch=_torch_elementwise("Bernoulli", "Bernoulli"),
+        id="Bernoulli-Bernoulli[probs]",
+    ),
+    PairCase(
+        jd.Bernoulli, jd.Bernoulli,
+        params=lambda rng: ({"logits": rng.normal(0, 2, size=(3, 1))}, {"logits": rng.normal(0, 2, size=(4,))}),
+        near=lambda eps: ({"logits": 2.5}, {"logits": 2.5 * (1 + eps)}),
+        mp_kl=_mp_kl_bernoulli_logits,
+        torch=_torch_elementwise("Bernoulli", "Bernoulli"),
+        id="Bernoulli-Bernoulli[logits]",
+    ),
+    PairCase(
+        jd.Binomial, jd.Binomial,
+        params=lambda rng: (
+            {"total_count": np.array([[5.0], [5.0], [7.0]]), "probs": _probs(rng, (3, 1))},
+            {"total_count": np.array([5.0, 5.0, 3.0, 5.0]), "probs": _probs(rng, (4,))},
+        ),
+        near=lambda eps: ({"total_count": 12.0, "probs": 0.7}, {"total_count": 12.0, "probs": 0.7 * (1 + eps)}),
+        mp_kl=_mp_kl_binomial,
+        grad_params=("probs",),
+        torch=_torch_elementwise("Binomial", "Binomial"),
+    ),
+    PairCase(
+        jd.Categorical, jd.Categorical,
+        params=lambda rng: ({"probs": rng.dirichlet(np.ones(4), size=(3, 1))}, {"probs": rng.dirichlet(np.ones(4), size=(2,))}),
+        near=lambda eps: ({"probs": _CAT_P}, {"probs": _CAT_P * (1 + eps * _PERTURB)}),
+        mp_kl=_mp_kl_categorical_probs,
+        id="Categorical-Categorical[probs]",
+    ),
+    PairCase(
+        jd.Categorical, jd.Categorical,
+        params=lambda rng: ({"logits": rng.normal(size=(3, 1, 4))}, {"logits": rng.normal(size=(2, 4))}),
+        near=lambda eps: ({"logits": _CAT_L}, {"logits": _CAT_L + eps * _PERTURB}),
+        mp_kl=_mp_kl_categorical_logits,
+        id="Categorical-Categorical[logits]",
+    ),
+    PairCase(
+        jd.OneHotCategorical, jd.OneHotCategorical,
+        params=lambda rng: ({"probs": rng.dirichlet(np.ones(3), size=(2, 1))}, {"logits": rng.normal(size=(3, 3))}),
+        near=lambda eps: ({"logits": _CAT_L}, {"logits": _CAT_L * (1 + eps * _PERTURB)}),
+        mp_kl=_mp_kl_categorical_logits,
+    ),
+    PairCase(
+        jd.Geometric, jd.Geometric,
+        params=lambda rng: ({"probs": _probs(rng, (3, 1), 0.2, 0.95)}, {"probs": _probs(rng, (4,), 0.05, 0.95)}),
+        near=lambda eps: ({"probs": 0.4}, {"probs": 0.4 * (1 + eps)}),
+        mp_kl=_mp_kl_geometric,
+        torch=_torch_elementwise("Geometric", "Geometric"),
+    ),
+    PairCase(
+        jd.Poisson, jd.Poisson,
+        params=lambda rng: ({"rate": rng.uniform(0.1, 10.0, size=(3, 1))}, {"rate": rng.uniform(0.1, 10.0, size=(4,))}),
+        near=lambda eps: ({"rate": 3.7}, {"rate": 3.7 * (1 + eps)}),
+        mp_kl=_mp_kl_poisson,
+        torch=_torch_elementwise("Poisson", "Poisson"),
+    ),
+    PairCase(
+        jd.Bernoulli, jd.Poisson,
+        params=lambda rng: ({"probs": _probs(rng, (3, 1))}, {"rate": rng.uniform(0.05, 3.0, size=(4,))}),
+        torch=_torch_elementwise("Bernoulli", "Poisson"),
+    ),
+    PairCase(
+        jd.Poisson, jd.Bernoulli,
+        params=lambda rng: ({"rate": rng.uniform(0.1, 5.0, size=(3, 1))}, {"probs": _probs(rng, (4,))}),
+        torch=_torch_elementwise("Poisson", "Bernoulli"),
+        monte_carlo=False,
+    ),
+    PairCase(
+        jd.Poisson, jd.Binomial,
+        params=lambda rng: (
+            {"rate": rng.uniform(0.1, 5.0, size=(3, 1))},
+            {"total_count": np.array([1.0, 4.0, 10.0, 2.0]), "probs": _probs(rng, (4,))},
+        ),
+        grad_params=("rate", "probs"),
+        torch=_torch_elementwise("Poisson", "Binomial"),
+        monte_carlo=False,
+    ),
+]

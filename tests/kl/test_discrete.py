@@ -1,0 +1,150 @@
+"""Quirks of the discrete KLs (the generic pair tests run from pairs_discrete.py)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import mpmath as mp
+import numpy as np
+import pytest
+from scipy import stats
+
+from jaxkl import distributions as jd
+
+mp.mp.dps = 50
+
+
+def test_categorical_zero_probabilities_contribute_zero_and_q_zero_gives_inf():
+    p = jnp.array([[0.0, 0.4, 0.6], [0.5, 0.5, 0.0], [0.5, 0.5, 0.0]])
+    q = jnp.array([[0.2, 0.3, 0.5], [0.5, 0.3, 0.2], [0.0, 0.5, 0.5]])
+    kl = jd.kl_divergence(jd.Categorical(probs=p), jd.Categorical(probs=q))
+    want0 = 0.4 * np.log(0.4 / 0.3) + 0.6 * np.log(0.6 / 0.5)
+    want1 = 0.5 * np.log(0.5 / 0.5) + 0.5 * np.log(0.5 / 0.3)
+    np.testing.assert_allclose(kl[:2], [want0, want1], rtol=1e-5)
+    assert kl[2] == np.inf
+    # the same with -inf logits
+    kl_l = jd.kl_divergence(jd.Categorical(logits=jnp.log(p)), jd.Categorical(logits=jnp.log(q)))
+    np.testing.assert_allclose(kl_l[:2], [want0, want1], rtol=1e-5)
+    assert kl_l[2] == np.inf
+
+
+@pytest.mark.parametrize("param", ["probs", "logits"])
+def test_categorical_gradients_are_never_nan_at_zero_probabilities(param):
+    p = jnp.array([[0.0, 0.4, 0.6], [0.5, 0.5, 0.0]])
+    q = jnp.array([[0.2, 0.3, 0.5], [0.0, 0.5, 0.5]])
+    if param == "logits":  # differentiate w.r.t. the logits themselves (-inf entries included)
+        p, q = jnp.log(p), jnp.log(q)
+
+    def total(a, b):
+        kl = jd.kl_divergence(jd.Categorical(**{param: a}), jd.Categorical(**{param: b}))
+        return jnp.sum(jnp.where(jnp.isfinite(kl), kl, 0.0))
+
+    for g in jax.grad(total, argnums=(0, 1))(p, q):
+        assert not np.any(np.isnan(np.asarray(g))), g
+    gq = jax.grad(total, argnums=1)(p, q)
+    assert np.all(np.isfinite(np.asarray(gq[0])))
+
+
+def test_bernoulli_degenerate_cases():
+    a = jnp.array([0.0, 0.0, 1.0, 1.0, 0.5, 0.5])
+    b = jnp.array([0.0, 1.0, 1.0, 0.0, 0.0, 1.0])
+    kl = jd.kl_divergence(jd.Bernoulli(probs=a), jd.Bernoulli(probs=b))
+    np.testing.assert_array_equal(kl, [0.0, np.inf, 0.0, np.inf, np.inf, np.inf])
+
+
+def _mp_bern(a, b):
+    a, b = mp.mpf(float(a)), mp.mpf(float(b))
+    t1 = a * mp.log(a / b) if a > 0 else 0
+    t0 = (1 - a) * mp.log((1 - a) / (1 - b)) if a < 1 else 0
+    return float(t1 + t0)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [(1e-30, 0.5), (0.5, 1e-30), (1e-30, 2e-30), (np.float32(1 - 2**-24), 0.5), (0.3, np.float32(1 - 2**-24)),
+     (1e-20, 1.1e-20), (0.999, 0.9991)],
+)
+def test_bernoulli_extreme_probs_match_mpmath_in_float32(a, b):
+    a32, b32 = np.float32(a), np.float32(b)
+    got = float(jd.kl_divergence(jd.Bernoulli(probs=a32), jd.Bernoulli(probs=b32)))
+    want = _mp_bern(a32, b32)
+    assert abs(got - want) <= 1e-4 * want, (got, want)
+
+
+@pytest.mark.parametrize("la, lb", [(80.0, 70.0), (-80.0, -79.0), (30.0, 30.0003), (-200.0, 5.0), (5.0, -200.0)])
+def test_bernoulli_extreme_logits_are_finite_and_accurate(la, lb):
+    got = float(jd.kl_divergence(jd.Bernoulli(logits=np.float32(la)), jd.Bernoulli(logits=np.float32(lb))))
+    sa, sb = (1 / (1 + mp.exp(-mp.mpf(float(np.float32(x))))) for x in (la, lb))
+    want = float(sa * mp.log(sa / sb) + (1 - sa) * mp.log((1 - sa) / (1 - sb)))
+    assert np.isfinite(got)
+    assert abs(got - want) <= 1e-4 * want, (got, want)
+
+
+@pytest.mark.parametrize("r, s", [(1e6, 1e6 * (1 + 1e-5)), (1e-30, 1.0), (1e8, 1.0), (3.0, 1e-30)])
+def test_poisson_extreme_rates_match_mpmath(r, s):
+    r32, s32 = np.float32(r), np.float32(s)
+    got = float(jd.kl_divergence(jd.Poisson(r32), jd.Poisson(s32)))
+    R, S = mp.mpf(float(r32)), mp.mpf(float(s32))
+    want = float(R * mp.log(R / S) - R + S)
+    assert abs(got - want) <= 1e-4 * want, (got, want)
+
+
+def test_where_torch_returns_nan_or_inf_we_return_the_mathematics():
+    """torch: KL(Poi(0)||Poi(s)) = NaN, KL(Bern(0)||Poi(0)) = NaN, KL(Geom(1)||Geom(1)) = inf,
+    KL(Poi(0)||Bern(b)) = KL(Poi(0)||Bin(n, b)) = inf. Poi(0) and Bern(0) are point masses
+    at 0, so the values below follow from the definition."""
+    np.testing.assert_allclose(jd.kl_divergence(jd.Poisson(jnp.array([0.0, 0.0])), jd.Poisson(jnp.array([0.0, 2.0]))), [0.0, 2.0])
+    assert float(jd.kl_divergence(jd.Bernoulli(probs=0.0), jd.Poisson(0.0))) == 0.0
+    assert float(jd.kl_divergence(jd.Geometric(probs=1.0), jd.Geometric(probs=1.0))) == 0.0
+    np.testing.assert_allclose(float(jd.kl_divergence(jd.Poisson(0.0), jd.Bernoulli(probs=0.3))), -np.log(0.7), rtol=1e-6)
+    np.testing.assert_allclose(float(jd.kl_divergence(jd.Poisson(0.0), jd.Binomial(4, probs=0.3))), -4 * np.log(0.7), rtol=1e-6)
+    assert float(jd.kl_divergence(jd.Poisson(0.5), jd.Binomial(4, probs=0.3))) == np.inf
+
+
+def _binomial_kl_by_enumeration(n_p, a, n_q, b):
+    k = np.arange(n_p + 1)
+    lp = stats.binom(n_p, a).logpmf(k)
+    return float(np.sum(np.exp(lp) * (lp - stats.binom(n_q, b).logpmf(k))))
+
+
+@pytest.mark.parametrize("transform", ["eager", "jit"])
+def test_binomial_with_fewer_trials_in_p_is_the_exact_finite_kl(transform):
+    """torch raises NotImplementedError for p.total_count < q.total_count; we sum over the support."""
+    n_p = jnp.array([3.0, 5.0, 0.0, 5.0, 7.0])
+    n_q = jnp.array([8.0, 5.0, 4.0, 20.0, 2.0])
+    a = jnp.array([0.3, 0.6, 0.2, 0.999, 0.4])
+    b = jnp.array([0.55, 0.2, 0.3, 0.01, 0.5])
+    f = lambda pn, pa, qn, qb: jd.kl_divergence(jd.Binomial(pn, probs=pa), jd.Binomial(qn, probs=qb))
+    if transform == "jit":
+        f = jax.jit(f)
+    got = np.asarray(f(n_p, a, n_q, b))
+    want = [_binomial_kl_by_enumeration(int(n_p[i]), float(a[i]), int(n_q[i]), float(b[i])) for i in range(4)]
+    np.testing.assert_allclose(got[:4], want, rtol=2e-4)
+    assert got[4] == np.inf
+
+
+def test_binomial_fewer_trials_gradient_matches_finite_differences():
+    def kl(a, b):
+        return jd.kl_divergence(jd.Binomial(4.0, probs=a), jd.Binomial(9.0, probs=b))
+
+    ga, gb = jax.jit(jax.grad(kl, argnums=(0, 1)))(0.35, 0.6)
+    h = 1e-3
+    fa = (_binomial_kl_by_enumeration(4, 0.35 + h, 9, 0.6) - _binomial_kl_by_enumeration(4, 0.35 - h, 9, 0.6)) / (2 * h)
+    fb = (_binomial_kl_by_enumeration(4, 0.35, 9, 0.6 + h) - _binomial_kl_by_enumeration(4, 0.35, 9, 0.6 - h)) / (2 * h)
+    np.testing.assert_allclose([ga, gb], [fa, fb], rtol=1e-3)
+
+
+def test_categorical_needs_the_same_number_of_categories():
+    with pytest.raises(ValueError, match="same number of categories"):
+        jd.kl_divergence(jd.Categorical(logits=jnp.zeros(3)), jd.Categorical(logits=jnp.zeros(4)))
+
+
+def test_mixed_parametrisations_agree_with_single_ones():
+    x = jnp.array([-2.0, 0.3, 4.0])
+    y = jnp.array([1.0, 0.2, -3.0])
+    ref = jd.kl_divergence(jd.Bernoulli(logits=x), jd.Bernoulli(logits=y))
+    mixed = jd.kl_divergence(jd.Bernoulli(probs=jax.nn.sigmoid(x)), jd.Bernoulli(logits=y))
+    np.testing.assert_allclose(mixed, ref, rtol=1e-5)
+    cref = jd.kl_divergence(jd.Categorical(logits=jnp.stack([x, y])), jd.Categorical(logits=jnp.stack([y, x])))
+    cmix = jd.kl_divergence(jd.Categorical(probs=jax.nn.softmax(jnp.stack([x, y]))), jd.Categorical(logits=jnp.stack([y, x])))
+    np.testing.assert_allclose(cmix, cref, rtol=1e-5)
