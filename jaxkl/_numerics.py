@@ -441,39 +441,22 @@ def _debye_coefficients(count: int):
 _DEBYE_U, _DEBYE_Q = _debye_coefficients(_DEBYE_TERMS)
 
 
-def _debye_matrix(polys, start: int):
-    """Coefficient matrix ``C[k, j]`` of ``sum_k t^k P_k(p) = sum_kj C[k, j] t^k p^j``."""
-    width = max(len(c) for c in polys[start:])
-    import numpy as _np
-
-    mat = _np.zeros((len(polys), width))
-    for k in range(start, len(polys)):
-        mat[k, : len(polys[k])] = polys[k]
-    return mat
-
-
-_DEBYE_U_MAT = _debye_matrix(_DEBYE_U, 0)
-_DEBYE_Q_MAT = _debye_matrix(_DEBYE_Q, 1)
-
-
-def _powers(x: jax.Array, n: int) -> jax.Array:
-    """``[1, x, ..., x^(n-1)]`` on a new last axis, by repeated products (finite gradients at 0)."""
-    out = [jnp.ones_like(x)]
-    for _ in range(n - 1):
-        out.append(out[-1] * x)
-    return jnp.stack(out, axis=-1)
+def _horner(coeffs, p: jax.Array) -> jax.Array:
+    acc = jnp.full_like(p, coeffs[-1])
+    for c in reversed(coeffs[:-1]):
+        acc = acc * p + c
+    return acc
 
 
 def _bessel_series_tail(nu: float, x: jax.Array, terms: int) -> jax.Array:
-    """``Gamma(nu + 1) (2/x)^nu I_nu(x) - 1 = sum_{k>=1} (x^2/4)^k / (k! (nu+1)_k)``: the terms
-    as a cumulative product of their ratios ``(x^2/4) / (k (nu + k))``, then summed (all
-    positive: relative error a few ulp, also for tiny x)."""
-    import numpy as _np
-
-    k = _np.arange(1, terms + 1, dtype=_np.float64)
-    inv = jnp.asarray(1.0 / (k * (nu + k)), x.dtype)
-    q = (0.25 * x * x)[..., None]
-    return jnp.sum(jnp.cumprod(q * inv, axis=-1), axis=-1)
+    """``Gamma(nu + 1) (2/x)^nu I_nu(x) - 1 = sum_{k>=1} (x^2/4)^k / (k! (nu+1)_k)``, by Horner's
+    rule from the last term (all terms positive: relative error a few ulp, also for tiny x).
+    Unrolled elementwise steps fuse into one loop (a cumulative product is ~25x slower on CPU)."""
+    q = 0.25 * x * x
+    acc = jnp.ones_like(x)
+    for k in range(terms, 1, -1):
+        acc = 1.0 + q / (k * (nu + k)) * acc
+    return q / (nu + 1.0) * acc
 
 
 class BesselTerms(NamedTuple):
@@ -539,10 +522,13 @@ def bessel_i_terms(nu: float, x: jax.Array) -> BesselTerms:
     s = jnp.sqrt(nu * nu + xl * xl)
     t = 1.0 / s
     p = nu * t
-    t_pows = _powers(t, _DEBYE_TERMS + 1)
-    p_pows = _powers(p, _DEBYE_U_MAT.shape[1])
-    big_u = jnp.einsum("...k,kj,...j->...", t_pows, jnp.asarray(_DEBYE_U_MAT, x.dtype), p_pows)
-    big_q = jnp.einsum("...k,kj,...j->...", t_pows, jnp.asarray(_DEBYE_Q_MAT, x.dtype), p_pows[..., : _DEBYE_Q_MAT.shape[1]])
+    big_u = jnp.ones_like(xl)
+    big_q = jnp.zeros_like(xl)
+    tk = jnp.ones_like(xl)
+    for k in range(1, _DEBYE_TERMS + 1):
+        tk = tk * t
+        big_u = big_u + tk * _horner(_DEBYE_U[k], p)
+        big_q = big_q + tk * _horner(_DEBYE_Q[k], p)
     log_ive_l = nu * nu / (s + xl) - 0.5 * jnp.log(2 * math.pi * s) + jnp.log(big_u)
     if nu > 0:
         log_ive_l = log_ive_l + nu * jnp.log(xl / (nu + s))
@@ -636,8 +622,10 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     n = 64
     k = jnp.arange(n, dtype=kp.dtype)
     q = (0.25 * ks * ks)[..., None]
-    factors = jnp.concatenate([jnp.ones_like(q), q / (k[1:] * k[1:])], axis=-1)
-    w = jnp.cumprod(factors, axis=-1)
+    terms = [jnp.ones_like(q)]
+    for i in range(1, n):
+        terms.append(terms[-1] * (q / (i * i)))
+    w = jnp.concatenate(terms, axis=-1)
     w = w / jnp.sum(w, axis=-1, keepdims=True)
     two_k_l = 2.0 * k * l[..., None]
     m = jnp.sum(w * jnp.expm1(two_k_l), axis=-1)
@@ -774,8 +762,8 @@ def kumaraswamy_log_ratio_mean(a: jax.Array, b: jax.Array) -> jax.Array:
     ``G = -int_0^1 log phi(V^(1/b)) dV`` with ``phi(t) = -expm1(log1p(-t)/a) / t``, a bounded,
     smooth integrand (between ``-log a`` at ``t = 0`` and 0 at ``t = 1``; exactly 0 for
     ``a = 1``). Tanh-sinh quadrature on fixed nodes (57 in float32, 129 in float64; the
-    nodes' logs are exact in float64, so ``log(1 - t) = log(-expm1(log V / b))`` stays
-    accurate next to ``V = 1``) handles the algebraic end-point behaviour; ``t < 1e-4``
+    nodes' logs are exact in float64, so ``log(1 - t)`` is ``log(-expm1(log V / b))`` next to
+    ``t = 1`` and ``log1p(-t)`` below ``t = 1/2``, accurate at both ends) handles the algebraic end-point behaviour; ``t < 1e-4``
     (``1e-8`` in float64) uses ``log phi = -log a + t (a - 1)/(2a)``. Checked against mpmath
     at 30 digits for ``a, b`` in [0.05, 100]: absolute error below 1e-7 (float32), 1e-10
     (float64).
@@ -792,7 +780,8 @@ def kumaraswamy_log_ratio_mean(a: jax.Array, b: jax.Array) -> jax.Array:
     thr = math.log(1e-8 if dtype == jnp.float64 else 1e-4)
     small = lt < thr
     lts = jnp.where(small, thr, lt)
-    log_1mt = jnp.log(-jnp.expm1(lts))
+    near_one = lts > -math.log(2.0)
+    log_1mt = jnp.where(near_one, jnp.log(-jnp.expm1(jnp.where(near_one, lts, -1.0))), jnp.log1p(-jnp.exp(jnp.minimum(lts, -math.log(2.0)))))
     log_phi = jnp.log(-jnp.expm1(log_1mt / a)) - lts
     t = jnp.exp(jnp.where(small, lt, thr))
     log_phi_small = -jnp.log(a) + t * (a - 1) / (2 * a)
