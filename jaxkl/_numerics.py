@@ -701,7 +701,8 @@ def log_ndtr_difference(a: jax.Array, b: jax.Array) -> jax.Array:
         g = g + he * power / (fact * (2 * k + 1))
         he_prev, he = he, m * he - (2 * k) * he_prev  # He_{2k+1}
     log_phi_m = -0.5 * m * m - 0.5 * math.log(2 * math.pi)
-    r = hs * g * jnp.exp(log_phi_m - jsp.log_ndtr(a))
+    # the exponent is made safe in the untaken branch (exp overflow there would NaN the gradient)
+    r = hs * g * jnp.exp(jnp.where(near, log_phi_m - jsp.log_ndtr(a), 0.0))
     close = jnp.log1p(jnp.where(near, r, 0.0))
     far = jsp.log_ndtr(b) - jsp.log_ndtr(a)
     return jnp.where(near, close, far)

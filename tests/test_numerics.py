@@ -339,3 +339,43 @@ def test_normal_expectation_matches_quadrature_at_large_scales():
     for g, m, s in zip(got, loc, scale):
         want = integrate.quad(lambda y: special.expit(y) * stats.norm(m, s).pdf(y), -np.inf, np.inf, epsabs=1e-13)[0]
         assert abs(g - want) <= 2e-6, (m, s, g, want)
+
+
+# -- log_ndtr_difference, weighted_expm1_minus_x (ProbitBernoulli) ------------------------------
+def test_log_ndtr_difference_matches_mpmath_near_far_and_extreme():
+    import mpmath as mp
+
+    from jaxkl._numerics import log_ndtr_difference
+
+    mp.mp.dps = 400  # log Φ(30) = -5e-198 needs the digits
+
+    def log_phi(x):
+        return mp.log1p(-mp.ncdf(-x)) if x > 0 else mp.log(mp.ncdf(x))
+
+    pairs = [(0.3, 0.300003), (0.5, 0.5000001), (-5.0, -4.9), (2.0, 2.1), (-10.0, -10.02), (-30.0, 30.0),
+             (30.0, -30.0), (-30.0, -30.0003), (1.0, -1.0)]
+    a = jnp.array([x for x, _ in pairs], jnp.float32)
+    b = jnp.array([y for _, y in pairs], jnp.float32)
+    got = np.asarray(log_ndtr_difference(a, b), np.float64)
+    for g, x, y in zip(got, np.asarray(a, np.float64), np.asarray(b, np.float64)):
+        want = float(log_phi(mp.mpf(y)) - log_phi(mp.mpf(x)))
+        tol = 2e-5 if min(x, y) < -20 else 2e-6  # log_ndtr(-30) ~ -454 carries an ulp of 3e-5
+        assert abs(g - want) <= tol * abs(want), (x, y, g, want)
+    grads = jax.grad(lambda u, v: jnp.sum(log_ndtr_difference(u, v)), argnums=(0, 1))(a, b)
+    assert all(np.all(np.isfinite(np.asarray(gr))) for gr in grads)
+
+
+def test_weighted_expm1_minus_x_small_large_and_underflowed_weight():
+    import mpmath as mp
+
+    from jaxkl._numerics import weighted_expm1_minus_x
+
+    mp.mp.dps = 50
+    log_w = jnp.array([-0.5, -2.0, -454.0, -1.0], jnp.float32)
+    d = jnp.array([1e-4, 3.0, 454.3, -0.9], jnp.float32)
+    got = np.asarray(weighted_expm1_minus_x(log_w, d), np.float64)
+    for g, lw, dd in zip(got, np.asarray(log_w, np.float64), np.asarray(d, np.float64)):
+        want = float(mp.exp(mp.mpf(lw)) * (mp.expm1(mp.mpf(dd)) - mp.mpf(dd)))
+        assert abs(g - want) <= 1e-5 * want, (lw, dd, g, want)
+    grads = jax.grad(lambda u, v: jnp.sum(weighted_expm1_minus_x(u, v)), argnums=(0, 1))(log_w, d)
+    assert all(np.all(np.isfinite(np.asarray(gr))) for gr in grads)
