@@ -108,6 +108,19 @@ class _IndependentConstraint(Constraint):
         return jnp.all(ok, axis=tuple(range(-self.reinterpreted, 0))) if self.reinterpreted else ok
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
+class _Sphere(Constraint):
+    """Unit vectors along the last axis (directional families), within a dtype tolerance."""
+
+    event_dim: int = 1
+    name: str = "a unit vector (Euclidean norm 1 along the last axis)"
+
+    def check(self, x):
+        x = jnp.asarray(x)
+        tol = 1e-6 if x.dtype == jnp.float64 else 1e-4
+        return jnp.abs(jnp.sqrt(jnp.sum(x * x, axis=-1)) - 1) < tol * x.shape[-1] ** 0.5 + tol
+
+
 real = _Elementwise("real", lambda x: ~jnp.isnan(x))
 finite = _Elementwise("finite real", jnp.isfinite)
 positive = _Elementwise("positive", lambda x: x > 0)
@@ -122,6 +135,7 @@ lower_cholesky = _LowerCholesky()
 positive_definite = _PositiveDefinite()
 real_vector = _IndependentConstraint(real, 1)
 positive_vector = _IndependentConstraint(positive, 1)
+sphere = _Sphere()
 
 
 def interval(low: float, high: float) -> Constraint:

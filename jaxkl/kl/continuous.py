@@ -16,6 +16,7 @@ from jaxkl._numerics import (
     log_sinhc_bregman,
     ratio_minus_one_minus_log_of,
     x_minus_log1p,
+    x_minus_log1p_series,
 )
 from jaxkl.distributions.continuous import (
     Beta,
@@ -39,11 +40,9 @@ def _scale_term(sp, sq):
     from the scale difference near 1, ``rho^2 - 1 - 2 (log sp - log sq)`` far from 1 (where
     ``rho^2`` may underflow to 0 or ``sq^2`` overflow)."""
     x = ((sp - sq) / sq) * ((sp + sq) / sq)
-    near = jnp.abs(x) < 0.5
-    xs = jnp.where(near, x, 0.0)
     rho = sp / sq
     far = rho * rho - 1 - 2 * (jnp.log(sp) - jnp.log(sq))
-    return jnp.where(near, x_minus_log1p(xs), far)
+    return jnp.where(jnp.abs(x) < 0.5, x_minus_log1p_series(x), far)
 
 
 @register_kl(Normal, Normal)
