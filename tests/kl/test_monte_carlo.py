@@ -11,9 +11,7 @@ import scipy.stats
 
 from jaxkl import distributions as jd
 from jaxkl.kl._registry import broadcast_pair
-from tests.kl.pairs import PAIRS
 
-MC_ROWS = [pytest.param(row, id=row.name) for row in PAIRS if row.monte_carlo]
 
 
 class StudentTLike(jd.Distribution):
@@ -42,20 +40,6 @@ def _quad_kl(logp, logq, lo=-np.inf, hi=np.inf):
 
 def _jax_params(params):
     return {k: (jnp.asarray(v, jnp.float32) if np.asarray(v).dtype.kind == "f" else jnp.asarray(v)) for k, v in params.items()}
-
-
-@pytest.mark.parametrize("row", MC_ROWS)
-def test_estimator_agrees_with_every_closed_form_within_its_standard_error(row):
-    pp, qp = row.params(np.random.default_rng(5))
-    p, q = row.make_p(_jax_params(pp)), row.make_q(_jax_params(qp))
-    kl = np.asarray(jd.kl_divergence(p, q), np.float64)
-    est, se = jd.monte_carlo_kl(p, q, jax.random.key(11), 4096, return_stderr=True)
-    est, se = np.asarray(est, np.float64), np.asarray(se, np.float64)
-    assert est.shape == kl.shape
-    finite = np.isfinite(kl)  # +inf pairs are checked against torch
-    kl, est, se = kl[finite], est[finite], se[finite]
-    ok = np.abs(est - kl) <= 5 * se + 1e-3 * np.abs(kl) + 1e-4
-    assert np.all(ok), f"closed form {kl[~ok]} vs MC {est[~ok]} ± {se[~ok]}"
 
 
 def test_standard_error_matches_the_spread_of_independent_estimates():
