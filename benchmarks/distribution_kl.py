@@ -6,6 +6,7 @@ Workloads (``--quick`` shrinks each):
 * Normal–Normal over 16M elements
 * Dirichlet d=1000, batch 1024
 * MultivariateNormalDiag d=512, batch 1024 (issue 6's row)
+* VonMisesFisher–SphericalUniform d=128, batch 4096 (issue 6; TFP is the only other library with the pair)
 
 Rows per workload: jaxkl (jit), numpyro (jit), TFP JAX substrate (jit; tfp-nightly, skipped
 with a note if it does not import), torch.distributions (eager, CPU), and the *limit* row:
@@ -44,6 +45,7 @@ def workloads(quick: bool):
             "normal_16M": ("normal", 1 << 18, None),
             "dirichlet_d1000_b1024": ("dirichlet", 100, 64),
             "mvndiag_d512_b1024": ("diag", 512, 64),
+            "vmf_uniform_d128_b4096": ("vmf", 128, 256),
         }
     return {
         "mvn_d256_b64": ("mvn", 256, 64),
@@ -51,6 +53,7 @@ def workloads(quick: bool):
         "normal_16M": ("normal", 1 << 24, None),
         "dirichlet_d1000_b1024": ("dirichlet", 1000, 1024),
         "mvndiag_d512_b1024": ("diag", 512, 1024),
+        "vmf_uniform_d128_b4096": ("vmf", 128, 4096),
     }
 
 
@@ -86,6 +89,10 @@ def make_data(kind, d, b, seed=0):
             "loc_q": rng.standard_normal((b, d), dtype=np.float32),
             "scale_q": rng.uniform(0.5, 2.0, (b, d)).astype(np.float32),
         }
+    if kind == "vmf":
+        mu = rng.standard_normal((b, d)).astype(np.float32)
+        mu /= np.linalg.norm(mu, axis=-1, keepdims=True)
+        return {"mean_direction": mu, "concentration": rng.uniform(0.1, 1000.0, b).astype(np.float32)}
     raise ValueError(kind)
 
 
@@ -95,6 +102,22 @@ def _jax_kl_fn(lib, kind):
 
     if lib == "limit":
         return lambda prm: sum(jnp.sum(v) for v in prm.values())
+    if kind == "vmf" and lib in ("jaxkl", "tfp"):
+        # KL(VonMisesFisher || SphericalUniform): no torch or numpyro closed form
+        if lib == "jaxkl":
+            from jaxkl import distributions as m
+
+            return lambda prm: m.kl_divergence(
+                m.VonMisesFisher(prm["mean_direction"], prm["concentration"], validate_args=False),
+                m.SphericalUniform(prm["mean_direction"].shape[-1], prm["concentration"].shape),
+            )
+        import tensorflow_probability.substrates.jax as tfp
+
+        tfd = tfp.distributions
+        return lambda prm: tfd.kl_divergence(
+            tfd.VonMisesFisher(prm["mean_direction"], prm["concentration"]),
+            tfd.SphericalUniform(prm["mean_direction"].shape[-1], batch_shape=prm["concentration"].shape),
+        )
     if lib == "jaxkl":
         from jaxkl import distributions as m
 
@@ -197,6 +220,8 @@ def _cpu_seconds(pid):
 
 
 def run_cell(lib, workload, args):
+    if workloads(args.quick)[workload][0] == "vmf" and lib in ("numpyro", "torch"):
+        return {"status": "no such pair"}
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, workload, "--repeats", str(args.repeats)]
     if args.quick:
         cmd.append("--quick")
