@@ -24,7 +24,7 @@ from jax.scipy.special import digamma, gammaln
 
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, as_float_params
-from jaxkl.distributions.multivariate import precision_to_scale_tril
+from jaxkl.distributions.multivariate import CovarianceParametrised
 
 __all__ = ["Wishart", "MatrixNormal"]
 
@@ -88,7 +88,7 @@ def _broadcast_batch(cls_name, named):
     return tuple(jnp.broadcast_to(x, batch + tuple(x.shape[x.ndim - k :])) for _, x, k in named)
 
 
-class Wishart(Distribution):
+class Wishart(CovarianceParametrised, Distribution):
     r"""Wishart distribution over ``d x d`` positive-definite matrices, torch's
     ``Wishart(df, covariance_matrix=None, precision_matrix=None, scale_tril=None)``.
 
@@ -170,14 +170,6 @@ class Wishart(Distribution):
                                   f"Wishart: parameter `{name}` must be {constraint.name}", value)
 
     @property
-    def given(self) -> str:
-        """Name of the matrix parameter the distribution was built with."""
-        for name in _MATRIX_PARAMS:
-            if getattr(self, f"_{name}") is not None:
-                return name
-        raise AssertionError("no matrix parameter")  # pragma: no cover
-
-    @property
     def _matrix(self) -> jax.Array:
         return getattr(self, f"_{self.given}")
 
@@ -189,29 +181,6 @@ class Wishart(Distribution):
     def event_shape(self):
         d = self._dim
         return (d, d)
-
-    @property
-    def scale_tril(self) -> jax.Array:
-        if self._scale_tril is not None:
-            return self._scale_tril
-        if self._covariance_matrix is not None:
-            return jnp.linalg.cholesky(self._covariance_matrix)
-        return precision_to_scale_tril(self._precision_matrix)
-
-    @property
-    def covariance_matrix(self) -> jax.Array:
-        if self._covariance_matrix is not None:
-            return self._covariance_matrix
-        L = self.scale_tril
-        return L @ _t(L)
-
-    @property
-    def precision_matrix(self) -> jax.Array:
-        if self._precision_matrix is not None:
-            return self._precision_matrix
-        L = self.scale_tril
-        l_inv = solve_triangular(L, _eye_like(L), lower=True)
-        return _t(l_inv) @ l_inv
 
     def _log_det_scale(self) -> jax.Array:
         """``log|Σ|``."""

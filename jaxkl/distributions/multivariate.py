@@ -123,6 +123,45 @@ def _check_square(cls_name: str, name: str, m: jax.Array, d: int, loc_name: str 
         )
 
 
+class CovarianceParametrised:
+    """Mixin for families given by exactly one of ``covariance_matrix``,
+    ``precision_matrix``, ``scale_tril`` (stored as ``_covariance_matrix``, ... with the
+    others ``None``): ``given`` names it, the three public properties compute the rest.
+    Shared by MultivariateNormal and Wishart."""
+
+    @property
+    def given(self) -> str:
+        """Name of the matrix parameter the distribution was built with."""
+        for name in _MATRIX_PARAMS:
+            if getattr(self, f"_{name}") is not None:
+                return name
+        raise AssertionError("no matrix parameter")  # pragma: no cover
+
+    @property
+    def scale_tril(self) -> jax.Array:
+        """Lower Cholesky factor ``L`` of the covariance (computed unless given)."""
+        if self._scale_tril is not None:
+            return self._scale_tril
+        if self._covariance_matrix is not None:
+            return jnp.linalg.cholesky(self._covariance_matrix)
+        return precision_to_scale_tril(self._precision_matrix)
+
+    @property
+    def covariance_matrix(self) -> jax.Array:
+        if self._covariance_matrix is not None:
+            return self._covariance_matrix
+        L = self.scale_tril
+        return L @ _transpose(L)
+
+    @property
+    def precision_matrix(self) -> jax.Array:
+        if self._precision_matrix is not None:
+            return self._precision_matrix
+        L = self.scale_tril
+        l_inv = solve_triangular(L, _eye_like(L), lower=True)
+        return _transpose(l_inv) @ l_inv
+
+
 class _GaussianBase(Distribution):
     """Shared methods of the Gaussian families (they all have ``loc`` and ``scale_tril``)."""
 
@@ -150,7 +189,7 @@ class _GaussianBase(Distribution):
         return 0.5 * d * (1.0 + _LOG_2PI) + self._half_log_det()
 
 
-class MultivariateNormal(_GaussianBase):
+class MultivariateNormal(CovarianceParametrised, _GaussianBase):
     r"""Multivariate normal ``N(loc, Sigma)``, torch's ``MultivariateNormal``.
 
     Exactly one of ``covariance_matrix`` (``Sigma``), ``precision_matrix`` (``inv(Sigma)``)
@@ -242,38 +281,6 @@ class MultivariateNormal(_GaussianBase):
             f"{type(self).__name__}: parameter `{name}` must be {constraint.name}",
             value,
         )
-
-    @property
-    def given(self) -> str:
-        """Name of the matrix parameter the distribution was built with."""
-        for name in _MATRIX_PARAMS:
-            if getattr(self, f"_{name}") is not None:
-                return name
-        raise AssertionError("no matrix parameter")  # pragma: no cover
-
-    @property
-    def scale_tril(self) -> jax.Array:
-        """Lower Cholesky factor ``L`` of the covariance (computed unless given)."""
-        if self._scale_tril is not None:
-            return self._scale_tril
-        if self._covariance_matrix is not None:
-            return jnp.linalg.cholesky(self._covariance_matrix)
-        return precision_to_scale_tril(self._precision_matrix)
-
-    @property
-    def covariance_matrix(self) -> jax.Array:
-        if self._covariance_matrix is not None:
-            return self._covariance_matrix
-        L = self.scale_tril
-        return L @ _transpose(L)
-
-    @property
-    def precision_matrix(self) -> jax.Array:
-        if self._precision_matrix is not None:
-            return self._precision_matrix
-        L = self.scale_tril
-        l_inv = solve_triangular(L, _eye_like(L), lower=True)
-        return _transpose(l_inv) @ l_inv
 
     @property
     def variance(self):
