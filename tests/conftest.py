@@ -18,8 +18,18 @@ import numpy as np
 import pytest
 
 jax.config.update("jax_num_cpu_devices", 4)
-jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_debug_key_reuse", True)
+
+# A helper script run in subprocesses, not a test module (it configures JAX on import).
+collect_ignore = ["metrics/_multiprocess_worker.py"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _strict_dtype_promotion():
+    """Strict promotion for every test here; the doctests in jaxkl/ and README.md run with
+    JAX's default, as users do (flax's own nnx metrics need it)."""
+    with jax.numpy_dtype_promotion("strict"):
+        yield
 
 
 def pytest_addoption(parser):
