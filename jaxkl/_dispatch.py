@@ -7,6 +7,8 @@ from typing import Any
 import jax
 
 from jaxkl import functional
+from jaxkl.distributions import Distribution
+from jaxkl.kl import kl_divergence as _distribution_kl
 
 
 def kl_divergence(p: Any, q: Any, *args: Any, **kwargs: Any) -> jax.Array:
@@ -22,10 +24,6 @@ def kl_divergence(p: Any, q: Any, *args: Any, **kwargs: Any) -> jax.Array:
         >>> print(f"{jaxkl.kl_divergence(jnp.array([[0.36, 0.48, 0.16]]), jnp.ones((1, 3))):.4f}")
         0.0853
     """
-    try:
-        from jaxkl.distributions import Distribution, kl_divergence as dist_kl
-    except ImportError:  # distributions not built yet
-        Distribution = ()
-    if Distribution and (isinstance(p, Distribution) or isinstance(q, Distribution)):
-        return dist_kl(p, q, *args, **kwargs)
+    if isinstance(p, Distribution) or isinstance(q, Distribution):
+        return _distribution_kl(p, q, *args, **kwargs)
     return functional.kl_divergence(p, q, *args, **kwargs)
