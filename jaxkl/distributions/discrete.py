@@ -346,7 +346,27 @@ class Poisson(ExponentialFamily):
         return jnp.exp(eta)
 
 
-class _CategoricalBase(ExponentialFamily):
+class SimplexParametrised:
+    """Mixin for families given by unnormalised ``_probs`` or ``_logits`` over the last axis
+    (the other ``None``): ``probs`` and ``logits`` read them normalised, as torch does.
+    Shared by Categorical, OneHotCategorical and Multinomial."""
+
+    @property
+    def probs(self) -> jax.Array:
+        """Probabilities, normalised along the last axis (torch's ``probs``)."""
+        if self._probs is not None:
+            return self._probs / jnp.sum(self._probs, axis=-1, keepdims=True)
+        return jax.nn.softmax(self._logits, axis=-1)
+
+    @property
+    def logits(self) -> jax.Array:
+        """Normalised log-probabilities (torch's ``logits``; ``-inf`` where probs is 0)."""
+        if self._logits is not None:
+            return jax.nn.log_softmax(self._logits, axis=-1)
+        return jnp.log(self._probs) - jnp.log(jnp.sum(self._probs, axis=-1, keepdims=True))
+
+
+class _CategoricalBase(SimplexParametrised, ExponentialFamily):
     """Shared machinery of Categorical and OneHotCategorical (fields ``_probs``, ``_logits``
     with one trailing category axis)."""
 
@@ -393,20 +413,6 @@ class _CategoricalBase(ExponentialFamily):
     def _num_events(self) -> int:
         given = self._probs if self._probs is not None else self._logits
         return jnp.shape(given)[-1]
-
-    @property
-    def probs(self) -> jax.Array:
-        """Probabilities, normalised along the last axis (torch's ``probs``)."""
-        if self._probs is not None:
-            return self._probs / jnp.sum(self._probs, axis=-1, keepdims=True)
-        return jax.nn.softmax(self._logits, axis=-1)
-
-    @property
-    def logits(self) -> jax.Array:
-        """Normalised log-probabilities (torch's ``logits``; ``-inf`` where probs is 0)."""
-        if self._logits is not None:
-            return jax.nn.log_softmax(self._logits, axis=-1)
-        return jnp.log(self._probs) - jnp.log(jnp.sum(self._probs, axis=-1, keepdims=True))
 
     def _entropy(self):
         p, lp = self.probs, self.logits

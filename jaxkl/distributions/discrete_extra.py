@@ -25,6 +25,7 @@ from jax.scipy.special import gammaln, log_ndtr, ndtr, ndtri
 from jaxkl import _checks
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, as_float_params, float_dtype, static_field
+from jaxkl.distributions.discrete import SimplexParametrised
 
 __all__ = ["ProbitBernoulli", "Multinomial"]
 
@@ -181,7 +182,7 @@ def _static_count(total_count) -> int:
     return n
 
 
-class Multinomial(Distribution):
+class Multinomial(SimplexParametrised, Distribution):
     r"""Multinomial distribution: counts of ``total_count`` independent draws from ``k``
     categories; torch's ``Multinomial(total_count=1, probs=None, logits=None)``.
 
@@ -259,20 +260,6 @@ class Multinomial(Distribution):
     @property
     def event_shape(self):
         return (self._num_events,)
-
-    @property
-    def probs(self) -> jax.Array:
-        """Probabilities, normalised along the last axis."""
-        if self._probs is not None:
-            return self._probs / jnp.sum(self._probs, axis=-1, keepdims=True)
-        return jax.nn.softmax(self._logits, axis=-1)
-
-    @property
-    def logits(self) -> jax.Array:
-        """Normalised log-probabilities (``-inf`` where probs is 0)."""
-        if self._logits is not None:
-            return jax.nn.log_softmax(self._logits, axis=-1)
-        return jnp.log(self._probs) - jnp.log(jnp.sum(self._probs, axis=-1, keepdims=True))
 
     @property
     def mean(self):
