@@ -9,7 +9,8 @@ Public names: the submodules ``functional``, ``distributions``, ``metrics``, and
 from jaxkl import functional
 from jaxkl import distributions  # imports jaxkl.kl too, which registers every closed form
 from jaxkl import metrics
+from jaxkl._checks import value_checks
 from jaxkl._dispatch import kl_divergence
 
-__all__ = ["functional", "distributions", "kl_divergence", "metrics"]
+__all__ = ["functional", "distributions", "kl_divergence", "metrics", "value_checks"]
 __version__ = "0.1.0"

@@ -1,17 +1,24 @@
-"""Argument checks shared by the tensor KL, the distributions and the metric.
+"""Argument checks shared by the tensor KL, the losses, the distributions and the metric.
 
 Two kinds of check live here:
 
 * static checks (types, option strings, shapes): they raise at call time, also under
   ``jit``, because everything they look at is static;
-* value checks (negative probabilities, NaN, bad scales): they raise ``ValueError`` when
-  the arrays are concrete, and become ``checkify.debug_check`` s when traced, which are
-  silent under plain ``jit`` and reported when the caller wraps the function with
-  ``jax.experimental.checkify.checkify``.
+* value checks (negative probabilities, NaN, bad scales). They follow one rule
+  (DESIGN.md section 1): on concrete arrays (eager calls) a bad value raises
+  ``ValueError``; under a trace (``jit``, ``vmap``, ``grad``, ``scan``) they cost nothing
+  by default, no operations and no effects in the jaxpr, because an effect turns off
+  JAX's C++ dispatch fast path (~150 µs a jitted call). :func:`value_checks` (or the
+  environment variable ``JAXKL_VALUE_CHECKS=1``) turns them on at trace time as
+  ``checkify.check`` s, which ``jax.experimental.checkify.checkify`` reports.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -21,16 +28,45 @@ from jax.experimental import checkify
 
 REDUCTIONS = ("mean", "sum", "none", None)
 
+#: The environment variable that turns traced value checks on (``1``/``true``/``yes``/``on``).
+ENV_VAR = "JAXKL_VALUE_CHECKS"
+
+
+def _env_default() -> bool:
+    return os.environ.get(ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# The switch is a JAX configuration state that is part of the trace context, so that a
+# function traced with the checks off is traced again (not served from jit's cache) when
+# they are turned on, and the reverse. Older JAX without this hook: a context variable,
+# which then acts only on functions not yet traced.
+try:
+    from jax._src import config as _jax_config
+
+    _STATE = _jax_config.bool_state(
+        "jaxkl_value_checks",
+        _env_default(),
+        "Emit jaxkl's value checks as checkify checks under a trace (see jaxkl.value_checks).",
+        include_in_trace_context=True,
+    )
+except (ImportError, AttributeError, TypeError):  # pragma: no cover - depends on JAX version
+    _STATE = None
+    _ENABLED: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
+        "jaxkl_value_checks", default=None
+    )
+
 
 def check_log_prob(log_prob: Any) -> None:
+    """``TypeError`` unless ``log_prob`` is a bool (torchmetrics' message)."""
     if not isinstance(log_prob, bool):
         raise TypeError(f"Expected argument `log_prob` to be bool but got {log_prob!r}")
 
 
-def check_reduction(reduction: Any) -> None:
-    if reduction not in REDUCTIONS:
+def check_reduction(reduction: Any, allowed: tuple = REDUCTIONS) -> None:
+    """``ValueError`` unless ``reduction`` is one of ``allowed``."""
+    if reduction not in allowed:
         raise ValueError(
-            f"Expected argument `reduction` to be one of {list(REDUCTIONS)} but got {reduction!r}"
+            f"Expected argument `reduction` to be one of {list(allowed)} but got {reduction!r}"
         )
 
 
@@ -39,14 +75,72 @@ def is_concrete(*xs: Any) -> bool:
     return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
 
 
-def value_check(ok: jax.Array, message: str, *concrete_of: Any) -> None:
-    """Raise ``ValueError(message)`` if ``ok`` is False; a ``checkify`` check under trace.
+@contextlib.contextmanager
+def value_checks(enabled: bool = True) -> Iterator[None]:
+    """Turn value checks under a trace on (or, with ``False``, off) inside a ``with`` block.
 
-    ``concrete_of`` are the arrays ``ok`` was computed from; when any of them is a tracer
-    (or ``ok`` itself is), the check is deferred to ``checkify.debug_check``.
+    Eager calls on concrete arrays always check values and raise ``ValueError``. Under a
+    trace (``jit``, ``vmap``, ``grad``, ``scan``) the checks are off by default, so that a
+    jitted training step pays nothing for them. Inside ``with jaxkl.value_checks():`` the
+    functions *traced* in the block emit ``checkify.check`` s instead, which
+    ``jax.experimental.checkify.checkify`` turns into an error value (a function with
+    such checks must be run under ``checkify.checkify``). The setting is part of JAX's
+    trace context, so a function already jitted without checks is traced again inside
+    the block. The environment variable ``JAXKL_VALUE_CHECKS=1`` (read at import) turns
+    them on for the whole process; ``value_checks(False)`` turns them off inside.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> from jax.experimental import checkify
+        >>> import jaxkl
+        >>> f = lambda p, q: jaxkl.functional.kl_divergence(p, q)
+        >>> with jaxkl.value_checks():
+        ...     err, _ = checkify.checkify(jax.jit(f))(-jnp.ones((1, 2)), jnp.ones((1, 2)))
+        >>> print(err.get())  # doctest: +ELLIPSIS
+        `p` holds negative or NaN probabilities...
     """
-    if is_concrete(ok, *concrete_of):
-        if not bool(np.asarray(ok)):
+    if _STATE is not None:
+        with _STATE(bool(enabled)):
+            yield
+        return
+    token = _ENABLED.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _ENABLED.reset(token)
+
+
+def traced_checks_enabled() -> bool:
+    """Whether value checks are emitted under a trace (see :func:`value_checks`)."""
+    if _STATE is not None:
+        return bool(_STATE.value)
+    enabled = _ENABLED.get()
+    return _env_default() if enabled is None else enabled
+
+
+def checks_wanted(*arrays: Any) -> bool:
+    """Whether value checks of ``arrays`` should run: always when concrete, else if enabled.
+
+    Callers test this first so that, by default, a traced call builds no check at all.
+    """
+    return is_concrete(*arrays) or traced_checks_enabled()
+
+
+def value_check(ok: jax.Array | Callable[[], jax.Array], message: str, *concrete_of: Any) -> None:
+    """Raise ``ValueError(message)`` if ``ok`` is False, following the value-check rule.
+
+    ``ok`` is a boolean scalar, or a function computing it (computed only when the check
+    runs). ``concrete_of`` are the arrays it depends on: when all are concrete the check
+    raises at once; when any is a tracer it is a ``checkify.check`` if traced checks are
+    on (:func:`value_checks`) and nothing at all otherwise.
+    """
+    concrete = is_concrete(*concrete_of)
+    if not concrete and not traced_checks_enabled():
+        return
+    flag = ok() if callable(ok) else ok
+    if concrete and is_concrete(flag):
+        if not bool(np.asarray(flag)):
             raise ValueError(message)
     else:
-        checkify.debug_check(jnp.asarray(ok), message)
+        # checkify formats its message with str.format: keep braces literal.
+        checkify.check(jnp.asarray(flag), message.replace("{", "{{").replace("}", "}}"))

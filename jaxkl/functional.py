@@ -93,10 +93,11 @@ def kl_divergence(
             shapes are named); for 0-d inputs; for an ``axis`` out of range; for a ``where``
             that does not broadcast to the batch shape. Also, on concrete arrays, for bad
             values: negative or non-finite probabilities or an all-zero row
-            (``log_prob=False``), NaN or ``+inf`` (``log_prob=True``). Under ``jit`` these
-            value checks are ``checkify.debug_check`` s: silent unless the caller wraps the
-            function with ``jax.experimental.checkify.checkify`` (then ``err.throw()``
-            raises them).
+            (``log_prob=False``), NaN or ``+inf`` (``log_prob=True``). Under a trace
+            (``jit``, ``vmap``, ``grad``) these value checks cost nothing and do nothing
+            by default; inside ``with jaxkl.value_checks():`` (or with
+            ``JAXKL_VALUE_CHECKS=1``) they are ``checkify.check`` s, reported by
+            ``jax.experimental.checkify.checkify``.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -245,7 +246,9 @@ def _value_flags(p, q, where, *, log_prob, axis, dtype):
 
 
 def _check_values(p, q, where, *, log_prob, axis, dtype):
-    """Bad values raise on concrete arrays and are checkify checks under a trace."""
+    """Bad values raise on concrete arrays; under a trace, checkify checks only when enabled."""
+    if not _checks.checks_wanted(p, q, where):
+        return
     messages = _LOG_MESSAGES if log_prob else _PROB_MESSAGES
     flags = _value_flags(p, q, where, log_prob=log_prob, axis=axis, dtype=dtype)
     if _checks.is_concrete(flags):
@@ -255,7 +258,7 @@ def _check_values(p, q, where, *, log_prob, axis, dtype):
                 raise ValueError(message)
     else:
         for i, message in enumerate(messages):
-            checkify.debug_check(flags[i], message)
+            checkify.check(flags[i], message)
 
 
 @functools.partial(jax.jit, static_argnames=("log_prob", "axis", "dtype"))

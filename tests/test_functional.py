@@ -395,10 +395,16 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize("log_prob", [False, True])
-def test_bad_values_raise_eagerly_are_silent_under_jit_and_reported_by_checkify(rng, log_prob):
+def test_bad_values_raise_eagerly_are_free_under_jit_and_reported_when_switched_on(rng, log_prob):
     f = functools.partial(kl_divergence, log_prob=log_prob)
     plain = jax.jit(f)
-    checked = checkify.checkify(jax.jit(f))  # one compile serves every case below
+    p, q = _random_pair(rng, (2, 3), np.float32, log_prob)
+    assert not jax.make_jaxpr(f)(p, q).effects  # no checks, so no effect, by default
+    checkified = checkify.checkify(jax.jit(f))  # one compile serves every case below
+
+    def checked(*args, **kwargs):
+        with jaxkl.value_checks():
+            return checkified(*args, **kwargs)
     for case in BAD_VALUES:
         if case[0] != log_prob:
             continue

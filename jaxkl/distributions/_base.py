@@ -132,7 +132,9 @@ class Distribution:
             object.__setattr__(self, name, values.get(name))
         if validate_args is None:
             validate_args = _VALIDATE_DEFAULT[0]
-        if validate_args:
+        if validate_args and _checks.checks_wanted(
+            *(values.get(name) for name in self._leaf_names)
+        ):
             self._validate_params()
 
     def _validate_params(self) -> None:
