@@ -62,7 +62,7 @@ def main() -> tuple[float, float]:
         state = state.merge(jax.tree_util.tree_map(lambda leaf: leaf[0], merged))  # replicated
 
     reference = single_device_eval(params, x, teacher, np.ones(n, bool))
-    print(f"devices: {jax.device_count()}  rows: {int(state.count)}")
+    print(f"devices: {jax.device_count()}  rows: {int(state.num_rows())}")
     print(f"merged over devices: {float(state.compute()):.6f}")
     print(f"single device:       {float(reference.compute()):.6f}")
     np.testing.assert_allclose(state.compute(), reference.compute(), rtol=1e-5)

@@ -69,7 +69,7 @@ def test_state_is_the_clu_style_state():
         state = state.merge(type(state).from_model_output(p, q))
     assert type(metric.state) is type(state)
     np.testing.assert_allclose(metric.state.total, state.total, rtol=1e-6)
-    assert int(metric.state.count) == int(state.count) == 12
+    assert int(metric.state.num_rows()) == int(state.num_rows()) == 12
 
 
 @pytest.mark.parametrize("bad", [1, "yes", None])
