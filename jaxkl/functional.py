@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Literal, Optional
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +23,7 @@ from jax.typing import ArrayLike
 from jaxkl import _checks
 from jaxkl._numerics import log1p_minus_x
 
-Reduction = Optional[Literal["mean", "sum", "none"]]
+Reduction = Literal["mean", "sum", "none"] | None
 
 __all__ = ["kl_divergence"]
 
@@ -35,7 +35,7 @@ def kl_divergence(
     reduction: Reduction = "mean",
     *,
     axis: int = -1,
-    where: Optional[ArrayLike] = None,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""KL divergence between the rows of two tensors of (log-)probabilities.
 
@@ -126,7 +126,7 @@ def _kl_rows(
     *,
     log_prob: bool,
     axis: int = -1,
-    where: Optional[ArrayLike] = None,
+    where: ArrayLike | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Validate, then return ``(rows, mask)``: per-row KL (0 on masked rows) and the mask.
 
@@ -173,9 +173,7 @@ def _prepare(p, q, axis, where):
     p = p if isinstance(p, jax.Array) else jnp.asarray(p)
     q = q if isinstance(q, jax.Array) else jnp.asarray(q)
     if p.shape != q.shape:
-        raise ValueError(
-            f"Expected p and q to have the same shape but got {p.shape} and {q.shape}"
-        )
+        raise ValueError(f"Expected p and q to have the same shape but got {p.shape} and {q.shape}")
     if p.ndim == 0:
         raise ValueError(
             "Expected p and q to have at least one dimension (the event axis) but got "
@@ -188,7 +186,9 @@ def _prepare(p, q, axis, where):
     except TypeError:
         raise ValueError(f"Expected `axis` to be an int but got {axis!r}") from None
     if not -p.ndim <= axis < p.ndim:
-        raise ValueError(f"`axis`={axis} is out of range for inputs of rank {p.ndim} (shape {p.shape})")
+        raise ValueError(
+            f"`axis`={axis} is out of range for inputs of rank {p.ndim} (shape {p.shape})"
+        )
     axis = axis % p.ndim
     dtype = jnp.promote_types(_accumulation_dtype(p.dtype), _accumulation_dtype(q.dtype))
     batch_shape = p.shape[:axis] + p.shape[axis + 1 :]
@@ -294,7 +294,10 @@ def _row_sum(x: jax.Array, axis: int) -> jax.Array:
     def by_dot(v):
         ones = jnp.ones((v.shape[axis],), v.dtype)
         return lax.dot_general(
-            v, ones, (((axis,), (0,)), ((), ())), precision=lax.Precision.HIGHEST,
+            v,
+            ones,
+            (((axis,), (0,)), ((), ())),
+            precision=lax.Precision.HIGHEST,
             preferred_element_type=v.dtype,
         )
 
@@ -308,8 +311,7 @@ def _row_sum(x: jax.Array, axis: int) -> jax.Array:
 
 @jax.custom_jvp
 def _kl_term(p: jax.Array, q: jax.Array) -> jax.Array:
-    """``p log(p/q) - p + q`` (>= 0) elementwise, with ``p = 0`` giving ``q`` and ``+inf``
-    for ``p > 0 = q``.
+    """``p log(p/q) - p + q`` (>= 0) elementwise: ``q`` at ``p = 0``, ``+inf`` at ``p > 0 = q``.
 
     Arithmetic only (``maximum``, no compare/select): XLA's CPU backend fuses these into
     the row reduction, while a ``where`` makes the reduction read a materialised copy.

@@ -8,7 +8,7 @@ No ``from __future__ import annotations`` here: dataclass field types stay real 
 """
 
 import functools
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 import flax.serialization
 import flax.struct
@@ -83,10 +83,10 @@ class KLDivergence:
     The torch equivalent is ``torchmetrics.regression.KLDivergence(log_prob, reduction)``.
     """
 
-    total: Optional[jax.Array] = _dist.state_field("float_pair")
-    count: Optional[jax.Array] = _dist.state_field("count")
-    values: Optional[jax.Array] = _dist.state_field("concatenate")
-    mask: Optional[jax.Array] = _dist.state_field("concatenate")
+    total: jax.Array | None = _dist.state_field("float_pair")
+    count: jax.Array | None = _dist.state_field("count")
+    values: jax.Array | None = _dist.state_field("concatenate")
+    mask: jax.Array | None = _dist.state_field("concatenate")
 
     log_prob: ClassVar[bool] = False
     reduction: ClassVar[str] = "mean"
@@ -142,7 +142,10 @@ class KLDivergence:
         """
         if cls.reduction == "none":
             return cls(
-                total=None, count=None, values=jnp.zeros((0,), jnp.float32), mask=jnp.zeros((0,), bool)
+                total=None,
+                count=None,
+                values=jnp.zeros((0,), jnp.float32),
+                mask=jnp.zeros((0,), bool),
             )
         return cls(
             total=jnp.zeros((2,), jnp.float32),
@@ -153,7 +156,7 @@ class KLDivergence:
 
     @classmethod
     def from_model_output(
-        cls, p: ArrayLike, q: ArrayLike, mask: Optional[ArrayLike] = None, **_: Any
+        cls, p: ArrayLike, q: ArrayLike, mask: ArrayLike | None = None, **_: Any
     ) -> "KLDivergence":
         """The state of one batch.
 
@@ -219,7 +222,10 @@ class KLDivergence:
             )
         a, b, live = self._leaves(), other._leaves(), self._live()
         return type(self)(
-            **{n: _dist.combine_pair(a[n], b[n], c) if n in live else None for n, c in self._fields()}
+            **{
+                n: _dist.combine_pair(a[n], b[n], c) if n in live else None
+                for n, c in self._fields()
+            }
         )
 
     def _reduce_merge(self, other: "KLDivergence") -> "KLDivergence":
@@ -327,7 +333,7 @@ def _root(cls: type) -> type:
     return getattr(cls, "_jaxkl_root", cls)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _configured(root: type, log_prob: bool, reduction: str) -> type:
     if log_prob == root.log_prob and reduction == root.reduction:
         return root
@@ -348,8 +354,7 @@ def _configured(root: type, log_prob: bool, reduction: str) -> type:
 
 def _state_to_dict(state: "KLDivergence") -> dict:
     return {
-        name: flax.serialization.to_state_dict(getattr(state, name))
-        for name, _ in state._fields()
+        name: flax.serialization.to_state_dict(getattr(state, name)) for name, _ in state._fields()
     }
 
 
@@ -389,10 +394,11 @@ def _register_serialization(cls: type) -> type:
 
 
 def _describe(cls: type) -> str:
-    return f"{cls.__name__}(log_prob={getattr(cls, 'log_prob', '?')}, reduction={getattr(cls, 'reduction', '?')!r})"
+    log_prob, reduction = getattr(cls, "log_prob", "?"), getattr(cls, "reduction", "?")
+    return f"{cls.__name__}(log_prob={log_prob}, reduction={reduction!r})"
 
 
-def _as_where(mask: Optional[ArrayLike]) -> Optional[jax.Array]:
+def _as_where(mask: ArrayLike | None) -> jax.Array | None:
     if mask is None:
         return None
     mask = jnp.asarray(mask)

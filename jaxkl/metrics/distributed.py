@@ -221,4 +221,3 @@ def merge_across_processes(leaves: dict[str, Any], fields, live: frozenset) -> d
             blocks = [np.asarray(got[name])[i, :n] for i, n in enumerate(lengths[name])]
             out[name] = jnp.asarray(np.concatenate(blocks, axis=0))
     return out
-

@@ -54,8 +54,12 @@ def test_in_multimetric_with_flax_metrics_under_nnx_jit():
         result = metrics.compute()
         metrics.reset()
         after_reset = metrics.compute()
-    np.testing.assert_allclose(result["kl"], torchmetrics_value(ps, qs, ms, False, "mean"), rtol=2e-5)
-    np.testing.assert_allclose(result["kl_sum"], torchmetrics_value(ps, qs, ms, False, "sum"), rtol=2e-5)
+    np.testing.assert_allclose(
+        result["kl"], torchmetrics_value(ps, qs, ms, False, "mean"), rtol=2e-5
+    )
+    np.testing.assert_allclose(
+        result["kl_sum"], torchmetrics_value(ps, qs, ms, False, "sum"), rtol=2e-5
+    )
     assert set(result) == {"kl", "kl_sum", "loss", "accuracy"}
     assert np.isnan(after_reset["kl"]) and np.isnan(after_reset["loss"])
 

@@ -11,7 +11,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchmetrics.regression import KLDivergence as TMKLDivergence
@@ -97,7 +96,9 @@ def test_token_level_batch_shape_and_mask_broadcast():
     p = rng.uniform(0.05, 1, (2, 3, 6)).astype(np.float32)
     q = rng.uniform(0.05, 1, (2, 3, 6)).astype(np.float32)
     m = np.array([[True, True, False], [True, False, False]])
-    expected = torchmetrics_value([p.reshape(6, 6)], [q.reshape(6, 6)], [m.reshape(6)], False, "mean")
+    expected = torchmetrics_value(
+        [p.reshape(6, 6)], [q.reshape(6, 6)], [m.reshape(6)], False, "mean"
+    )
     state = KLDivergence.from_model_output(p, q, mask=m)
     np.testing.assert_allclose(state.compute(), expected, rtol=2e-5)
     assert int(state.num_rows()) == 3
@@ -142,7 +143,9 @@ def test_empty_compute_is_nan_zero_and_empty():
     assert float(configured(False, "sum").empty().compute()) == 0.0
     none = configured(False, "none").empty().compute()
     assert none.shape == (0,) and none.dtype == jnp.float32
-    all_masked = KLDivergence.from_model_output(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), mask=np.zeros(2, bool))
+    all_masked = KLDivergence.from_model_output(
+        np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), mask=np.zeros(2, bool)
+    )
     assert np.isnan(all_masked.compute())  # "mean" over zero unmasked rows, as the tensor KL
 
 
@@ -214,7 +217,10 @@ def test_merge_is_associative_commutative_with_empty_identity(reduction, seeds):
     _assert_same(_merge(a, b), _merge(b, a), reduction)
     for x, y in ((_merge(a, cls.empty()), a), (_merge(cls.empty(), a), a)):
         _assert_same(x, y, reduction)
-        assert all(np.array_equal(u, v) for u, v in zip(jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(y)))
+        assert all(
+            np.array_equal(u, v)
+            for u, v in zip(jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(y))
+        )
 
 
 @settings(max_examples=20, deadline=None)
@@ -253,15 +259,21 @@ def test_works_as_a_clu_collection_member(log_prob):
         for p, q, m in zip(ps, qs, ms):
             merged = merged.merge(step(p, q, m))
         result = merged.compute()
-        stacked = jax.jit(jax.vmap(lambda p, q, m: coll.single_from_model_output(p=p, q=q, mask=m, loss=0.0)))(
-            np.stack(ps), np.stack(qs), np.stack(ms)
-        )
+        stacked = jax.jit(
+            jax.vmap(lambda p, q, m: coll.single_from_model_output(p=p, q=q, mask=m, loss=0.0))
+        )(np.stack(ps), np.stack(qs), np.stack(ms))
         reduced = jax.jit(lambda c: c.reduce().compute())(stacked)
         values = merged.compute_values()
     for out in (result, reduced):
-        np.testing.assert_allclose(out["kl"], torchmetrics_value(ps, qs, ms, log_prob, "mean"), rtol=2e-5)
-        np.testing.assert_allclose(out["kl_sum"], torchmetrics_value(ps, qs, ms, log_prob, "sum"), rtol=2e-5)
-        check_against_torchmetrics(out["kl_rows"], ms, torchmetrics_value(ps, qs, ms, log_prob, "none"), "none")
+        np.testing.assert_allclose(
+            out["kl"], torchmetrics_value(ps, qs, ms, log_prob, "mean"), rtol=2e-5
+        )
+        np.testing.assert_allclose(
+            out["kl_sum"], torchmetrics_value(ps, qs, ms, log_prob, "sum"), rtol=2e-5
+        )
+        check_against_torchmetrics(
+            out["kl_rows"], ms, torchmetrics_value(ps, qs, ms, log_prob, "none"), "none"
+        )
     assert isinstance(values["kl"], clu.values.Scalar)
 
 
