@@ -315,8 +315,10 @@ def test_log_space_gradients_are_finite_at_minus_inf():
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_gradients_match_finite_differences(rng, log_prob, reduction):
     p, q = _random_pair(rng, (3, 4), np.float64, log_prob)
+
     def f(a, b):
         return kl_divergence(a, b, log_prob, reduction)
+
     check_grads(f, (p, q), order=2, modes=["fwd", "rev"], eps=1e-5, atol=1e-6, rtol=1e-6)
 
 
@@ -465,8 +467,10 @@ def test_bad_values_raise_eagerly_are_free_under_jit_and_reported_when_switched_
 @pytest.mark.parametrize("log_prob", [False, True])
 def test_jit_equals_eager_and_vmap_equals_batched(rng, log_prob):
     p, q = _random_pair(rng, (3, 4, 5), np.float32, log_prob)
+
     def f(a, b):
         return tuple(kl_divergence(a, b, log_prob, r) for r in REDUCTIONS)
+
     eager = f(p, q)
     looped = [f(p[i], q[i]) for i in range(3)]
     for k, (jitted, mapped) in enumerate(zip(jax.jit(f)(p, q), jax.vmap(f)(p, q))):
@@ -578,3 +582,32 @@ def test_property_where_equals_dropping_rows(p, q, mask, log_prob):
         np.testing.assert_allclose(mean, dropped / mask.sum(), rtol=1e-5, atol=1e-6)
     else:
         assert np.isnan(mean)
+
+
+# Finite float32 inputs at the edges of the range: row sums or terms that overflow, ratios
+# that underflow. Each row: p, q (one row each, padded to 3 entries).
+EXTREME_FINITE_ROWS = [
+    ([1e38, 1e38, 1e38], [1e38, 1e38, 1e38]),  # sums overflow, KL 0
+    ([1e38, 1.0, 0.0], [1.0, 1.0, 0.0]),  # p's sum is fine, p log(p/q) overflows
+    ([3e38, 3e38, 1.0], [1.0, 2e38, 3e38]),  # both sums overflow, ratios span 1e77
+    ([2e-38, 1.0, 1.0], [10.0, 1.0, 1.0]),  # p/q underflows below the smallest normal
+    ([3e38, 2e-38, 1.0], [2e-38, 3e38, 1.0]),  # log-ratios of +-176
+    ([1e-30, 1e-30, 1e-30], [1e-30, 3e-30, 2e-30]),  # tiny but normal rows
+]
+
+
+def test_finite_inputs_whose_sums_overflow_or_ratios_underflow():
+    p = np.array([r[0] for r in EXTREME_FINITE_ROWS], np.float32)
+    q = np.array([r[1] for r in EXTREME_FINITE_ROWS], np.float32)
+    f = jax.jit(lambda a, b: kl_divergence(a, b, reduction="none"))
+    expected = mpmath_kl_rows(p, q)
+    np.testing.assert_allclose(f(p, q), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        kl_divergence(p, q, reduction="none"), expected, rtol=1e-5, atol=1e-6
+    )
+    grads = jax.jit(jax.grad(lambda a, b: kl_divergence(a, b, reduction="sum"), argnums=(0, 1)))
+    for g in grads(p, q):
+        assert np.all(np.isfinite(g))
+    # the common path is unchanged: one row at a time agrees with the batch
+    for i in range(len(p)):
+        np.testing.assert_allclose(f(p[i : i + 1], q[i : i + 1]), expected[i : i + 1], rtol=1e-5)
