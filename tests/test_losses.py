@@ -660,7 +660,7 @@ def test_float64_values_match_reference():
 
 
 def _run_script(args, timeout):
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))  # this tree's jaxkl
     env.pop("XLA_FLAGS", None)
     proc = subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
