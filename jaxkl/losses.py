@@ -549,6 +549,29 @@ def _matmul(x, w, acc):
     return lax.dot_general(x, w, (((1,), (0,)), ((), ())), preferred_element_type=acc)
 
 
+def _as_bits(x: jax.Array) -> jax.Array:
+    """16-bit floats as their bits (see :func:`_upcast`); other dtypes unchanged."""
+    if x.dtype in (jnp.bfloat16, jnp.float16):
+        return lax.bitcast_convert_type(x, jnp.uint16)
+    return x
+
+
+def _upcast(bits: jax.Array, acc, dtype) -> jax.Array:
+    """A chunk of :func:`_as_bits` back to ``dtype``, then to ``acc``.
+
+    Why: XLA's CPU pipeline otherwise hoists the float32 conversion of the whole
+    ``[N, V]`` half-precision teacher out of the token loop (measured: a float32 copy of
+    the teacher logits in the temporary memory). With the integer bits it still makes one
+    16-bit copy of the teacher (half of that); an open issue.
+    """
+    if bits.dtype == jnp.uint16:
+        if dtype == jnp.bfloat16:  # bfloat16 is the top half of a float32: exact
+            wide = lax.shift_left(bits.astype(jnp.uint32), jnp.uint32(16))
+            return lax.bitcast_convert_type(wide, jnp.float32).astype(acc)
+        return lax.bitcast_convert_type(bits, dtype).astype(acc)
+    return bits.astype(acc)
+
+
 def _fused_loop(hidden, weight, bias, teacher, mask, t, beta, row_scale, *, chunk, want_grads):
     """One pass over token chunks: per-row losses and, if wanted, the parameter gradients.
 
@@ -583,7 +606,9 @@ def _fused_loop(hidden, weight, bias, teacher, mask, t, beta, row_scale, *, chun
             if pb is not None:
                 zp = zp + pb.astype(acc)
             return zp
-        return lax.dynamic_slice_in_dim(teacher, start, chunk).astype(acc)
+        return _upcast(lax.dynamic_slice_in_dim(teacher_bits, start, chunk), acc, teacher.dtype)
+
+    teacher_bits = None if isinstance(teacher, tuple) else _as_bits(teacher)
 
     def body(i, carry):
         start = jnp.minimum(i * chunk, n - chunk)
