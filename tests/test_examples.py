@@ -44,3 +44,12 @@ def test_multihost_evaluation_example_merges_two_processes():
     merged = sorted(line.split("merged KL ")[1] for line in out.splitlines() if "merged KL" in line)
     assert len(merged) == 2 and merged[0] == merged[1]
     assert merged[0] == out.split("one process, all rows: KL ")[1].split()[0]
+
+
+@pytest.mark.timeout(300)
+def test_distillation_example_trains_with_the_fused_loss():
+    out = run_example("distillation.py")
+    kls = [float(line.split("KL ")[1]) for line in out.splitlines() if line.startswith("step")]
+    assert len(kls) == 7 and kls[-1] < kls[0]
+    saved = out.split("(saved ")[1].split()[0]
+    assert float(saved) > 0
