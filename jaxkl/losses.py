@@ -137,27 +137,12 @@ def _all_finite(x: jax.Array, keep: jax.Array | None) -> jax.Array:
     return ~jnp.any(bad)
 
 
-def _value_check(ok: Any, message: str, *arrays: Any) -> None:
-    """:func:`jaxkl._checks.value_check`, also free for concrete arrays inside a trace.
-
-    Inside ``jit`` an operation on a concrete array (a closed-over constant) is staged,
-    so its flag is a tracer: then the check follows the traced rule (nothing unless
-    turned on), instead of becoming an unconditional ``checkify.check``.
-    """
-    if not _checks.checks_wanted(*arrays):
-        return
-    flag = ok() if callable(ok) else ok
-    if not _checks.is_concrete(flag) and not _checks.traced_checks_enabled():
-        return
-    _checks.value_check(flag, message, *arrays)
-
-
 def _check_logits(x: jax.Array, name: str, where, axis: int, *, allow_empty_row: bool) -> None:
     """Value checks of logits (section 1's rule: concrete raise, traced free unless enabled)."""
     if not _checks.checks_wanted(x, where):
         return
     keep = None if where is None else jnp.expand_dims(where, axis)
-    _value_check(
+    _checks.value_check(
         lambda: _finite_or_neg_inf(x, keep),
         f"`{name}` holds NaN or +inf, which are not logits",
         x,
@@ -171,7 +156,9 @@ def _check_logits(x: jax.Array, name: str, where, axis: int, *, allow_empty_row:
                 empty = empty & where
             return ~jnp.any(empty)
 
-        _value_check(ok, f"`{name}` has a row of -inf logits, which is no distribution", x, where)
+        _checks.value_check(
+            ok, f"`{name}` has a row of -inf logits, which is no distribution", x, where
+        )
 
 
 def _reduce(rows: jax.Array, where: jax.Array | None, reduction: Reduction) -> jax.Array:
@@ -896,15 +883,17 @@ def fused_linear_kl_divergence(
     # Value checks (section 1's rule).
     if _checks.checks_wanted(hidden, weight, bias, p_flat, where, *teacher_arrays):
         tok = None if where is None else where[..., None]
-        _value_check(lambda: _all_finite(hidden, tok), "`hidden` holds NaN or inf", hidden, where)
-        _value_check(lambda: _all_finite(weight, None), "`weight` holds NaN or inf", weight)
+        _checks.value_check(
+            lambda: _all_finite(hidden, tok), "`hidden` holds NaN or inf", hidden, where
+        )
+        _checks.value_check(lambda: _all_finite(weight, None), "`weight` holds NaN or inf", weight)
         if bias is not None:
-            _value_check(lambda: _all_finite(bias, None), "`bias` holds NaN or inf", bias)
+            _checks.value_check(lambda: _all_finite(bias, None), "`bias` holds NaN or inf", bias)
         if p_flat is not None:
             _check_logits(p_flat, "p_logits", where, p_flat.ndim - 1, allow_empty_row=False)
         for name, x in zip(("p_hidden", "p_weight", "p_bias"), teacher_arrays):
             keep = tok if name == "p_hidden" else None
-            _value_check(
+            _checks.value_check(
                 lambda x=x, keep=keep: _all_finite(x, keep), f"`{name}` holds NaN or inf", x, where
             )
 
@@ -1140,8 +1129,8 @@ def topk_kl_divergence(
             bad = (idx < 0) | (idx >= v)
             return ~jnp.any(bad if keep is None else bad & keep)
 
-        _value_check(in_range, f"`p_indices` outside [0, {v})", idx, where)
-        _value_check(
+        _checks.value_check(in_range, f"`p_indices` outside [0, {v})", idx, where)
+        _checks.value_check(
             lambda: _finite_or_neg_inf(lp, keep), "`p_logprobs` holds NaN or +inf", lp, where
         )
         _check_logits(q, "q_logits", where, q.ndim - 1, allow_empty_row=True)
@@ -1251,7 +1240,7 @@ def sampled_kl(
     where = _check_where(where, lp.shape)
     if _checks.checks_wanted(lp, lq, where):
         for name, x in (("log_p", lp), ("log_q", lq)):
-            _value_check(
+            _checks.value_check(
                 lambda x=x: _finite_or_neg_inf(x, where), f"`{name}` holds NaN or +inf", x, where
             )
     return _sampled_loss(lp, lq, where, estimator=estimator, reduction=reduction, dtype=dtype)
