@@ -6,9 +6,7 @@ Public names: the submodules ``functional``, ``distributions``, ``metrics``, and
 :func:`jaxkl.distributions.kl_divergence`).
 """
 
-from jaxkl import functional
-from jaxkl import distributions  # imports jaxkl.kl too, which registers every closed form
-from jaxkl import metrics
+from jaxkl import distributions, functional, metrics
 from jaxkl._dispatch import kl_divergence
 
 __all__ = ["functional", "distributions", "kl_divergence", "metrics"]

@@ -11,6 +11,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+#: The Euler-Mascheroni constant (``-psi(1)``), shared by the closed forms and entropies.
+EULER_GAMMA = 0.57721566490153286060651209
+
 
 def _atanh_tail(u2: jax.Array, terms: int) -> jax.Array:
     """``sum_{k=0}^{terms-1} u2**k / (2k + 3)`` by Horner's rule (the atanh series tail)."""
@@ -823,3 +826,40 @@ def normal_expectation(fn, loc: jax.Array, scale: jax.Array) -> jax.Array:
     w = _GAUSS_TRAPEZOID_STEP * _np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     y = loc[..., None] + scale[..., None] * jnp.asarray(z, dtype)
     return jnp.sum(jnp.asarray(w, dtype) * fn(y), axis=-1)
+
+
+def vmf_kl_uniform(d: int, kappa: jax.Array) -> jax.Array:
+    r"""KL(vMF(kappa) || uniform on S^{d-1}) ``= kappa A_nu(kappa) - log(Gamma(nu+1) (2/kappa)^nu
+    I_nu(kappa))`` with ``nu = d/2 - 1``: the normalising constants cancel analytically. Below
+    the series switch this is formed from the normalised log-Bessel (``~ kappa^2/(4(nu+1))``
+    near 0, no cancellation of constants); above it as ``-kappa (1 - A) - (h - kappa)``."""
+    t = bessel_i_terms(0.5 * d - 1.0, kappa)
+    small = kappa * kappa * t.ratio_over_x - t.log_normalized
+    large = -kappa * t.one_minus_ratio - t.log_normalized_minus_x
+    return jnp.where(t.small, small, large)
+
+
+def power_spherical_kl_uniform(d: int, kappa: jax.Array) -> jax.Array:
+    r"""KL(PowerSpherical(kappa) || uniform on S^{d-1}).
+
+    With ``beta = (d-1)/2`` the normalisers cancel to
+
+    .. math::
+        \mathrm{KL} = B(\beta + \kappa, \kappa) - B(2\beta + \kappa, \kappa),
+        \qquad B(x, h) = \log\Gamma(x - h) - \log\Gamma(x) + h\,\psi(x),
+
+    two non-negative Bregman remainders (:func:`jaxkl._numerics.lgamma_bregman`), exact to
+    relative precision as kappa -> 0 (KL ~ kappa^2 (psi'(beta) - psi'(2 beta)) / 2). For
+    ``kappa > beta + 8`` (where ``B`` becomes a difference of O(kappa) terms) it is written
+    as ``[lgamma(a + beta) - lgamma(a)] - [lgamma(2 beta) - lgamma(beta)] - kappa [psi(a + beta)
+    - psi(a)]`` with ``a = beta + kappa``, each difference from the asymptotic helpers.
+    """
+    beta = 0.5 * (d - 1)
+    small = kappa <= beta + 8.0
+    ks = jnp.where(small, kappa, 0.0)
+    kl_small = lgamma_bregman(beta + ks, ks) - lgamma_bregman(2 * beta + ks, ks)
+    kb = jnp.where(small, beta + 9.0, kappa)
+    a = beta + kb
+    const = math.lgamma(2 * beta) - math.lgamma(beta)
+    kl_large = lgamma_difference(a, beta) - const - kb * digamma_difference(a, beta)
+    return jnp.maximum(jnp.where(small, kl_small, kl_large), 0.0)

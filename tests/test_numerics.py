@@ -304,7 +304,7 @@ def test_lgamma_bregman_has_finite_gradients_at_zero_step():
     assert all(_np.isfinite(_np.asarray(v)) for v in g)
 
 
-# -- kumaraswamy_log_ratio_mean, normal_expectation (continuous_extra families) ---------------
+# -- kumaraswamy_log_ratio_mean, normal_expectation (the further continuous families) ---------------
 def test_kumaraswamy_log_ratio_mean_matches_mpmath():
     import mpmath as mp
 

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxkl._linalg import sum_rightmost
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, static_field
 from jaxkl.distributions.transforms import Transform
@@ -25,10 +26,6 @@ from jaxkl.distributions.transforms import Transform
 __all__ = ["Independent", "TransformedDistribution", "MixtureSameFamily"]
 
 Shape = Tuple[int, ...]
-
-
-def _sum_rightmost(x: jax.Array, n: int) -> jax.Array:
-    return jnp.sum(x, axis=tuple(range(-n, 0))) if n > 0 else x
 
 
 def _check_distribution(value: Any, name: str, owner: str) -> None:
@@ -110,13 +107,13 @@ class Independent(Distribution):
         return self._replace(base_distribution=self.base_distribution.expand(batch_shape + reinterpreted))
 
     def log_prob(self, value):
-        return _sum_rightmost(self.base_distribution.log_prob(value), self.reinterpreted_batch_ndims)
+        return sum_rightmost(self.base_distribution.log_prob(value), self.reinterpreted_batch_ndims)
 
     def sample(self, key, sample_shape=()):
         return self.base_distribution.sample(key, sample_shape)
 
     def entropy(self):
-        return _sum_rightmost(self.base_distribution.entropy(), self.reinterpreted_batch_ndims)
+        return sum_rightmost(self.base_distribution.entropy(), self.reinterpreted_batch_ndims)
 
     @property
     def mean(self):
@@ -239,10 +236,10 @@ class TransformedDistribution(Distribution):
             n = min(event_dim - t.codomain.event_dim, ok.ndim)
             inside = inside & (jnp.all(ok, axis=tuple(range(-n, 0))) if n > 0 else ok)
             x = t.inverse(y)
-            log_prob = log_prob - _sum_rightmost(t.log_abs_det_jacobian(x, y), event_dim - t.event_dim)
+            log_prob = log_prob - sum_rightmost(t.log_abs_det_jacobian(x, y), event_dim - t.event_dim)
             y = x
         base = self.base_distribution
-        log_prob = log_prob + _sum_rightmost(base.log_prob(y), event_dim - len(base.event_shape))
+        log_prob = log_prob + sum_rightmost(base.log_prob(y), event_dim - len(base.event_shape))
         return jnp.where(inside, log_prob, -jnp.inf)
 
 

@@ -21,7 +21,12 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 
-from jaxkl._numerics import bessel_i_terms, digamma_difference, lgamma_bregman, lgamma_difference
+from jaxkl._numerics import (
+    bessel_i_terms,
+    lgamma_difference,
+    power_spherical_kl_uniform,
+    vmf_kl_uniform,
+)
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, as_float_params, static_field
 
@@ -184,17 +189,6 @@ class VonMises(Distribution):
 # --------------------------------------------------------------------------- von Mises-Fisher
 
 
-def _vmf_kl_uniform(d: int, kappa: jax.Array) -> jax.Array:
-    r"""KL(vMF(kappa) || uniform on S^{d-1}) ``= kappa A_nu(kappa) - log(Gamma(nu+1) (2/kappa)^nu
-    I_nu(kappa))`` with ``nu = d/2 - 1``: the normalising constants cancel analytically. Below
-    the series switch this is formed from the normalised log-Bessel (``~ kappa^2/(4(nu+1))``
-    near 0, no cancellation of constants); above it as ``-kappa (1 - A) - (h - kappa)``."""
-    t = bessel_i_terms(0.5 * d - 1.0, kappa)
-    small = kappa * kappa * t.ratio_over_x - t.log_normalized
-    large = -kappa * t.one_minus_ratio - t.log_normalized_minus_x
-    return jnp.where(t.small, small, large)
-
-
 class VonMisesFisher(Distribution):
     r"""Von Mises-Fisher distribution on the unit sphere ``S^{d-1}``,
     ``VonMisesFisher(mean_direction, concentration)`` as in TensorFlow Probability.
@@ -262,7 +256,7 @@ class VonMisesFisher(Distribution):
         return unnorm - _log_sphere_area(d)
 
     def entropy(self):
-        return _log_sphere_area(self._d) - _vmf_kl_uniform(self._d, self.concentration)
+        return _log_sphere_area(self._d) - vmf_kl_uniform(self._d, self.concentration)
 
     def sample(self, key, sample_shape=()):
         return _jit_sample(type(self)._sample, self, key, tuple(sample_shape))
@@ -300,32 +294,6 @@ class VonMisesFisher(Distribution):
 
 
 # --------------------------------------------------------------------------- power spherical
-
-
-def _ps_kl_uniform(d: int, kappa: jax.Array) -> jax.Array:
-    r"""KL(PowerSpherical(kappa) || uniform on S^{d-1}).
-
-    With ``beta = (d-1)/2`` the normalisers cancel to
-
-    .. math::
-        \mathrm{KL} = B(\beta + \kappa, \kappa) - B(2\beta + \kappa, \kappa),
-        \qquad B(x, h) = \log\Gamma(x - h) - \log\Gamma(x) + h\,\psi(x),
-
-    two non-negative Bregman remainders (:func:`jaxkl._numerics.lgamma_bregman`), exact to
-    relative precision as kappa -> 0 (KL ~ kappa^2 (psi'(beta) - psi'(2 beta)) / 2). For
-    ``kappa > beta + 8`` (where ``B`` becomes a difference of O(kappa) terms) it is written
-    as ``[lgamma(a + beta) - lgamma(a)] - [lgamma(2 beta) - lgamma(beta)] - kappa [psi(a + beta)
-    - psi(a)]`` with ``a = beta + kappa``, each difference from the asymptotic helpers.
-    """
-    beta = 0.5 * (d - 1)
-    small = kappa <= beta + 8.0
-    ks = jnp.where(small, kappa, 0.0)
-    kl_small = lgamma_bregman(beta + ks, ks) - lgamma_bregman(2 * beta + ks, ks)
-    kb = jnp.where(small, beta + 9.0, kappa)
-    a = beta + kb
-    const = math.lgamma(2 * beta) - math.lgamma(beta)
-    kl_large = lgamma_difference(a, beta) - const - kb * digamma_difference(a, beta)
-    return jnp.maximum(jnp.where(small, kl_small, kl_large), 0.0)
 
 
 class PowerSpherical(Distribution):
@@ -398,7 +366,7 @@ class PowerSpherical(Distribution):
         return jsp.xlog1py(self.concentration, cos) - log_norm
 
     def entropy(self):
-        return _log_sphere_area(self._d) - _ps_kl_uniform(self._d, self.concentration)
+        return _log_sphere_area(self._d) - power_spherical_kl_uniform(self._d, self.concentration)
 
     def sample(self, key, sample_shape=()):
         return _jit_sample(type(self)._sample, self, key, tuple(sample_shape))

@@ -18,10 +18,10 @@ from typing import Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import digamma, gammaln
 
+from jaxkl._linalg import block_diag, diagonal
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, as_float_params
 from jaxkl.distributions.multivariate import CovarianceParametrised
@@ -37,10 +37,6 @@ _MATRIX_PARAMS = ("covariance_matrix", "precision_matrix", "scale_tril")
 def _array_like(x):
     """Lists and tuples as numpy arrays (JAX's dtype rules reject Python sequences)."""
     return jnp.asarray(x) if isinstance(x, (list, tuple)) else x
-
-
-def _diag(x):
-    return jnp.diagonal(x, axis1=-2, axis2=-1)
 
 
 def _t(x):
@@ -185,8 +181,8 @@ class Wishart(CovarianceParametrised, Distribution):
     def _log_det_scale(self) -> jax.Array:
         """``log|Σ|``."""
         if self._precision_matrix is not None:
-            return -2.0 * jnp.sum(jnp.log(_diag(jnp.linalg.cholesky(self._precision_matrix))), -1)
-        return 2.0 * jnp.sum(jnp.log(_diag(self.scale_tril)), -1)
+            return -2.0 * jnp.sum(jnp.log(diagonal(jnp.linalg.cholesky(self._precision_matrix))), -1)
+        return 2.0 * jnp.sum(jnp.log(diagonal(self.scale_tril)), -1)
 
     @property
     def mean(self):
@@ -200,7 +196,7 @@ class Wishart(CovarianceParametrised, Distribution):
     @property
     def variance(self):
         s = self.covariance_matrix
-        v = _diag(s)
+        v = diagonal(s)
         return self.df[..., None, None] * (s * s + v[..., :, None] * v[..., None, :])
 
     def entropy(self):
@@ -215,7 +211,7 @@ class Wishart(CovarianceParametrised, Distribution):
         x = 0.5 * (x + _t(x))
         shape = jnp.broadcast_shapes(x.shape, self.batch_shape + (d, d))
         cx = jnp.linalg.cholesky(jnp.broadcast_to(x, shape))
-        log_det_x = 2.0 * jnp.sum(jnp.log(_diag(cx)), -1)
+        log_det_x = 2.0 * jnp.sum(jnp.log(diagonal(cx)), -1)
         if self._precision_matrix is not None:
             # tr(P X) = ||U^T C_X||^2 with P = U U^T: no solve
             u = jnp.broadcast_to(jnp.linalg.cholesky(self._precision_matrix), shape)
@@ -240,15 +236,6 @@ class Wishart(CovarianceParametrised, Distribution):
         a = jnp.tril(z, -1) + jnp.sqrt(chi2)[..., None] * jnp.eye(d, dtype=dtype)
         la = self.scale_tril @ a
         return la @ _t(la)
-
-
-def _block_diag(a: jax.Array, b: jax.Array) -> jax.Array:
-    """``[[a, 0], [0, b]]`` for batches of square matrices of equal batch shape."""
-    batch = a.shape[:-2]
-    n, p = a.shape[-1], b.shape[-1]
-    top = jnp.concatenate([a, jnp.zeros(batch + (n, p), a.dtype)], -1)
-    bottom = jnp.concatenate([jnp.zeros(batch + (p, n), a.dtype), b], -1)
-    return jnp.concatenate([top, bottom], -2)
 
 
 class MatrixNormal(Distribution):
@@ -339,8 +326,8 @@ class MatrixNormal(Distribution):
     def _half_log_det(self) -> jax.Array:
         """``log det(cov(vec X)) / 2 = p Σ log A_ii + n Σ log B_jj``."""
         n, p = self.event_shape
-        return (p * jnp.sum(jnp.log(_diag(self.scale_row)), -1)
-                + n * jnp.sum(jnp.log(_diag(self.scale_column)), -1))
+        return (p * jnp.sum(jnp.log(diagonal(self.scale_row)), -1)
+                + n * jnp.sum(jnp.log(diagonal(self.scale_column)), -1))
 
     def entropy(self):
         n, p = self.event_shape
@@ -349,7 +336,7 @@ class MatrixNormal(Distribution):
     def _inverse_scales(self):
         """``(A^{-1}, B^{-1})`` from one triangular solve against ``diag(A, B)``."""
         n, p = self.event_shape
-        blocks = _block_diag(self.scale_row, self.scale_column)
+        blocks = block_diag(self.scale_row, self.scale_column)
         inv = solve_triangular(blocks, _eye_like(blocks), lower=True)
         return inv[..., :n, :n], inv[..., n:, n:]
 

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import digamma, gammaln, xlogy
 
+from jaxkl._linalg import diagonal
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, ExponentialFamily, as_float_params
 
@@ -87,10 +88,6 @@ def _tril_solve(L: jax.Array, vec: jax.Array) -> jax.Array:
 def _tril_matvec(L: jax.Array, vec: jax.Array) -> jax.Array:
     """``L v`` for matrices (batch + (d, d)) and vectors (..., d), see :func:`_apply_columns`."""
     return _apply_columns(jnp.matmul, L, vec)
-
-
-def _diag(x: jax.Array) -> jax.Array:
-    return jnp.diagonal(x, axis1=-2, axis2=-1)
 
 
 def _transpose(x: jax.Array) -> jax.Array:
@@ -182,7 +179,7 @@ class _GaussianBase(Distribution):
 
     def _half_log_det(self) -> jax.Array:
         """``log det(Sigma) / 2``."""
-        return jnp.sum(jnp.log(_diag(self.scale_tril)), -1)
+        return jnp.sum(jnp.log(diagonal(self.scale_tril)), -1)
 
     def entropy(self):
         d = self.loc.shape[-1]
@@ -285,7 +282,7 @@ class MultivariateNormal(CovarianceParametrised, _GaussianBase):
     @property
     def variance(self):
         if self._covariance_matrix is not None:
-            return _diag(self._covariance_matrix)
+            return diagonal(self._covariance_matrix)
         return jnp.sum(self.scale_tril**2, -1)
 
     def sample(self, key, sample_shape=()):
@@ -353,7 +350,7 @@ class LowRankMultivariateNormal(_GaussianBase):
         return jnp.linalg.cholesky(cap + _eye_like(cap))
 
     def _half_log_det(self):
-        return jnp.sum(jnp.log(_diag(self._capacitance_tril())), -1) + 0.5 * jnp.sum(jnp.log(self.cov_diag), -1)
+        return jnp.sum(jnp.log(diagonal(self._capacitance_tril())), -1) + 0.5 * jnp.sum(jnp.log(self.cov_diag), -1)
 
     @property
     def covariance_matrix(self):

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxkl._linalg import sum_rightmost
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import float_dtype
 
@@ -52,10 +53,6 @@ def _as_param(x: Any) -> jax.Array:
     if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
         return jnp.asarray(float(x))
     return jnp.asarray(x, dtype=float_dtype(x))
-
-
-def _sum_rightmost(x: jax.Array, n: int) -> jax.Array:
-    return jnp.sum(x, axis=tuple(range(-n, 0))) if n > 0 else x
 
 
 class Transform:
@@ -323,7 +320,7 @@ class AffineTransform(Transform):
     def _log_abs_det_jacobian(self, x, y):
         shape = jnp.broadcast_shapes(jnp.shape(x), jnp.shape(self.scale))
         ladj = jnp.broadcast_to(jnp.log(jnp.abs(self.scale)), shape)
-        return _sum_rightmost(ladj, self.event_dim)
+        return sum_rightmost(ladj, self.event_dim)
 
 
 class ExpTransform(Transform):

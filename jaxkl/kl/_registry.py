@@ -7,9 +7,10 @@ import warnings
 from typing import Callable, Dict, Optional, Tuple, Type
 
 import jax
-import jax.numpy as jnp
 
 from jaxkl.distributions._base import Distribution
+from jaxkl.kl._broadcast import broadcast_pair
+from jaxkl.kl.monte_carlo import monte_carlo_kl
 
 KLFn = Callable[[Distribution, Distribution], jax.Array]
 
@@ -116,8 +117,6 @@ def kl_divergence(
     if fn is not None:
         return fn(p, q)
     if key is not None:
-        from jaxkl.kl.monte_carlo import monte_carlo_kl
-
         return monte_carlo_kl(p, q, key, num_samples=num_samples)
     raise NotImplementedError(
         f"No closed-form KL is registered for ({type(p).__name__}, {type(q).__name__}). "
@@ -125,27 +124,3 @@ def kl_divergence(
         "or estimate it by Monte Carlo: jaxkl.distributions.monte_carlo_kl(p, q, key) "
         "(or kl_divergence(p, q, key=key))."
     )
-
-
-def broadcast_pair(p: Distribution, q: Distribution) -> Tuple[Distribution, Distribution]:
-    """Check event shapes and expand both to the broadcast of their batch shapes, so that
-    every closed form sees equal batch shapes (and code stays rank-promotion clean)."""
-    if p.event_shape != q.event_shape:
-        raise ValueError(
-            f"KL needs equal event shapes, got {p.event_shape} ({type(p).__name__}) and "
-            f"{q.event_shape} ({type(q).__name__})"
-        )
-    try:
-        shape = tuple(jnp.broadcast_shapes(p.batch_shape, q.batch_shape))
-    except ValueError:
-        raise ValueError(
-            f"Batch shapes {p.batch_shape} ({type(p).__name__}) and {q.batch_shape} "
-            f"({type(q).__name__}) do not broadcast"
-        ) from None
-    return p.expand(shape), q.expand(shape)
-
-
-def batch_broadcast(p: Distribution, q: Distribution, value) -> jax.Array:
-    """Broadcast ``value`` to the broadcast of both batch shapes (for constant results)."""
-    shape = jnp.broadcast_shapes(p.batch_shape, q.batch_shape)
-    return jnp.broadcast_to(value, shape)

@@ -7,15 +7,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxkl import _checks
+from jaxkl._linalg import sum_rightmost
 from jaxkl.distributions.compound import Independent, MixtureSameFamily, TransformedDistribution
 from jaxkl.distributions.transforms import transforms_equal_mask
-from jaxkl.kl._registry import broadcast_pair, kl_divergence, register_kl
+from jaxkl.kl._broadcast import broadcast_pair
+from jaxkl.kl._registry import kl_divergence, register_kl
 
 __all__ = ["mixture_kl_variational", "mixture_kl_upper_bound"]
-
-
-def _sum_rightmost(x: jax.Array, n: int) -> jax.Array:
-    return jnp.sum(x, axis=tuple(range(-n, 0))) if n > 0 else x
 
 
 @register_kl(Independent, Independent)
@@ -37,7 +35,7 @@ def _kl_independent_independent(p: Independent, q: Independent):
             f"{p.reinterpreted_batch_ndims} and {q.reinterpreted_batch_ndims}"
         )
     result = kl_divergence(p.base_distribution, q.base_distribution)
-    return _sum_rightmost(result, p.reinterpreted_batch_ndims)
+    return sum_rightmost(result, p.reinterpreted_batch_ndims)
 
 
 @register_kl(TransformedDistribution, TransformedDistribution)

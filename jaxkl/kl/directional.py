@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxkl._numerics import bessel_i_terms, log_bessel_i0_bregman
+from jaxkl._numerics import (
+    bessel_i_terms,
+    log_bessel_i0_bregman,
+    power_spherical_kl_uniform,
+    vmf_kl_uniform,
+)
 from jaxkl.distributions.directional import (
     PowerSpherical,
     SphericalUniform,
     VonMises,
     VonMisesFisher,
-    _ps_kl_uniform,
-    _vmf_kl_uniform,
 )
 from jaxkl.kl._registry import register_kl
 
@@ -57,7 +60,7 @@ def _kl_vonmisesfisher_sphericaluniform(p: VonMisesFisher, q: SphericalUniform):
         Davidson, T. R. et al. (2018). Hyperspherical Variational Auto-Encoders. UAI;
         TensorFlow Probability's ``_kl_von_mises_fisher_spherical_uniform``.
     """
-    return _vmf_kl_uniform(p.event_shape[-1], p.concentration)
+    return vmf_kl_uniform(p.event_shape[-1], p.concentration)
 
 
 @register_kl(PowerSpherical, SphericalUniform)
@@ -69,13 +72,13 @@ def _kl_powerspherical_sphericaluniform(p: PowerSpherical, q: SphericalUniform):
             - \kappa\,[\psi(2\beta+\kappa) - \psi(\beta+\kappa)],
 
     formed as a difference of two log-gamma Bregman remainders for small kappa and from
-    log-gamma/digamma differences for large kappa (see ``_ps_kl_uniform``).
+    log-gamma/digamma differences for large kappa (see ``power_spherical_kl_uniform``).
 
     References:
         De Cao, N. and Aziz, W. (2020). The Power Spherical distribution. arXiv:2006.04437
         (entropy, section 3); TensorFlow Probability's ``_kl_power_uniform_spherical``.
     """
-    return _ps_kl_uniform(p.event_shape[-1], p.concentration)
+    return power_spherical_kl_uniform(p.event_shape[-1], p.concentration)
 
 
 @register_kl(PowerSpherical, VonMisesFisher)
@@ -107,4 +110,4 @@ def _kl_powerspherical_vonmisesfisher(p: PowerSpherical, q: VonMisesFisher):
     one_minus_mean_t = (d - 1) / (d - 1 + kp)
     small = t.log_normalized - kq * c * mean_t
     large = t.log_normalized_minus_x + kq * (one_minus_c + c * one_minus_mean_t)
-    return _ps_kl_uniform(d, kp) + jnp.where(t.small, small, large)
+    return power_spherical_kl_uniform(d, kp) + jnp.where(t.small, small, large)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 
 from jaxkl.distributions._base import ExponentialFamily
-from jaxkl.kl._registry import broadcast_pair, register_kl
+from jaxkl.kl._broadcast import broadcast_pair
+from jaxkl.kl._registry import register_kl
 
 __all__ = ["exponential_family_kl"]
 

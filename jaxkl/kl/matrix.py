@@ -55,15 +55,12 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
+from jaxkl._linalg import block_diag, diagonal
 from jaxkl._numerics import lgamma_bregman, x_minus_log1p
-from jaxkl.distributions.matrix import MatrixNormal, Wishart, _block_diag
+from jaxkl.distributions.matrix import MatrixNormal, Wishart
 from jaxkl.kl._registry import register_kl
 
 __all__: list = []
-
-
-def _diag(x):
-    return jnp.diagonal(x, axis1=-2, axis2=-1)
 
 
 def _t(x):
@@ -80,8 +77,8 @@ def _g_from_x(x: jax.Array, xd: jax.Array) -> jax.Array:
 def _tril_parts(l_p: jax.Array, l_q: jax.Array):
     """``(G, Σ log M_ii)`` from the Cholesky factors (one triangular solve)."""
     x = solve_triangular(l_q, l_p - l_q, lower=True)
-    dq = _diag(l_q)
-    xd = (_diag(l_p) - dq) / dq
+    dq = diagonal(l_q)
+    xd = (diagonal(l_p) - dq) / dq
     return _g_from_x(x, xd), jnp.sum(jnp.log1p(xd), -1)
 
 
@@ -155,13 +152,13 @@ def _kl_matrixnormal_matrixnormal(p: MatrixNormal, q: MatrixNormal) -> jax.Array
     top = jnp.concatenate([a_p - a_q, q.loc - p.loc, zeros(n, 2 * k)], -1)
     eye = jnp.broadcast_to(jnp.eye(k, dtype=dtype), batch + (k, k))
     bottom = jnp.concatenate([zeros(k, n + k), b_p - b_q, eye], -1)
-    sol = solve_triangular(_block_diag(a_q, b_q), jnp.concatenate([top, bottom], -2), lower=True)
+    sol = solve_triangular(block_diag(a_q, b_q), jnp.concatenate([top, bottom], -2), lower=True)
     x_a = sol[..., :n, :n]
     y = sol[..., :n, n : n + k]
     x_b = sol[..., n:, n + k : n + 2 * k]
     b_inv = sol[..., n:, n + 2 * k :]
-    xd_a = (_diag(a_p) - _diag(a_q)) / _diag(a_q)
-    xd_b = (_diag(b_p) - _diag(b_q)) / _diag(b_q)
+    xd_a = (diagonal(a_p) - diagonal(a_q)) / diagonal(a_q)
+    xd_b = (diagonal(b_p) - diagonal(b_q)) / diagonal(b_q)
     g_a, g_b = _g_from_x(x_a, xd_a), _g_from_x(x_b, xd_b)
     alpha = 2.0 * jnp.sum(xd_a, -1) + jnp.sum(jnp.square(jnp.tril(x_a, -1)), (-2, -1)) + jnp.sum(xd_a * xd_a, -1)
     beta = 2.0 * jnp.sum(xd_b, -1) + jnp.sum(jnp.square(jnp.tril(x_b, -1)), (-2, -1)) + jnp.sum(xd_b * xd_b, -1)

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxkl.distributions._base import Distribution
-from jaxkl.kl._registry import broadcast_pair
+from jaxkl.kl._broadcast import broadcast_pair
 
 
 def _check_args(p, q, num_samples, return_stderr) -> None:

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import digamma, gammaln
 
+from jaxkl._linalg import diagonal
 from jaxkl._numerics import lgamma_bregman, x_minus_log1p
 from jaxkl.distributions.multivariate import (
     Dirichlet,
@@ -49,10 +50,6 @@ from jaxkl.distributions.multivariate import (
 from jaxkl.kl._registry import register_kl
 
 __all__: list = []
-
-
-def _diag(x):
-    return jnp.diagonal(x, axis1=-2, axis2=-1)
 
 
 def _vec_diag(v):
@@ -70,8 +67,8 @@ def gaussian_kl_from_scale_tril(l_p: jax.Array, l_q: jax.Array, dmu: jax.Array) 
     rhs = jnp.concatenate([l_p - l_q, dmu[..., None]], axis=-1)
     sol = solve_triangular(l_q, rhs, lower=True)
     x, z = sol[..., :d], sol[..., d]
-    dq = _diag(l_q)
-    xd = (_diag(l_p) - dq) / dq
+    dq = diagonal(l_q)
+    xd = (diagonal(l_p) - dq) / dq
     off = jnp.sum(jnp.square(jnp.tril(x, -1)), axis=(-2, -1))
     return 0.5 * (off + jnp.sum(x_minus_log1p(xd * (xd + 2.0)), -1) + jnp.sum(z * z, -1))
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from jaxkl import distributions as jd
 from jaxkl.distributions import transforms as T
-from tests.distributions.cases import DistCase
+from tests.distributions._case import DistCase
 
 
 def _t(x):

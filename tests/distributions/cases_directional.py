@@ -21,7 +21,7 @@ import numpy as np
 from scipy import integrate, special, stats
 
 from jaxkl import distributions as jd
-from tests.distributions.cases import DistCase
+from tests.distributions._case import DistCase
 
 
 def _unit(rng, shape):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from jaxkl import distributions as jd
-from tests.distributions.cases import DistCase
+from tests.distributions._case import DistCase
 
 D = 3
 N_ROWS, N_COLS = 2, 3

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from jaxkl import distributions as jd
-import tests.kl.pairs  # noqa: F401,I001  (load the pair table first: the pairs_* modules import it)
 from tests.kl.pairs_matrix import wishart_kl_reference
 
 _SP = np.array([[1.2, 0.3, -0.2], [0.3, 0.9, 0.1], [-0.2, 0.1, 1.5]])

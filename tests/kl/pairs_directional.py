@@ -16,7 +16,7 @@ import numpy as np
 from scipy import integrate, special
 
 from jaxkl import distributions as jd
-from tests.kl.pairs import PairCase
+from tests.kl._case import PairCase
 
 D = 3  # event size of the sphere rows (tests/kl/test_directional.py covers other d)
 

@@ -1,12 +1,20 @@
-"""Pair rows whose p is a discrete family (see pairs.py for the format)."""
+"""Pair rows whose p is a discrete family (see pairs.py for the format).
+
+ProbitBernoulli is checked against torch's Bernoulli KL at ``probs = Φ(probits)``
+(float64) and mpmath at 50 digits; Multinomial against ``total_count`` x torch's
+Categorical KL and an exact enumeration of the support with scipy's multinomial pmf. TFP's
+ProbitBernoulli KL is compared in tests/distributions/test_discrete.py.
+"""
 
 from __future__ import annotations
+
+import itertools
 
 import mpmath as mp
 import numpy as np
 
 from jaxkl import distributions as jd
-from tests.kl.pairs import PairCase
+from tests.kl._case import PairCase
 
 
 def _torch_elementwise(p_name, q_name):
@@ -166,5 +174,164 @@ PAIRS = [
         grad_params=("rate", "probs"),
         torch=_torch_elementwise("Poisson", "Binomial"),
         monte_carlo=False,
+    ),
+]
+
+
+# -- ProbitBernoulli ----------------------------------------------------------------------------
+def _mp_log_ncdf(x):
+    """log Φ(x) at the working precision, also where Φ(x) is within 1e-50 of 1."""
+    return mp.log1p(-mp.ncdf(-x)) if x > 0 else mp.log(mp.ncdf(x))
+
+
+def mp_kl_probit(a, b):
+    """KL(ProbitBern(a) || ProbitBern(b)) in mpmath."""
+    out = mp.mpf(0)
+    for s in (1, -1):
+        lw, lq = _mp_log_ncdf(s * a), _mp_log_ncdf(s * b)
+        out += mp.exp(lw) * (lw - lq)
+    return out
+
+
+def _mp_kl_probits(p, q):
+    return mp_kl_probit(p["probits"], q["probits"])
+
+
+def _mp_kl_probit_probs(p, q):
+    a, b = p["probs"], q["probs"]
+    return a * mp.log(a / b) + (1 - a) * mp.log((1 - a) / (1 - b))
+
+
+def _torch_probit(pp, qp):
+    import torch
+    import torch.distributions as td
+
+    a, b = np.broadcast_arrays(np.asarray(pp["probits"], np.float64), np.asarray(qp["probits"], np.float64))
+    tp = td.Bernoulli(probs=torch.special.ndtr(_t(a)), validate_args=False)
+    tq = td.Bernoulli(probs=torch.special.ndtr(_t(b)), validate_args=False)
+    return td.kl_divergence(tp, tq).numpy()
+
+
+def _torch_probit_probs(pp, qp):
+    import torch.distributions as td
+
+    a, b = np.broadcast_arrays(np.asarray(pp["probs"], np.float64), np.asarray(qp["probs"], np.float64))
+    return td.kl_divergence(td.Bernoulli(probs=_t(a)), td.Bernoulli(probs=_t(b))).numpy()
+
+
+def _mp_reference_probit(pp, qp):
+    mp.mp.dps = 50
+    a, b = np.broadcast_arrays(np.asarray(pp["probits"], np.float64), np.asarray(qp["probits"], np.float64))
+    return np.vectorize(lambda x, y: float(mp_kl_probit(mp.mpf(x), mp.mpf(y))))(a, b)
+
+
+# -- Multinomial ----------------------------------------------------------------------------
+N_COUNT = 5
+
+
+def _mult_params(rng):
+    p = {"total_count": N_COUNT, "probs": rng.uniform(0.05, 1.0, size=(3, 1, 4))}
+    q = {"total_count": N_COUNT, "probs": rng.uniform(0.05, 1.0, size=(4, 4))}
+    return p, q
+
+
+def _mult_logit_params(rng):
+    return ({"total_count": 3, "logits": rng.normal(size=(3, 1, 3))}, {"total_count": 3, "logits": rng.normal(size=(4, 3))})
+
+
+def _torch_multinomial(pp, qp):
+    import torch
+    import torch.distributions as td
+
+    key = "probs" if "probs" in pp else "logits"
+    a, b = np.broadcast_arrays(np.asarray(pp[key], np.float64), np.asarray(qp[key], np.float64))
+    cat = td.kl_divergence(td.Categorical(**{key: _t(a)}), td.Categorical(**{key: _t(b)}))
+    assert int(pp["total_count"]) == int(qp["total_count"])
+    return (int(pp["total_count"]) * cat).numpy() if isinstance(cat, torch.Tensor) else cat
+
+
+def _normalised(params):
+    if "probs" in params:
+        p = np.asarray(params["probs"], np.float64)
+        return p / p.sum(-1, keepdims=True)
+    z = np.asarray(params["logits"], np.float64)
+    z = np.exp(z - z.max(-1, keepdims=True))
+    return z / z.sum(-1, keepdims=True)
+
+
+def enumerate_multinomial_kl(n, p, q):
+    """KL by summing over every count vector of the support (scipy's multinomial pmf)."""
+    from scipy.stats import multinomial
+
+    k = p.shape[-1]
+    xs = np.array([c for c in itertools.product(range(n + 1), repeat=k) if sum(c) == n], np.float64)
+    lp, lq = multinomial.logpmf(xs, n, p), multinomial.logpmf(xs, n, q)
+    return float(np.sum(np.exp(lp) * (lp - lq)))
+
+
+def _enumeration_reference(pp, qp):
+    a, b = np.broadcast_arrays(_normalised(pp), _normalised(qp))
+    n = int(pp["total_count"])
+    out = np.empty(a.shape[:-1])
+    for idx in np.ndindex(out.shape):
+        out[idx] = enumerate_multinomial_kl(n, a[idx], b[idx])
+    return out
+
+
+def _mp_kl_multinomial_probs(p, q):
+    P, Q = p["probs"], q["probs"]
+    sp, sq = mp.fsum(P), mp.fsum(Q)
+    return p["total_count"] * mp.fsum((a / sp) * mp.log((a / sp) / (b / sq)) for a, b in zip(P, Q))
+
+
+def _mp_kl_multinomial_logits(p, q):
+    lp, lq = p["logits"], q["logits"]
+    zp = mp.log(mp.fsum(mp.exp(x) for x in lp))
+    zq = mp.log(mp.fsum(mp.exp(x) for x in lq))
+    return p["total_count"] * mp.fsum(mp.exp(a - zp) * ((a - zp) - (b - zq)) for a, b in zip(lp, lq))
+
+
+_P0 = np.array([0.2, 0.5, 0.3])
+_DP = np.array([1.0, -0.6, 0.4])
+_L0 = np.array([0.4, -1.2, 0.9])
+
+
+PAIRS += [
+    PairCase(
+        jd.ProbitBernoulli,
+        jd.ProbitBernoulli,
+        params=lambda rng: ({"probits": rng.uniform(-2.5, 2.5, size=(3, 1))}, {"probits": rng.uniform(-2.5, 2.5, size=(4,))}),
+        near=lambda eps: ({"probits": np.array(0.7)}, {"probits": np.array(0.7 * (1 + eps))}),
+        mp_kl=_mp_kl_probits,
+        torch=_torch_probit,
+        reference=_mp_reference_probit,
+    ),
+    PairCase(
+        jd.ProbitBernoulli,
+        jd.ProbitBernoulli,
+        params=lambda rng: ({"probs": rng.uniform(0.05, 0.95, size=(3, 1))}, {"probs": rng.uniform(0.05, 0.95, size=(4,))}),
+        near=lambda eps: ({"probs": np.array(0.3)}, {"probs": np.array(0.3 * (1 + eps))}),
+        mp_kl=_mp_kl_probit_probs,
+        torch=_torch_probit_probs,
+        id="ProbitBernoulli-ProbitBernoulli[probs]",
+    ),
+    PairCase(
+        jd.Multinomial,
+        jd.Multinomial,
+        params=_mult_params,
+        near=lambda eps: ({"total_count": 7, "probs": _P0}, {"total_count": 7, "probs": _P0 * (1 + eps * _DP)}),
+        mp_kl=_mp_kl_multinomial_probs,
+        torch=_torch_multinomial,
+        reference=_enumeration_reference,
+    ),
+    PairCase(
+        jd.Multinomial,
+        jd.Multinomial,
+        params=_mult_logit_params,
+        near=lambda eps: ({"total_count": 4, "logits": _L0}, {"total_count": 4, "logits": _L0 * (1 + eps * _DP)}),
+        mp_kl=_mp_kl_multinomial_logits,
+        torch=_torch_multinomial,
+        reference=_enumeration_reference,
+        id="Multinomial-Multinomial[logits]",
     ),
 ]

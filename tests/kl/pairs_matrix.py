@@ -14,7 +14,7 @@ import mpmath as mp
 import numpy as np
 
 from jaxkl import distributions as jd
-from tests.kl.pairs import PairCase
+from tests.kl._case import PairCase
 
 D = 3
 N_ROWS, N_COLS = 2, 3

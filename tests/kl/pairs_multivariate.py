@@ -17,7 +17,7 @@ import mpmath as mp
 import numpy as np
 
 from jaxkl import distributions as jd
-from tests.kl.pairs import PairCase
+from tests.kl._case import PairCase
 
 D = 3
 

@@ -10,7 +10,7 @@ import scipy.integrate
 import scipy.stats
 
 from jaxkl import distributions as jd
-from jaxkl.kl._registry import broadcast_pair
+from jaxkl.kl._broadcast import broadcast_pair
 
 
 
