@@ -12,9 +12,11 @@ A family is a subclass with annotated fields, in a fixed order::
             loc, scale = as_float_params(loc, scale)
             self._init(loc=loc, scale=scale, validate_args=validate_args)
 
+The pytree machinery is :class:`jaxkl._pytree.Pytree`'s (shared with the transforms):
 ``__init_subclass__`` turns every subclass into a frozen dataclass (``init=False``,
 ``eq=False``) and registers it as a pytree. Fields are leaves unless declared with
-``static_field()``, which makes them hashable aux data (e.g. ``reinterpreted_batch_ndims``).
+``jaxkl._pytree.static_field()``, which makes them hashable aux data (e.g.
+``reinterpreted_batch_ndims``).
 A leaf may be ``None`` (an absent alternative parametrisation, e.g. ``logits`` when
 ``probs`` was given): ``None`` is an empty subtree, so the choice shows in the treedef.
 
@@ -32,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxkl import _checks
+from jaxkl._pytree import Pytree
 from jaxkl.distributions import constraints as C
 
 Shape = Tuple[int, ...]
@@ -44,11 +47,6 @@ _VALIDATE_DEFAULT = [True]
 def set_default_validate_args(value: bool) -> None:
     """Turn parameter validation on (default) or off for distributions built afterwards."""
     _VALIDATE_DEFAULT[0] = bool(value)
-
-
-def static_field(**kwargs: Any) -> Any:
-    """A dataclass field that is pytree metadata (hashable aux data), not a leaf."""
-    return dataclasses.field(metadata={"static": True}, **kwargs)
 
 
 def float_dtype(*xs: Any) -> jnp.dtype:
@@ -76,7 +74,7 @@ def as_float_params(*xs: Any, broadcast: bool = True) -> Tuple[jax.Array, ...]:
     return tuple(arrs)
 
 
-class Distribution:
+class Distribution(Pytree, base=True):
     """Base class of every distribution. See the module docstring for how to subclass."""
 
     #: parameter name -> constraint, checked at construction (concrete: ValueError;
@@ -89,38 +87,6 @@ class Distribution:
     #: True when ``sample`` is reparameterised (gradients flow to the parameters)
     has_rsample: ClassVar[bool] = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(frozen=True, eq=False, init=False, repr=False)(cls)
-        fields = dataclasses.fields(cls)
-        cls._leaf_names = tuple(f.name for f in fields if not f.metadata.get("static"))
-        cls._static_names = tuple(f.name for f in fields if f.metadata.get("static"))
-        jax.tree_util.register_pytree_with_keys(
-            cls, cls._tree_flatten_with_keys, cls._tree_unflatten, cls._tree_flatten
-        )
-
-    # -- pytree --------------------------------------------------------------------
-    def _tree_flatten(self):
-        leaves = tuple(getattr(self, n) for n in self._leaf_names)
-        aux = tuple(getattr(self, n) for n in self._static_names)
-        return leaves, aux
-
-    def _tree_flatten_with_keys(self):
-        leaves = tuple(
-            (jax.tree_util.GetAttrKey(n), getattr(self, n)) for n in self._leaf_names
-        )
-        aux = tuple(getattr(self, n) for n in self._static_names)
-        return leaves, aux
-
-    @classmethod
-    def _tree_unflatten(cls, aux, leaves):
-        obj = object.__new__(cls)
-        for name, value in zip(cls._leaf_names, leaves):
-            object.__setattr__(obj, name, value)
-        for name, value in zip(cls._static_names, aux):
-            object.__setattr__(obj, name, value)
-        return obj
-
     # -- construction --------------------------------------------------------------
     def _init(self, validate_args: Optional[bool] = None, **values: Any) -> None:
         """Set the fields (the constructor's last step) and validate the parameters."""
@@ -128,8 +94,7 @@ class Distribution:
         unknown = set(values) - names
         if unknown:
             raise TypeError(f"{type(self).__name__} has no fields {sorted(unknown)}")
-        for name in self._leaf_names + self._static_names:
-            object.__setattr__(self, name, values.get(name))
+        self._set_fields(values)
         if validate_args is None:
             validate_args = _VALIDATE_DEFAULT[0]
         if validate_args:

@@ -19,8 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxkl._linalg import sum_rightmost
+from jaxkl._pytree import static_field
 from jaxkl.distributions import constraints as C
-from jaxkl.distributions._base import Distribution, static_field
+from jaxkl.distributions._base import Distribution
 from jaxkl.distributions.transforms import Transform
 
 __all__ = ["Independent", "TransformedDistribution", "MixtureSameFamily"]

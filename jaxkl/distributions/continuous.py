@@ -26,8 +26,9 @@ from jaxkl._numerics import (
     log_sinhc_second_derivative,
     normal_expectation,
 )
+from jaxkl._pytree import static_field
 from jaxkl.distributions import constraints as C
-from jaxkl.distributions._base import Distribution, ExponentialFamily, as_float_params, static_field
+from jaxkl.distributions._base import Distribution, ExponentialFamily, as_float_params
 
 __all__ = [
     "Normal",

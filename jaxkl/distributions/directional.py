@@ -27,8 +27,9 @@ from jaxkl._numerics import (
     power_spherical_kl_uniform,
     vmf_kl_uniform,
 )
+from jaxkl._pytree import static_field
 from jaxkl.distributions import constraints as C
-from jaxkl.distributions._base import Distribution, as_float_params, static_field
+from jaxkl.distributions._base import Distribution, as_float_params
 
 __all__ = ["VonMises", "VonMisesFisher", "PowerSpherical", "SphericalUniform"]
 

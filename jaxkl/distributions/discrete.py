@@ -29,13 +29,13 @@ import numpy as np
 from jax.scipy.special import gammaln, log_ndtr, ndtr, ndtri, xlog1py, xlogy
 
 from jaxkl import _checks
+from jaxkl._pytree import static_field
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import (
     Distribution,
     ExponentialFamily,
     as_float_params,
     float_dtype,
-    static_field,
 )
 
 __all__ = [

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxkl._linalg import sum_rightmost
+from jaxkl._pytree import Pytree, static_field
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import float_dtype
 
@@ -42,10 +43,6 @@ __all__ = [
 ]
 
 
-def _static_field(**kwargs: Any) -> Any:
-    return dataclasses.field(metadata={"static": True}, **kwargs)
-
-
 def _as_param(x: Any) -> jax.Array:
     """A transform parameter as a floating array. Python numbers stay weakly typed, so a
     scalar ``AffineTransform(0.0, 2.0)`` follows the dtype of the values it maps (also
@@ -55,7 +52,7 @@ def _as_param(x: Any) -> jax.Array:
     return jnp.asarray(x, dtype=float_dtype(x))
 
 
-class Transform:
+class Transform(Pytree, base=True):
     """Base class of the bijections. Subclasses declare annotated fields (leaves unless
     declared static) and implement ``_forward``, ``_inverse`` and ``_log_abs_det_jacobian``."""
 
@@ -64,39 +61,8 @@ class Transform:
     domain: ClassVar[C.Constraint] = C.real
     codomain: ClassVar[C.Constraint] = C.real
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(frozen=True, eq=False, init=False, repr=False)(cls)
-        fields = dataclasses.fields(cls)
-        cls._leaf_names = tuple(f.name for f in fields if not f.metadata.get("static"))
-        cls._static_names = tuple(f.name for f in fields if f.metadata.get("static"))
-        jax.tree_util.register_pytree_with_keys(
-            cls, cls._tree_flatten_with_keys, cls._tree_unflatten, cls._tree_flatten
-        )
-
-    # -- pytree --------------------------------------------------------------------
-    def _tree_flatten(self):
-        return tuple(getattr(self, n) for n in self._leaf_names), self._static_values()
-
-    def _tree_flatten_with_keys(self):
-        leaves = tuple((jax.tree_util.GetAttrKey(n), getattr(self, n)) for n in self._leaf_names)
-        return leaves, self._static_values()
-
-    def _static_values(self) -> Tuple[Any, ...]:
-        return tuple(getattr(self, n) for n in self._static_names)
-
-    @classmethod
-    def _tree_unflatten(cls, aux, leaves):
-        obj = object.__new__(cls)
-        for name, value in zip(cls._leaf_names, leaves):
-            object.__setattr__(obj, name, value)
-        for name, value in zip(cls._static_names, aux):
-            object.__setattr__(obj, name, value)
-        return obj
-
     def _set(self, **values: Any) -> None:
-        for name in self._leaf_names + self._static_names:
-            object.__setattr__(self, name, values.get(name))
+        self._set_fields(values)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise dataclasses.FrozenInstanceError(f"{type(self).__name__} is immutable; cannot set {name!r}")
@@ -294,7 +260,7 @@ class AffineTransform(Transform):
 
     loc: jax.Array
     scale: jax.Array
-    event_dim: int = _static_field()
+    event_dim: int = static_field()
 
     def __init__(self, loc, scale, event_dim: int = 0, cache_size: int = 0):
         if not isinstance(event_dim, (int, np.integer)) or event_dim < 0:
