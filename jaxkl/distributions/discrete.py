@@ -62,7 +62,7 @@ def _sigmoid_parts(logits):
             jax.nn.log_sigmoid(logits), jax.nn.log_sigmoid(-logits))
 
 
-class _BinaryProbs(Distribution):
+class BinaryParametrised(Distribution):
     """Shared ``probs`` / ``logits`` machinery of Bernoulli, Binomial and Geometric.
 
     Subclasses declare the fields ``_probs`` and ``_logits`` (in that order, after any
@@ -110,7 +110,7 @@ class _BinaryProbs(Distribution):
         return f"{type(self).__name__}({given}: {tuple(jnp.shape(getattr(self, '_' + given)))})"
 
 
-class Bernoulli(_BinaryProbs, ExponentialFamily):
+class Bernoulli(BinaryParametrised, ExponentialFamily):
     """Bernoulli distribution on {0, 1}: ``Bernoulli(probs=None, logits=None)`` as in torch.
 
     Args:
@@ -176,7 +176,7 @@ class Bernoulli(_BinaryProbs, ExponentialFamily):
         return jnp.broadcast_to(values, (2,) + self.batch_shape) if expand else values
 
 
-class Binomial(_BinaryProbs):
+class Binomial(BinaryParametrised):
     """Binomial distribution: ``Binomial(total_count=1, probs=None, logits=None)`` as in torch.
 
     ``total_count`` is a non-negative integer (array; stored as a float leaf in the
@@ -268,7 +268,7 @@ class Binomial(_BinaryProbs):
         return jax.random.binomial(key, n, jnp.broadcast_to(p, shape), shape).astype(p.dtype)
 
 
-class Geometric(_BinaryProbs, ExponentialFamily):
+class Geometric(BinaryParametrised, ExponentialFamily):
     """Geometric distribution: the number of failures before the first success, on
     {0, 1, ...}; ``Geometric(probs=None, logits=None)`` as in torch, probs in (0, 1].
 
@@ -388,7 +388,7 @@ class SimplexParametrised:
         return jnp.log(self._probs) - jnp.log(jnp.sum(self._probs, axis=-1, keepdims=True))
 
 
-class _CategoricalBase(SimplexParametrised, ExponentialFamily):
+class CategoricalParametrised(SimplexParametrised, ExponentialFamily):
     """Shared machinery of Categorical and OneHotCategorical (fields ``_probs``, ``_logits``
     with one trailing category axis)."""
 
@@ -462,7 +462,7 @@ class _CategoricalBase(SimplexParametrised, ExponentialFamily):
         return jax.nn.logsumexp(eta, axis=-1)
 
 
-class Categorical(_CategoricalBase):
+class Categorical(CategoricalParametrised):
     """Categorical distribution over ``{0, ..., K-1}``: ``Categorical(probs=None,
     logits=None)`` as in torch. The last axis of the parameter indexes the categories;
     ``probs`` need not be normalised (non-negative, positive sum), ``logits`` are
@@ -501,7 +501,7 @@ class Categorical(_CategoricalBase):
         return jnp.broadcast_to(values, (k,) + self.batch_shape) if expand else values
 
 
-class OneHotCategorical(_CategoricalBase):
+class OneHotCategorical(CategoricalParametrised):
     """One-hot categorical distribution: ``OneHotCategorical(probs=None, logits=None)`` as in
     torch; event shape ``(K,)``, samples are one-hot float vectors.
 

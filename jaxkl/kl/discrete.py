@@ -44,20 +44,20 @@ from jaxkl._numerics import (
 )
 from jaxkl.distributions.discrete import (
     Bernoulli,
+    BinaryParametrised,
     Binomial,
     Categorical,
+    CategoricalParametrised,
     Geometric,
     Multinomial,
     OneHotCategorical,
     Poisson,
     ProbitBernoulli,
-    _BinaryProbs,
-    _CategoricalBase,
 )
 from jaxkl.kl._registry import register_kl
 
 
-def _binary_weights_and_log_ratios(p: _BinaryProbs, q: _BinaryProbs):
+def _binary_weights_and_log_ratios(p: BinaryParametrised, q: BinaryParametrised):
     """Weights ``[1 - a, a]`` of p and ``log(q_i / p_i)`` (up to a constant) for the two
     outcomes, from exact differences of the parameters that were given."""
     if p._logits is not None and q._logits is not None:
@@ -95,7 +95,7 @@ def _q_mass_where_p_is_zero(p_probs, q_probs, axis=-1):
     return jnp.sum(jnp.where(p_probs > 0, 0.0, q_probs), axis=axis)
 
 
-def _bernoulli_kl(p: _BinaryProbs, q: _BinaryProbs) -> jax.Array:
+def _bernoulli_kl(p: BinaryParametrised, q: BinaryParametrised) -> jax.Array:
     w, d = _binary_weights_and_log_ratios(p, q)
     q1, q0, _, _ = q._parts()
     outside = _q_mass_where_p_is_zero(w, jnp.stack([q0, q1], axis=-1))
@@ -203,7 +203,7 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> jax.Array:
     return jnp.where(n_p > n_q, jnp.inf, kl)
 
 
-def _categorical_kl(p: _CategoricalBase, q: _CategoricalBase) -> jax.Array:
+def _categorical_kl(p: CategoricalParametrised, q: CategoricalParametrised) -> jax.Array:
     if p._num_events != q._num_events:
         raise ValueError(
             f"KL({type(p).__name__} || {type(q).__name__}) needs the same number of categories, "
