@@ -6,10 +6,13 @@ Closed forms and the tensor KL call these instead of writing the tricks inline.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.special as jsp
+import numpy as np
 
 #: The Euler-Mascheroni constant (``-psi(1)``), shared by the closed forms and entropies.
 EULER_GAMMA = 0.57721566490153286060651209
@@ -70,11 +73,6 @@ def expm1_minus_x(x: jax.Array) -> jax.Array:
         acc = 1.0 + xs * acc / k
     series = xs * xs / 2.0 * acc
     return jnp.where(small, series, jnp.expm1(x) - x)
-
-
-def ratio_minus_one_minus_log(r: jax.Array) -> jax.Array:
-    """``r - 1 - log(r)`` for r > 0, written as ``x - log1p(x)`` with ``x = r - 1``."""
-    return x_minus_log1p(jnp.asarray(r) - 1.0)
 
 
 def kl_div_term(p: jax.Array, q: jax.Array) -> jax.Array:
@@ -154,8 +152,6 @@ def kl_from_log_ratios(
 
 def _bernoulli_numbers(n: int):
     """Exact Bernoulli numbers ``B_0 .. B_n`` (``B_1 = -1/2``), by the Akiyama-Tanigawa algorithm."""
-    from fractions import Fraction
-
     out = []
     a = [Fraction(0)] * (n + 1)
     for m in range(n + 1):
@@ -173,9 +169,7 @@ _BERNOULLI = _bernoulli_numbers(64)
 
 def _log_sinhc_coeffs(count: int):
     """``c_k`` with ``log(sinh h / h) = sum_{k>=1} c_k h^{2k}``: ``c_k = 4^k B_{2k} / (2k (2k)!)``."""
-    import math as _math
-
-    return [float(4**k * _BERNOULLI[2 * k] / (2 * k * _math.factorial(2 * k))) for k in range(1, count + 1)]
+    return [float(4**k * _BERNOULLI[2 * k] / (2 * k * math.factorial(2 * k))) for k in range(1, count + 1)]
 
 
 _LSC = _log_sinhc_coeffs(30)
@@ -311,8 +305,6 @@ def lgamma_difference(a: jax.Array, d: jax.Array) -> jax.Array:
     Why: ``lgamma(a + d)`` and ``lgamma(a)`` agree in their leading digits when ``|d| << a``.
     The second-order remainder comes from :func:`lgamma_bregman` (whose ``h`` is ``-d``).
     """
-    import jax.scipy.special as jsp
-
     return d * jsp.digamma(a) + lgamma_bregman(a, -d)
 
 
@@ -417,8 +409,6 @@ def _debye_coefficients(count: int):
     polynomials satisfy ``U_k - V_k = p (1 - p^2) (U_{k-1}/2 + p U_{k-1}')`` (DLMF 10.41.11);
     ``Q_k`` is that expression without its factor ``(1 - p^2)``, divided by ``p^k``.
     """
-    from fractions import Fraction
-
     def deriv(c):
         return [i * c[i] for i in range(1, len(c))] or [Fraction(0)]
 
@@ -687,8 +677,6 @@ def log_ndtr_difference(a: jax.Array, b: jax.Array) -> jax.Array:
     while ``|h| max(1, |m|) < 1/2`` (then the series converges like ``4^{-2k} / (2k)!``);
     farther apart the direct difference of ``log_ndtr`` has no harmful cancellation.
     """
-    import jax.scipy.special as jsp
-
     a, b = jnp.asarray(a), jnp.asarray(b)
     h = b - a
     m = a + 0.5 * h
@@ -746,13 +734,11 @@ def _tanh_sinh_unit(step: float, tau_max: float):
     ``v = (1 + tanh z)/2`` with ``z = (pi/2) sinh(tau)``, ``tau = k * step``; the logs are
     formed from ``z`` (``log v = -softplus(-2z)``), so nodes within 1e-30 of an end keep
     their distance to it."""
-    import numpy as _np
-
-    tau = _np.arange(-tau_max, tau_max + step / 2, step)
-    z = 0.5 * math.pi * _np.sinh(tau)
-    log_v = -_np.logaddexp(0.0, -2.0 * z)
-    log_1mv = -_np.logaddexp(0.0, 2.0 * z)
-    weight = step * 0.25 * math.pi * _np.cosh(tau) / _np.cosh(z) ** 2
+    tau = np.arange(-tau_max, tau_max + step / 2, step)
+    z = 0.5 * math.pi * np.sinh(tau)
+    log_v = -np.logaddexp(0.0, -2.0 * z)
+    log_1mv = -np.logaddexp(0.0, 2.0 * z)
+    weight = step * 0.25 * math.pi * np.cosh(tau) / np.cosh(z) ** 2
     return log_v, log_1mv, weight
 
 
@@ -816,14 +802,12 @@ def normal_expectation(fn, loc: jax.Array, scale: jax.Array) -> jax.Array:
     about 1e-7 at ``scale = 20``; the truncation at 10 standard deviations costs ``1e-23``.
     ``fn`` must map an array of ``Y`` values to an array of the same shape.
     """
-    import numpy as _np
-
     loc = jnp.asarray(loc)
     scale = jnp.asarray(scale)
     dtype = jnp.result_type(loc, scale)
-    k = _np.arange(-_GAUSS_TRAPEZOID_HALF, _GAUSS_TRAPEZOID_HALF + 1)
+    k = np.arange(-_GAUSS_TRAPEZOID_HALF, _GAUSS_TRAPEZOID_HALF + 1)
     z = k * _GAUSS_TRAPEZOID_STEP
-    w = _GAUSS_TRAPEZOID_STEP * _np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    w = _GAUSS_TRAPEZOID_STEP * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     y = loc[..., None] + scale[..., None] * jnp.asarray(z, dtype)
     return jnp.sum(jnp.asarray(w, dtype) * fn(y), axis=-1)
 

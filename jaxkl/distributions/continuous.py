@@ -101,12 +101,6 @@ class Normal(ExponentialFamily):
         return -0.25 * eta1**2 / eta2 + 0.5 * jnp.log(-jnp.pi / eta2)
 
 
-def _support_mask(ok, value, fill):
-    """``(ok, safe_value)``: ``value`` where ``ok``, else ``fill`` (the double-``where``
-    pattern: the unsafe branch never sees an out-of-support value)."""
-    return jnp.where(ok, value, fill)
-
-
 def _batch_sample_shape(dist, sample_shape):
     return tuple(sample_shape) + dist.batch_shape
 
