@@ -98,10 +98,14 @@ def main(epochs: int = 5, steps_per_epoch: int = 40, batch: int = 64) -> list[fl
         for step in range(steps_per_epoch):
             key, step_key = jax.random.split(key)
             tokens = data[step * batch : (step + 1) * batch]
-            params, opt_state, metric, loss = train_step(params, opt_state, metric, tokens, step_key)
+            params, opt_state, metric, loss = train_step(
+                params, opt_state, metric, tokens, step_key
+            )
             total += float(loss)
         losses.append(total / steps_per_epoch)
-        print(f"epoch {epoch}: loss {losses[-1]:.3f}  token KL(data || decoder) {float(metric.compute()):.4f}")
+        print(
+            f"epoch {epoch}: loss {losses[-1]:.3f}  token KL(data || decoder) {float(metric.compute()):.4f}"
+        )
     assert losses[-1] < losses[0], "the loss should decrease"
     return losses
 

@@ -100,7 +100,10 @@ def kl_div_term(p: jax.Array, q: jax.Array) -> jax.Array:
 
 
 def kl_from_log_ratios(
-    weights: jax.Array, log_ratio: jax.Array, axis: int = -1, q_mass_outside: jax.Array | None = None
+    weights: jax.Array,
+    log_ratio: jax.Array,
+    axis: int = -1,
+    q_mass_outside: jax.Array | None = None,
 ) -> jax.Array:
     r"""``sum_i p_i log(p_i / q_i)`` from ``p_i`` and ``delta_i = log(q_i / p_i) + c``.
 
@@ -169,7 +172,10 @@ _BERNOULLI = _bernoulli_numbers(64)
 
 def _log_sinhc_coeffs(count: int):
     """``c_k`` with ``log(sinh h / h) = sum_{k>=1} c_k h^{2k}``: ``c_k = 4^k B_{2k} / (2k (2k)!)``."""
-    return [float(4**k * _BERNOULLI[2 * k] / (2 * k * math.factorial(2 * k))) for k in range(1, count + 1)]
+    return [
+        float(4**k * _BERNOULLI[2 * k] / (2 * k * math.factorial(2 * k)))
+        for k in range(1, count + 1)
+    ]
 
 
 _LSC = _log_sinhc_coeffs(30)
@@ -409,6 +415,7 @@ def _debye_coefficients(count: int):
     polynomials satisfy ``U_k - V_k = p (1 - p^2) (U_{k-1}/2 + p U_{k-1}')`` (DLMF 10.41.11);
     ``Q_k`` is that expression without its factor ``(1 - p^2)``, divided by ``p^k``.
     """
+
     def deriv(c):
         return [i * c[i] for i in range(1, len(c))] or [Fraction(0)]
 
@@ -451,7 +458,8 @@ def _horner(coeffs, p: jax.Array) -> jax.Array:
 def _bessel_series_tail(nu: float, x: jax.Array, terms: int) -> jax.Array:
     """``Gamma(nu + 1) (2/x)^nu I_nu(x) - 1 = sum_{k>=1} (x^2/4)^k / (k! (nu+1)_k)``, by Horner's
     rule from the last term (all terms positive: relative error a few ulp, also for tiny x).
-    Unrolled elementwise steps fuse into one loop (a cumulative product is ~25x slower on CPU)."""
+    Unrolled elementwise steps fuse into one loop (a cumulative product is ~25x slower on CPU).
+    """
     q = 0.25 * x * x
     acc = jnp.ones_like(x)
     for k in range(terms, 1, -1):
@@ -573,7 +581,8 @@ def log_bessel_ive(nu: float, x: jax.Array) -> jax.Array:
 
 def bessel_i_ratio(nu: float, x: jax.Array) -> jax.Array:
     """``I_{nu+1}(x) / I_nu(x)`` for ``x >= 0`` (the mean resultant length of the von
-    Mises-Fisher distribution in dimension ``2 nu + 2``). See :func:`bessel_i_terms`."""
+    Mises-Fisher distribution in dimension ``2 nu + 2``). See :func:`bessel_i_terms`.
+    """
     return bessel_i_terms(nu, x).ratio
 
 
@@ -629,7 +638,9 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     w = w / jnp.sum(w, axis=-1, keepdims=True)
     two_k_l = 2.0 * k * l[..., None]
     m = jnp.sum(w * jnp.expm1(two_k_l), axis=-1)
-    series = -x_minus_log1p(m) + jnp.sum(w * (expm1_minus_x(two_k_l) - 2.0 * k * xml[..., None]), axis=-1)
+    series = -x_minus_log1p(m) + jnp.sum(
+        w * (expm1_minus_x(two_k_l) - 2.0 * k * xml[..., None]), axis=-1
+    )
     # Hankel weights at kp (clipped into the asymptotic range)
     kh = jnp.where(series_side, switch, kp_safe)
     c = jnp.asarray([coeffs[0] for coeffs in _DEBYE_U], kp.dtype)
@@ -638,7 +649,11 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     wh = wh / jnp.sum(wh, axis=-1, keepdims=True)
     minus_j_l = -j * l[..., None]
     mh = jnp.sum(wh * jnp.expm1(minus_j_l), axis=-1)
-    hankel = 0.5 * xml - x_minus_log1p(mh) + jnp.sum(wh * (expm1_minus_x(minus_j_l) + j * xml[..., None]), axis=-1)
+    hankel = (
+        0.5 * xml
+        - x_minus_log1p(mh)
+        + jnp.sum(wh * (expm1_minus_x(minus_j_l) + j * xml[..., None]), axis=-1)
+    )
     out = jnp.where(near, jnp.where(series_side, series, hankel), direct)
     return jnp.maximum(out, 0.0)
 
@@ -733,7 +748,8 @@ def _tanh_sinh_unit(step: float, tau_max: float):
 
     ``v = (1 + tanh z)/2`` with ``z = (pi/2) sinh(tau)``, ``tau = k * step``; the logs are
     formed from ``z`` (``log v = -softplus(-2z)``), so nodes within 1e-30 of an end keep
-    their distance to it."""
+    their distance to it.
+    """
     tau = np.arange(-tau_max, tau_max + step / 2, step)
     z = 0.5 * math.pi * np.sinh(tau)
     log_v = -np.logaddexp(0.0, -2.0 * z)
@@ -776,7 +792,11 @@ def kumaraswamy_log_ratio_mean(a: jax.Array, b: jax.Array) -> jax.Array:
     small = lt < thr
     lts = jnp.where(small, thr, lt)
     near_one = lts > -math.log(2.0)
-    log_1mt = jnp.where(near_one, jnp.log(-jnp.expm1(jnp.where(near_one, lts, -1.0))), jnp.log1p(-jnp.exp(jnp.minimum(lts, -math.log(2.0)))))
+    log_1mt = jnp.where(
+        near_one,
+        jnp.log(-jnp.expm1(jnp.where(near_one, lts, -1.0))),
+        jnp.log1p(-jnp.exp(jnp.minimum(lts, -math.log(2.0)))),
+    )
     log_phi = jnp.log(-jnp.expm1(log_1mt / a)) - lts
     t = jnp.exp(jnp.where(small, lt, thr))
     log_phi_small = -jnp.log(a) + t * (a - 1) / (2 * a)
@@ -816,7 +836,8 @@ def vmf_kl_uniform(d: int, kappa: jax.Array) -> jax.Array:
     r"""KL(vMF(kappa) || uniform on S^{d-1}) ``= kappa A_nu(kappa) - log(Gamma(nu+1) (2/kappa)^nu
     I_nu(kappa))`` with ``nu = d/2 - 1``: the normalising constants cancel analytically. Below
     the series switch this is formed from the normalised log-Bessel (``~ kappa^2/(4(nu+1))``
-    near 0, no cancellation of constants); above it as ``-kappa (1 - A) - (h - kappa)``."""
+    near 0, no cancellation of constants); above it as ``-kappa (1 - A) - (h - kappa)``.
+    """
     t = bessel_i_terms(0.5 * d - 1.0, kappa)
     small = kappa * kappa * t.ratio_over_x - t.log_normalized
     large = -kappa * t.one_minus_ratio - t.log_normalized_minus_x

@@ -100,7 +100,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -149,7 +149,8 @@ def test_no_kl_module_imports_the_distributions_package():
 
 def test_no_private_name_crosses_a_package_boundary():
     """``from jaxkl.x.y import _name``: the importer must be inside ``_name``'s package (a
-    package's private helpers serve its own modules and its subpackages)."""
+    package's private helpers serve its own modules and its subpackages).
+    """
     bad = []
     for name in MODULES:
         for module, names in _imports(name):
@@ -166,15 +167,19 @@ def test_no_private_name_crosses_a_package_boundary():
 
 def test_public_init_files_reexport_explicitly():
     """Every ``__init__.py`` but metrics' (owned elsewhere) has a literal ``__all__`` of
-    strings, no star import, and every name in ``__all__`` is bound."""
+    strings, no star import, and every name in ``__all__`` is bound.
+    """
     for name in ("jaxkl", "jaxkl.distributions", "jaxkl.kl"):
         tree = ast.parse(MODULES[name].read_text())
-        stars = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.names[0].name == "*"]
+        stars = [
+            n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.names[0].name == "*"
+        ]
         assert not stars, f"{name}: star import"
         alls = [
             n.value
             for n in tree.body
-            if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in n.targets)
+            if isinstance(n, ast.Assign)
+            and any(getattr(t, "id", None) == "__all__" for t in n.targets)
         ]
         assert len(alls) == 1 and isinstance(alls[0], ast.List), f"{name}: __all__ must be one list"
         assert all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in alls[0].elts)
@@ -203,7 +208,8 @@ _IMPORT_EACH = textwrap.dedent(
 @pytest.mark.timeout(120)
 def test_every_module_imports_on_its_own():
     """Each module is imported first into a clean ``jaxkl`` namespace (one interpreter for
-    all: third-party packages stay loaded, every ``jaxkl`` module is dropped in between)."""
+    all: third-party packages stay loaded, every ``jaxkl`` module is dropped in between).
+    """
     names = sorted(MODULES)
     proc = subprocess.run(
         [sys.executable, "-c", _IMPORT_EACH, *names],

@@ -21,8 +21,12 @@ def test_kl_div_term_is_accurate_near_equal_and_handles_zeros():
         A, B = mp.mpf(float(a)), mp.mpf(float(b))
         want = float(A * mp.log(A / B) - A + B)
         assert abs(g - want) <= 1e-5 * want, (a, b, g, want)
-    np.testing.assert_array_equal(kl_div_term(jnp.array([0.0, 1.0, 0.0]), jnp.array([2.0, 0.0, 0.0])), [2.0, np.inf, 0.0])
-    g = jax.grad(lambda x: jnp.sum(kl_div_term(x, jnp.array([1.0, 0.0, 2.0]))))(jnp.array([0.0, 0.0, 1.0]))
+    np.testing.assert_array_equal(
+        kl_div_term(jnp.array([0.0, 1.0, 0.0]), jnp.array([2.0, 0.0, 0.0])), [2.0, np.inf, 0.0]
+    )
+    g = jax.grad(lambda x: jnp.sum(kl_div_term(x, jnp.array([1.0, 0.0, 2.0]))))(
+        jnp.array([0.0, 0.0, 1.0])
+    )
     assert not np.any(np.isnan(np.asarray(g)))
 
 
@@ -47,7 +51,13 @@ def test_kl_from_log_ratios_matches_mpmath_near_equal_and_far():
     d = jnp.array([[jnp.nan, 0.0, 0.0], [-jnp.inf, 0.0, jnp.inf]])
     np.testing.assert_array_equal(kl_from_log_ratios(w, d), [0.0, np.inf])
     # q's mass outside p's support: KL(p || q) = KL(p || q restricted) - log(1 - mass)
-    np.testing.assert_allclose(kl_from_log_ratios(jnp.array([0.0, 1.0]), jnp.array([0.0, 0.0]), q_mass_outside=jnp.array(0.75)), np.log(4.0), rtol=1e-6)
+    np.testing.assert_allclose(
+        kl_from_log_ratios(
+            jnp.array([0.0, 1.0]), jnp.array([0.0, 0.0]), q_mass_outside=jnp.array(0.75)
+        ),
+        np.log(4.0),
+        rtol=1e-6,
+    )
 
 
 # --- continuous-family helpers: log_sinhc family, log-gamma / digamma / log-beta differences ---
@@ -90,8 +100,18 @@ def test_log_sinhc_and_derivatives_match_mpmath_in_float32():
 
 
 _BREGMAN_CASES = [
-    (0.3, 1e-6), (0.3, -2e-5), (0.9, 0.3), (1.2, 1e-5), (1.2, -1.0), (3.0, 2.0), (0.01, 3.0),
-    (2.0, -1.99), (-0.5, 0.2), (-3.0, 4.0), (40.0, 1e-3), (-7.0, -1e-4),
+    (0.3, 1e-6),
+    (0.3, -2e-5),
+    (0.9, 0.3),
+    (1.2, 1e-5),
+    (1.2, -1.0),
+    (3.0, 2.0),
+    (0.01, 3.0),
+    (2.0, -1.99),
+    (-0.5, 0.2),
+    (-3.0, 4.0),
+    (40.0, 1e-3),
+    (-7.0, -1e-4),
 ]
 
 
@@ -106,7 +126,17 @@ def test_log_sinhc_bregman_matches_mpmath_in_float32(hp, delta):
 
 
 @_pytest.mark.parametrize(
-    "a,d", [(2.0, 1e-5), (2.0, -3e-4), (0.3, 5.0), (5.0, -4.0), (1e-3, -5e-4), (1e-3, 2e-8), (1e4, 0.3), (1e4, -30.0)]
+    "a,d",
+    [
+        (2.0, 1e-5),
+        (2.0, -3e-4),
+        (0.3, 5.0),
+        (5.0, -4.0),
+        (1e-3, -5e-4),
+        (1e-3, 2e-8),
+        (1e4, 0.3),
+        (1e4, -30.0),
+    ],
 )
 def test_lgamma_and_digamma_differences_match_mpmath_in_float32(a, d):
     _mp.mp.dps = 50
@@ -154,7 +184,9 @@ def _mp_bessel_terms(nu, x):
         x = _mp.mpf(x)
         i0, i1 = _mp.besseli(nu, x), _mp.besseli(nu + 1, x)
         norm = _mp.log(_mp.gamma(nu + 1) * (2 / x) ** nu * i0)
-        return [float(v) for v in (_mp.log(i0) - x, norm, norm - x, i1 / i0, 1 - i1 / i0, i1 / (i0 * x))]
+        return [
+            float(v) for v in (_mp.log(i0) - x, norm, norm - x, i1 / i0, 1 - i1 / i0, i1 / (i0 * x))
+        ]
 
 
 @_pytest.mark.parametrize("d", [2, 3, 5, 16, 128])
@@ -163,14 +195,23 @@ def test_bessel_terms_match_mpmath_in_float32(d):
     nu = 0.5 * d - 1
     x32 = _jnp.asarray(_BESSEL_X, _jnp.float32)
     got = _jax.jit(lambda x: _nx.bessel_i_terms(nu, x))(x32)
-    names = ["log_ive", "log_normalized", "log_normalized_minus_x", "ratio", "one_minus_ratio", "ratio_over_x"]
+    names = [
+        "log_ive",
+        "log_normalized",
+        "log_normalized_minus_x",
+        "ratio",
+        "one_minus_ratio",
+        "ratio_over_x",
+    ]
     want = _np.array([_mp_bessel_terms(nu, float(v)) for v in _np.asarray(x32, _np.float64)])
     for j, name in enumerate(names):
         g = _np.asarray(getattr(got, name), _np.float64)
         rel = _np.abs(g - want[:, j]) / _np.abs(want[:, j])
         # 1 - A from the series just below the switch (x ~ 12, 1 - A ~ 0.04) keeps ~1e-5
         tol = 2e-5 if name == "one_minus_ratio" else 2e-6
-        assert _np.all(rel < tol), f"{name}: worst rel err {rel.max():.2e} at x={_BESSEL_X[rel.argmax()]}"
+        assert _np.all(rel < tol), (
+            f"{name}: worst rel err {rel.max():.2e} at x={_BESSEL_X[rel.argmax()]}"
+        )
 
 
 @_pytest.mark.x64
@@ -178,11 +219,20 @@ def test_bessel_terms_match_mpmath_in_float32(d):
 def test_bessel_terms_match_mpmath_in_float64(d):
     nu = 0.5 * d - 1
     got = _nx.bessel_i_terms(nu, _jnp.asarray(_BESSEL_X, _jnp.float64))
-    names = ["log_ive", "log_normalized", "log_normalized_minus_x", "ratio", "one_minus_ratio", "ratio_over_x"]
+    names = [
+        "log_ive",
+        "log_normalized",
+        "log_normalized_minus_x",
+        "ratio",
+        "one_minus_ratio",
+        "ratio_over_x",
+    ]
     want = _np.array([_mp_bessel_terms(nu, float(v)) for v in _BESSEL_X])
     for j, name in enumerate(names):
         rel = _np.abs(_np.asarray(getattr(got, name)) - want[:, j]) / _np.abs(want[:, j])
-        assert _np.all(rel < 1e-12), f"{name}: worst rel err {rel.max():.2e} at x={_BESSEL_X[rel.argmax()]}"
+        assert _np.all(rel < 1e-12), (
+            f"{name}: worst rel err {rel.max():.2e} at x={_BESSEL_X[rel.argmax()]}"
+        )
 
 
 def test_bessel_terms_have_finite_gradients_at_zero_and_huge_arguments():
@@ -192,7 +242,11 @@ def test_bessel_terms_have_finite_gradients_at_zero_and_huge_arguments():
         @_jax.jit
         def grads(v):
             t = _nx.bessel_i_terms(nu, v)
-            total = _jax.grad(lambda w: _jnp.sum(_nx.bessel_i_terms(nu, w).log_normalized + _nx.bessel_i_terms(nu, w).ratio))(v)
+            total = _jax.grad(
+                lambda w: _jnp.sum(
+                    _nx.bessel_i_terms(nu, w).log_normalized + _nx.bessel_i_terms(nu, w).ratio
+                )
+            )(v)
             # d/dx log(Gamma(nu+1) (2/x)^nu I_nu(x)) = I_nu'/I_nu - nu/x = A_nu(x)
             dlog = _jax.grad(lambda w: _jnp.sum(_nx.bessel_i_terms(nu, w).log_normalized))(v)
             return total, dlog, t.ratio
@@ -212,7 +266,7 @@ def test_log_bessel_ive_and_ratio_wrappers():
 
 
 def test_naive_log_bessel_ratio_loses_what_the_helper_keeps():
-    """jax's i0e/i1e give 1 - A_0 with ~kappa*eps error at large kappa; the helper does not."""
+    """Jax's i0e/i1e give 1 - A_0 with ~kappa*eps error at large kappa; the helper does not."""
     import jax.scipy.special as jsp
 
     k = _jnp.float32(1e5)
@@ -233,13 +287,33 @@ def test_log_bessel_i0_bregman_matches_mpmath_in_float32(kp):
     with _mp.workdps(50):
         for g, x, y in zip(got, _np.asarray(a, _np.float64), _np.asarray(b, _np.float64)):
             x, y = _mp.mpf(float(x)), _mp.mpf(float(y))
-            want = _mp.log(_mp.besseli(0, y) / _mp.besseli(0, x)) - _mp.besseli(1, x) / _mp.besseli(0, x) * (y - x)
+            want = _mp.log(_mp.besseli(0, y) / _mp.besseli(0, x)) - _mp.besseli(1, x) / _mp.besseli(
+                0, x
+            ) * (y - x)
             assert abs(g - float(want)) <= 1e-4 * float(want), (float(x), float(y), g, float(want))
 
 
 # -- x_minus_log1p, log1p_minus_x, expm1_minus_x (near-zero cancellations) ----------------------
 _SMALL_AND_LARGE = np.array(
-    [-0.9, -0.6, -0.5, -0.49, -0.1, -1e-3, -1e-6, -1e-20, 1e-20, 1e-6, 1e-3, 0.1, 0.49, 0.5, 0.7, 3.0, 1e3]
+    [
+        -0.9,
+        -0.6,
+        -0.5,
+        -0.49,
+        -0.1,
+        -1e-3,
+        -1e-6,
+        -1e-20,
+        1e-20,
+        1e-6,
+        1e-3,
+        0.1,
+        0.49,
+        0.5,
+        0.7,
+        3.0,
+        1e3,
+    ]
 )
 
 
@@ -258,8 +332,12 @@ def test_log1p_cancellation_helpers_match_mpmath_in_float32():
     x32 = jnp.asarray(_SMALL_AND_LARGE, jnp.float32)
     expected = _mp_reference(lambda x: x - mp.log1p(x), _SMALL_AND_LARGE, np.float32)
     tiny = float(np.finfo(np.float32).tiny)  # x**2/2 at x = 1e-20 is subnormal: flushed to 0
-    np.testing.assert_allclose(np.asarray(x_minus_log1p(x32), np.float64), expected, rtol=4e-7, atol=tiny)
-    np.testing.assert_allclose(np.asarray(log1p_minus_x(x32), np.float64), -expected, rtol=4e-7, atol=tiny)
+    np.testing.assert_allclose(
+        np.asarray(x_minus_log1p(x32), np.float64), expected, rtol=4e-7, atol=tiny
+    )
+    np.testing.assert_allclose(
+        np.asarray(log1p_minus_x(x32), np.float64), -expected, rtol=4e-7, atol=tiny
+    )
     assert np.all(np.asarray(x_minus_log1p(x32)) >= 0.0)
     # the helper is needed: the naive float32 difference is mostly rounding at x = -1e-6
     naive = np.asarray(x32 - jnp.log1p(x32), np.float64)
@@ -282,7 +360,9 @@ def test_log1p_cancellation_helpers_have_finite_gradients():
 
     xs = jnp.asarray([-0.9, -0.5, -1e-6, 0.0, 1e-6, 0.5, 3.0], jnp.float32)
     g = jax.vmap(jax.grad(x_minus_log1p))(xs)
-    np.testing.assert_allclose(g, np.asarray(xs, np.float64) / (1.0 + np.asarray(xs, np.float64)), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        g, np.asarray(xs, np.float64) / (1.0 + np.asarray(xs, np.float64)), rtol=1e-5, atol=1e-7
+    )
     g = jax.vmap(jax.grad(expm1_minus_x))(xs)
     np.testing.assert_allclose(g, np.expm1(np.asarray(xs, np.float64)), rtol=1e-5, atol=1e-7)
 
@@ -300,7 +380,9 @@ def test_lgamma_bregman_matches_mpmath_in_float32(x, rel):
 
 
 def test_lgamma_bregman_has_finite_gradients_at_zero_step():
-    g = _jax.grad(lambda x, h: _nx.lgamma_bregman(x, h), argnums=(0, 1))(_jnp.float32(2.0), _jnp.float32(0.0))
+    g = _jax.grad(lambda x, h: _nx.lgamma_bregman(x, h), argnums=(0, 1))(
+        _jnp.float32(2.0), _jnp.float32(0.0)
+    )
     assert all(_np.isfinite(_np.asarray(v)) for v in g)
 
 
@@ -324,7 +406,9 @@ def test_kumaraswamy_log_ratio_mean_matches_mpmath():
 
         want = float(mp.quad(integrand, [-mp.inf, -50, -10, -1, mp.mpf("-1e-3"), 0]))
         assert abs(g - want) <= 2e-7 * max(1.0, abs(want)), (x, y, g, want)
-    grads = jax.grad(lambda a, b: jnp.sum(kumaraswamy_log_ratio_mean(a, b)), argnums=(0, 1))(jnp.asarray(a), jnp.asarray(b))
+    grads = jax.grad(lambda a, b: jnp.sum(kumaraswamy_log_ratio_mean(a, b)), argnums=(0, 1))(
+        jnp.asarray(a), jnp.asarray(b)
+    )
     assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
 
 
@@ -335,9 +419,15 @@ def test_normal_expectation_matches_quadrature_at_large_scales():
 
     loc = np.array([0.0, 1.5, -3.0])
     scale = np.array([0.1, 4.0, 10.0])
-    got = np.asarray(normal_expectation(jax.nn.sigmoid, jnp.asarray(loc, jnp.float32), jnp.asarray(scale, jnp.float32)))
+    got = np.asarray(
+        normal_expectation(
+            jax.nn.sigmoid, jnp.asarray(loc, jnp.float32), jnp.asarray(scale, jnp.float32)
+        )
+    )
     for g, m, s in zip(got, loc, scale):
-        want = integrate.quad(lambda y: special.expit(y) * stats.norm(m, s).pdf(y), -np.inf, np.inf, epsabs=1e-13)[0]
+        want = integrate.quad(
+            lambda y: special.expit(y) * stats.norm(m, s).pdf(y), -np.inf, np.inf, epsabs=1e-13
+        )[0]
         assert abs(g - want) <= 2e-6, (m, s, g, want)
 
 
@@ -352,8 +442,17 @@ def test_log_ndtr_difference_matches_mpmath_near_far_and_extreme():
     def log_phi(x):
         return mp.log1p(-mp.ncdf(-x)) if x > 0 else mp.log(mp.ncdf(x))
 
-    pairs = [(0.3, 0.300003), (0.5, 0.5000001), (-5.0, -4.9), (2.0, 2.1), (-10.0, -10.02), (-30.0, 30.0),
-             (30.0, -30.0), (-30.0, -30.0003), (1.0, -1.0)]
+    pairs = [
+        (0.3, 0.300003),
+        (0.5, 0.5000001),
+        (-5.0, -4.9),
+        (2.0, 2.1),
+        (-10.0, -10.02),
+        (-30.0, 30.0),
+        (30.0, -30.0),
+        (-30.0, -30.0003),
+        (1.0, -1.0),
+    ]
     a = jnp.array([x for x, _ in pairs], jnp.float32)
     b = jnp.array([y for _, y in pairs], jnp.float32)
     got = np.asarray(log_ndtr_difference(a, b), np.float64)

@@ -27,7 +27,8 @@ Unflattening never calls ``__init__`` (JAX unflattens with tracers, ``ShapedArra
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -37,7 +38,7 @@ from jaxkl import _checks
 from jaxkl._pytree import Pytree
 from jaxkl.distributions import constraints as C
 
-Shape = Tuple[int, ...]
+Shape = tuple[int, ...]
 
 #: Default for ``validate_args`` when a constructor is not told; like torch's
 #: ``Distribution.set_default_validate_args``.
@@ -52,7 +53,8 @@ def set_default_validate_args(value: bool) -> None:
 def float_dtype(*xs: Any) -> jnp.dtype:
     """The floating dtype parameters compute in: float64 if any is float64 (after JAX's
     canonicalisation, so only with x64 on), else float32 (also for half precision and
-    integer inputs)."""
+    integer inputs).
+    """
     for x in xs:
         if x is None:
             continue
@@ -62,9 +64,10 @@ def float_dtype(*xs: Any) -> jnp.dtype:
     return jnp.dtype(jnp.float32)
 
 
-def as_float_params(*xs: Any, broadcast: bool = True) -> Tuple[jax.Array, ...]:
+def as_float_params(*xs: Any, broadcast: bool = True) -> tuple[jax.Array, ...]:
     """Convert to one floating dtype and (by default) broadcast to a common shape (torch's
-    ``broadcast_all``). ``None`` stays ``None``."""
+    ``broadcast_all``). ``None`` stays ``None``.
+    """
     dtype = float_dtype(*xs)
     arrs = [None if x is None else jnp.asarray(x, dtype=dtype) for x in xs]
     if broadcast:
@@ -79,16 +82,16 @@ class Distribution(Pytree, base=True):
 
     #: parameter name -> constraint, checked at construction (concrete: ValueError;
     #: traced: checkify check).
-    arg_constraints: ClassVar[Dict[str, C.Constraint]] = {}
+    arg_constraints: ClassVar[dict[str, C.Constraint]] = {}
     #: the support of the distribution (a constraint, or None when it depends on params)
-    support: ClassVar[Optional[C.Constraint]] = None
+    support: ClassVar[C.Constraint | None] = None
     #: parameter name -> number of trailing event dims of that parameter (default 0)
-    param_event_ndims: ClassVar[Dict[str, int]] = {}
+    param_event_ndims: ClassVar[dict[str, int]] = {}
     #: True when ``sample`` is reparameterised (gradients flow to the parameters)
     has_rsample: ClassVar[bool] = False
 
     # -- construction --------------------------------------------------------------
-    def _init(self, validate_args: Optional[bool] = None, **values: Any) -> None:
+    def _init(self, validate_args: bool | None = None, **values: Any) -> None:
         """Set the fields (the constructor's last step) and validate the parameters."""
         names = set(self._leaf_names) | set(self._static_names)
         unknown = set(values) - names
@@ -110,7 +113,11 @@ class Distribution(Pytree, base=True):
             self._value_check(
                 ok,
                 f"{type(self).__name__}: parameter `{name}` must be {constraint.name}"
-                + (f", got {np.asarray(value)!r}" if _checks.is_concrete(value) and np.size(value) <= 8 else ""),
+                + (
+                    f", got {np.asarray(value)!r}"
+                    if _checks.is_concrete(value) and np.size(value) <= 8
+                    else ""
+                ),
                 value,
             )
 
@@ -119,7 +126,9 @@ class Distribution(Pytree, base=True):
         _checks.value_check(ok, message, *arrays)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise dataclasses.FrozenInstanceError(f"{type(self).__name__} is immutable; cannot set {name!r}")
+        raise dataclasses.FrozenInstanceError(
+            f"{type(self).__name__} is immutable; cannot set {name!r}"
+        )
 
     # -- shapes --------------------------------------------------------------------
     @property
@@ -139,9 +148,10 @@ class Distribution(Pytree, base=True):
     def event_shape(self) -> Shape:
         return ()
 
-    def expand(self, batch_shape: Sequence[int]) -> "Distribution":
+    def expand(self, batch_shape: Sequence[int]) -> Distribution:
         """The same distribution with its parameters broadcast to ``batch_shape`` (torch's
-        ``expand``). Families whose leaves are not plain parameters override this."""
+        ``expand``). Families whose leaves are not plain parameters override this.
+        """
         batch_shape = tuple(batch_shape)
         if batch_shape == self.batch_shape:
             return self
@@ -165,7 +175,7 @@ class Distribution(Pytree, base=True):
                 new[name] = jnp.broadcast_to(value, batch_shape + event)
         return self._replace(**new)
 
-    def _replace(self, **values: Any) -> "Distribution":
+    def _replace(self, **values: Any) -> Distribution:
         """A copy with some fields replaced, without calling ``__init__`` (no validation)."""
         obj = object.__new__(type(self))
         for name in self._leaf_names + self._static_names:
@@ -184,7 +194,8 @@ class Distribution(Pytree, base=True):
 
     def rsample(self, key: jax.Array, sample_shape: Sequence[int] = ()) -> jax.Array:
         """Reparameterised sample (torch's name). Same as :meth:`sample` where
-        ``has_rsample``; otherwise raises."""
+        ``has_rsample``; otherwise raises.
+        """
         if not self.has_rsample:
             raise NotImplementedError(f"{type(self).__name__} has no reparameterised sampler")
         return self.sample(key, sample_shape)
@@ -227,7 +238,7 @@ class ExponentialFamily(Distribution):
     """
 
     @property
-    def _natural_params(self) -> Tuple[jax.Array, ...]:
+    def _natural_params(self) -> tuple[jax.Array, ...]:
         raise NotImplementedError
 
     def _log_normalizer(self, *natural_params: jax.Array) -> jax.Array:

@@ -12,7 +12,8 @@ Their leaves are other distributions (and transforms), so they pass through ``ji
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -26,12 +27,14 @@ from jaxkl.distributions.transforms import Transform
 
 __all__ = ["Independent", "TransformedDistribution", "MixtureSameFamily"]
 
-Shape = Tuple[int, ...]
+Shape = tuple[int, ...]
 
 
 def _check_distribution(value: Any, name: str, owner: str) -> None:
     if not isinstance(value, Distribution):
-        raise TypeError(f"{owner}: `{name}` must be a jaxkl Distribution, got {type(value).__name__}")
+        raise TypeError(
+            f"{owner}: `{name}` must be a jaxkl Distribution, got {type(value).__name__}"
+        )
 
 
 class Independent(Distribution):
@@ -76,7 +79,11 @@ class Independent(Distribution):
                 "Independent: `reinterpreted_batch_ndims` must be between 0 and the base's batch rank "
                 f"{len(base_distribution.batch_shape)} (batch_shape {base_distribution.batch_shape}), got {r}"
             )
-        self._init(base_distribution=base_distribution, reinterpreted_batch_ndims=r, validate_args=validate_args)
+        self._init(
+            base_distribution=base_distribution,
+            reinterpreted_batch_ndims=r,
+            validate_args=validate_args,
+        )
 
     @property
     def batch_shape(self) -> Shape:
@@ -86,7 +93,10 @@ class Independent(Distribution):
     @property
     def event_shape(self) -> Shape:
         shape = self.base_distribution.batch_shape
-        return shape[len(shape) - self.reinterpreted_batch_ndims :] + self.base_distribution.event_shape
+        return (
+            shape[len(shape) - self.reinterpreted_batch_ndims :]
+            + self.base_distribution.event_shape
+        )
 
     @property
     def has_rsample(self) -> bool:  # type: ignore[override]
@@ -99,13 +109,15 @@ class Independent(Distribution):
             return base
         return C.independent(base, self.reinterpreted_batch_ndims)
 
-    def expand(self, batch_shape: Sequence[int]) -> "Independent":
+    def expand(self, batch_shape: Sequence[int]) -> Independent:
         batch_shape = tuple(batch_shape)
         if batch_shape == self.batch_shape:
             return self
         base_shape = self.base_distribution.batch_shape
         reinterpreted = base_shape[len(base_shape) - self.reinterpreted_batch_ndims :]
-        return self._replace(base_distribution=self.base_distribution.expand(batch_shape + reinterpreted))
+        return self._replace(
+            base_distribution=self.base_distribution.expand(batch_shape + reinterpreted)
+        )
 
     def log_prob(self, value):
         return sum_rightmost(self.base_distribution.log_prob(value), self.reinterpreted_batch_ndims)
@@ -152,7 +164,7 @@ class TransformedDistribution(Distribution):
     """
 
     base_distribution: Distribution
-    transforms: Tuple[Transform, ...]
+    transforms: tuple[Transform, ...]
 
     def __init__(self, base_distribution, transforms, *, validate_args=None):
         _check_distribution(base_distribution, "base_distribution", "TransformedDistribution")
@@ -167,7 +179,9 @@ class TransformedDistribution(Distribution):
             )
         for t in transforms:
             if not isinstance(t, Transform):
-                raise TypeError(f"TransformedDistribution: `transforms` holds a non-Transform {t!r}")
+                raise TypeError(
+                    f"TransformedDistribution: `transforms` holds a non-Transform {t!r}"
+                )
         base = base_distribution
         domain_event_dim = max((t.event_dim for t in transforms), default=0)
         base_shape = base.batch_shape + base.event_shape
@@ -205,7 +219,7 @@ class TransformedDistribution(Distribution):
     def has_rsample(self) -> bool:  # type: ignore[override]
         return self.base_distribution.has_rsample
 
-    def expand(self, batch_shape: Sequence[int]) -> "TransformedDistribution":
+    def expand(self, batch_shape: Sequence[int]) -> TransformedDistribution:
         batch_shape = tuple(batch_shape)
         if batch_shape == self.batch_shape:
             return self
@@ -227,7 +241,8 @@ class TransformedDistribution(Distribution):
 
     def log_prob(self, value):
         """``log p(value)``; ``-inf`` where a value lies outside a transform's codomain (torch
-        returns NaN there), so that Monte Carlo estimates see support mismatches."""
+        returns NaN there), so that Monte Carlo estimates see support mismatches.
+        """
         event_dim = len(self.event_shape)
         y = jnp.asarray(value)
         log_prob = 0.0
@@ -237,7 +252,9 @@ class TransformedDistribution(Distribution):
             n = min(event_dim - t.codomain.event_dim, ok.ndim)
             inside = inside & (jnp.all(ok, axis=tuple(range(-n, 0))) if n > 0 else ok)
             x = t.inverse(y)
-            log_prob = log_prob - sum_rightmost(t.log_abs_det_jacobian(x, y), event_dim - t.event_dim)
+            log_prob = log_prob - sum_rightmost(
+                t.log_abs_det_jacobian(x, y), event_dim - t.event_dim
+            )
             y = x
         base = self.base_distribution
         log_prob = log_prob + sum_rightmost(base.log_prob(y), event_dim - len(base.event_shape))
@@ -347,7 +364,7 @@ class MixtureSameFamily(Distribution):
         """Normalised log mixture weights, shape ``batch_shape + (K,)``."""
         return _mixture_log_weights(self.mixture_distribution)
 
-    def expand(self, batch_shape: Sequence[int]) -> "MixtureSameFamily":
+    def expand(self, batch_shape: Sequence[int]) -> MixtureSameFamily:
         batch_shape = tuple(batch_shape)
         if batch_shape == self.batch_shape:
             return self
@@ -369,7 +386,9 @@ class MixtureSameFamily(Distribution):
         sample_shape = tuple(sample_shape)
         k_index, k_comp = jax.random.split(key)
         log_w = self.log_weights
-        index = jax.random.categorical(k_index, log_w, axis=-1, shape=sample_shape + self.batch_shape)
+        index = jax.random.categorical(
+            k_index, log_w, axis=-1, shape=sample_shape + self.batch_shape
+        )
         xs = self.component_distribution.sample(k_comp, sample_shape)  # S + B + (K,) + E
         ne = len(self.event_shape)
         index = index.reshape(index.shape + (1,) * (1 + ne))
@@ -392,4 +411,6 @@ class MixtureSameFamily(Distribution):
         means = self.component_distribution.mean
         mean = jnp.sum(w * means, axis=axis)
         spread = means - jnp.expand_dims(mean, axis)
-        return jnp.sum(w * self.component_distribution.variance, axis=axis) + jnp.sum(w * spread * spread, axis=axis)
+        return jnp.sum(w * self.component_distribution.variance, axis=axis) + jnp.sum(
+            w * spread * spread, axis=axis
+        )

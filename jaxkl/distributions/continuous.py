@@ -10,7 +10,6 @@ KLs are in :mod:`jaxkl.kl.continuous`.
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -358,7 +357,9 @@ class Gamma(ExponentialFamily):
 
     def sample(self, key, sample_shape=()):
         shape = _batch_sample_shape(self, sample_shape)
-        g = jax.random.gamma(key, jnp.broadcast_to(self.concentration, shape), shape, self.rate.dtype)
+        g = jax.random.gamma(
+            key, jnp.broadcast_to(self.concentration, shape), shape, self.rate.dtype
+        )
         # small concentrations underflow to exactly 0 (an infinite density); torch clamps too
         return jnp.maximum(g / self.rate, jnp.finfo(g.dtype).tiny)
 
@@ -405,7 +406,11 @@ class Beta(ExponentialFamily):
 
     def __init__(self, concentration1, concentration0, *, validate_args=None):
         concentration1, concentration0 = as_float_params(concentration1, concentration0)
-        self._init(concentration1=concentration1, concentration0=concentration0, validate_args=validate_args)
+        self._init(
+            concentration1=concentration1,
+            concentration0=concentration0,
+            validate_args=validate_args,
+        )
 
     @property
     def mean(self):
@@ -604,9 +609,9 @@ class ContinuousBernoulli(ExponentialFamily):
         0.6565
     """
 
-    _probs: Optional[jax.Array]
-    _logits: Optional[jax.Array]
-    lims: Tuple[float, float] = static_field()
+    _probs: jax.Array | None
+    _logits: jax.Array | None
+    lims: tuple[float, float] = static_field()
     arg_constraints = {"probs": C.unit_interval, "logits": C.real}
     support = C.unit_interval
     has_rsample = True
@@ -618,7 +623,12 @@ class ContinuousBernoulli(ExponentialFamily):
                 f"probs={'None' if probs is None else 'an array'} and logits={'None' if logits is None else 'an array'}"
             )
         probs, logits = as_float_params(probs, logits)
-        self._init(_probs=probs, _logits=logits, lims=tuple(float(v) for v in lims), validate_args=validate_args)
+        self._init(
+            _probs=probs,
+            _logits=logits,
+            lims=tuple(float(v) for v in lims),
+            validate_args=validate_args,
+        )
 
     def _validate_params(self):
         for name, raw in (("probs", self._probs), ("logits", self._logits)):
@@ -628,7 +638,11 @@ class ContinuousBernoulli(ExponentialFamily):
             self._value_check(
                 jnp.all(constraint.check(raw)),
                 f"ContinuousBernoulli: parameter `{name}` must be {constraint.name}"
-                + (f", got {np.asarray(raw)!r}" if _checks.is_concrete(raw) and np.size(raw) <= 8 else ""),
+                + (
+                    f", got {np.asarray(raw)!r}"
+                    if _checks.is_concrete(raw) and np.size(raw) <= 8
+                    else ""
+                ),
                 raw,
             )
 
@@ -735,7 +749,8 @@ class ContinuousBernoulli(ExponentialFamily):
 
 def _logit(p):
     """``log(p / (1 - p))``; near ``p = 1/2`` as ``log1p((2p - 1)/(1 - p))`` (``2p - 1`` is exact
-    there), which keeps relative accuracy where ``log p - log1p(-p)`` cancels."""
+    there), which keeps relative accuracy where ``log p - log1p(-p)`` cancels.
+    """
     mid = (p > 0.25) & (p < 0.75)
     pm = jnp.where(mid, p, 0.5)
     return jnp.where(mid, jnp.log1p((2 * pm - 1) / (1 - pm)), jnp.log(p) - jnp.log1p(-p))
@@ -743,7 +758,8 @@ def _logit(p):
 
 def logit_difference(p1, p2):
     """``logit(p2) - logit(p1)`` from the difference of the probabilities (exact for close
-    floats): ``log1p((p2 - p1)/p1) - log1p((p1 - p2)/(1 - p1))``."""
+    floats): ``log1p((p2 - p1)/p1) - log1p((p1 - p2)/(1 - p1))``.
+    """
     d = p2 - p1
     return jnp.log1p(d / p1) - jnp.log1p(-d / (1 - p1))
 
@@ -974,7 +990,11 @@ class Kumaraswamy(Distribution):
 
     def __init__(self, concentration1, concentration0, *, validate_args=None):
         concentration1, concentration0 = as_float_params(concentration1, concentration0)
-        self._init(concentration1=concentration1, concentration0=concentration0, validate_args=validate_args)
+        self._init(
+            concentration1=concentration1,
+            concentration0=concentration0,
+            validate_args=validate_args,
+        )
 
     def _moment(self, n):
         """``E[X^n] = b B(1 + n/a, b)``."""
@@ -1056,7 +1076,9 @@ class InverseGamma(Distribution):
 
     def sample(self, key, sample_shape=()):
         shape = _shape(self, sample_shape)
-        g = jax.random.gamma(key, jnp.broadcast_to(self.concentration, shape), shape, self.rate.dtype)
+        g = jax.random.gamma(
+            key, jnp.broadcast_to(self.concentration, shape), shape, self.rate.dtype
+        )
         return self.rate / jnp.maximum(g, jnp.finfo(g.dtype).tiny)
 
     def log_prob(self, value):
@@ -1164,7 +1186,9 @@ class LogitNormal(Distribution):
     def variance(self):
         # E[sigmoid(Y) sigmoid(-Y)] + E[sigmoid]^2 ... written as E[(sigmoid(Y) - m)^2]
         m = self.mean
-        return normal_expectation(lambda y: (jax.nn.sigmoid(y) - m[..., None]) ** 2, self.loc, self.scale)
+        return normal_expectation(
+            lambda y: (jax.nn.sigmoid(y) - m[..., None]) ** 2, self.loc, self.scale
+        )
 
     def sample(self, key, sample_shape=()):
         eps = jax.random.normal(key, _shape(self, sample_shape), self.loc.dtype)
@@ -1188,5 +1212,7 @@ class LogitNormal(Distribution):
 
     def entropy(self):
         # H = H(Y) + E[log X + log(1 - X)] = H(Y) - E[softplus(Y) + softplus(-Y)]
-        e = normal_expectation(lambda y: jax.nn.softplus(y) + jax.nn.softplus(-y), self.loc, self.scale)
+        e = normal_expectation(
+            lambda y: jax.nn.softplus(y) + jax.nn.softplus(-y), self.loc, self.scale
+        )
         return 0.5 + _HALF_LOG_2PI + jnp.log(self.scale) - e

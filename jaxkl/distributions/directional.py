@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Callable, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -46,12 +46,13 @@ def _log_sphere_area(d: int) -> float:
 
 def _rejection_sample(
     key: jax.Array,
-    propose: Callable[[jax.Array], Tuple[jax.Array, jax.Array]],
+    propose: Callable[[jax.Array], tuple[jax.Array, jax.Array]],
     like: jax.Array,
 ) -> jax.Array:
     """Vectorised rejection sampling: ``propose(key) -> (candidate, accepted)`` for every
     element; accepted candidates are kept, the rest redrawn, for at most
-    ``_MAX_REJECTION_ROUNDS`` rounds (a ``while_loop``: jittable and vmappable)."""
+    ``_MAX_REJECTION_ROUNDS`` rounds (a ``while_loop``: jittable and vmappable).
+    """
 
     def cond(state):
         i, _, _, done = state
@@ -76,7 +77,8 @@ _jit_sample = jax.jit(lambda fn, dist, key, shape: fn(dist, key, shape), static_
 
 def _orthogonal_unit(key: jax.Array, mu: jax.Array) -> jax.Array:
     """Uniform unit vectors orthogonal to ``mu`` (last axis): an isotropic Gaussian with its
-    component along ``mu`` removed, normalised."""
+    component along ``mu`` removed, normalised.
+    """
     g = jax.random.normal(key, mu.shape, mu.dtype)
     g = g - jnp.sum(g * mu, axis=-1, keepdims=True) * mu
     norm = jnp.sqrt(jnp.sum(g * g, axis=-1, keepdims=True))
@@ -85,7 +87,8 @@ def _orthogonal_unit(key: jax.Array, mu: jax.Array) -> jax.Array:
 
 def _chi_square(key: jax.Array, df: int, shape, dtype) -> jax.Array:
     """Chi-square variates with a static integer ``df``: sums of squared normals (up to 64
-    degrees of freedom; beyond, ``2 * Gamma(df / 2)``)."""
+    degrees of freedom; beyond, ``2 * Gamma(df / 2)``).
+    """
     if df <= 64:
         g = jax.random.normal(key, tuple(shape) + (df,), dtype)
         return jnp.sum(g * g, axis=-1)
@@ -149,7 +152,11 @@ class VonMises(Distribution):
     def log_prob(self, value):
         value = jnp.asarray(value, self.loc.dtype)
         half = jnp.sin(0.5 * (value - self.loc))
-        return -2.0 * self.concentration * half * half - _LOG_2PI - bessel_i_terms(0.0, self.concentration).log_ive
+        return (
+            -2.0 * self.concentration * half * half
+            - _LOG_2PI
+            - bessel_i_terms(0.0, self.concentration).log_ive
+        )
 
     def entropy(self):
         t = bessel_i_terms(0.0, self.concentration)
@@ -224,8 +231,12 @@ class VonMisesFisher(Distribution):
     support = C.sphere
 
     def __init__(self, mean_direction, concentration, *, validate_args=None):
-        mean_direction, concentration = _sphere_params("VonMisesFisher", mean_direction, concentration)
-        self._init(mean_direction=mean_direction, concentration=concentration, validate_args=validate_args)
+        mean_direction, concentration = _sphere_params(
+            "VonMisesFisher", mean_direction, concentration
+        )
+        self._init(
+            mean_direction=mean_direction, concentration=concentration, validate_args=validate_args
+        )
 
     @property
     def event_shape(self):
@@ -237,7 +248,10 @@ class VonMisesFisher(Distribution):
 
     @property
     def mean(self):
-        return bessel_i_terms(0.5 * self._d - 1.0, self.concentration).ratio[..., None] * self.mean_direction
+        return (
+            bessel_i_terms(0.5 * self._d - 1.0, self.concentration).ratio[..., None]
+            * self.mean_direction
+        )
 
     @property
     def variance(self):
@@ -253,7 +267,9 @@ class VonMisesFisher(Distribution):
         cos = jnp.sum(value * self.mean_direction, axis=-1)
         t = bessel_i_terms(0.5 * d - 1.0, self.concentration)
         k = self.concentration
-        unnorm = jnp.where(t.small, k * cos - t.log_normalized, k * (cos - 1.0) - t.log_normalized_minus_x)
+        unnorm = jnp.where(
+            t.small, k * cos - t.log_normalized, k * (cos - 1.0) - t.log_normalized_minus_x
+        )
         return unnorm - _log_sphere_area(d)
 
     def entropy(self):
@@ -284,7 +300,9 @@ class VonMisesFisher(Distribution):
             den = one_minus_z + b * z  # 1 - (1 - b) z
             one_minus_w = 2.0 * b * z / den
             log_u = jnp.log(jax.random.uniform(k3, shape, dtype, minval=jnp.finfo(dtype).tiny))
-            lhs = kappa * (one_minus_x0 - one_minus_w) + (d - 1) * (jnp.log1p(b) - math.log(2.0) - jnp.log(den))
+            lhs = kappa * (one_minus_x0 - one_minus_w) + (d - 1) * (
+                jnp.log1p(b) - math.log(2.0) - jnp.log(den)
+            )
             return one_minus_w, lhs >= log_u
 
         one_minus_w = _rejection_sample(key_w, propose, kappa)
@@ -330,8 +348,12 @@ class PowerSpherical(Distribution):
     has_rsample = True
 
     def __init__(self, mean_direction, concentration, *, validate_args=None):
-        mean_direction, concentration = _sphere_params("PowerSpherical", mean_direction, concentration)
-        self._init(mean_direction=mean_direction, concentration=concentration, validate_args=validate_args)
+        mean_direction, concentration = _sphere_params(
+            "PowerSpherical", mean_direction, concentration
+        )
+        self._init(
+            mean_direction=mean_direction, concentration=concentration, validate_args=validate_args
+        )
 
     @property
     def event_shape(self):
@@ -363,7 +385,11 @@ class PowerSpherical(Distribution):
         value = jnp.asarray(value, self.mean_direction.dtype)
         alpha, beta = self._alpha_beta()
         cos = jnp.sum(value * self.mean_direction, axis=-1)
-        log_norm = (alpha + beta) * math.log(2.0) + beta * math.log(math.pi) - lgamma_difference(alpha, beta)
+        log_norm = (
+            (alpha + beta) * math.log(2.0)
+            + beta * math.log(math.pi)
+            - lgamma_difference(alpha, beta)
+        )
         return jsp.xlog1py(self.concentration, cos) - log_norm
 
     def entropy(self):
@@ -407,22 +433,28 @@ class SphericalUniform(Distribution):
     """
 
     dimension: int = static_field()
-    batch_shape: Tuple[int, ...] = static_field(default=())
+    batch_shape: tuple[int, ...] = static_field(default=())
     support = C.sphere
 
     def __init__(self, dimension: int, batch_shape: Sequence[int] = (), *, validate_args=None):
         try:
             dimension = operator.index(dimension)
         except TypeError:
-            raise TypeError(f"SphericalUniform: `dimension` must be an int, got {dimension!r}") from None
+            raise TypeError(
+                f"SphericalUniform: `dimension` must be an int, got {dimension!r}"
+            ) from None
         if dimension < 1:
             raise ValueError(f"SphericalUniform: `dimension` must be >= 1, got {dimension}")
         try:
             batch_shape = tuple(int(n) for n in batch_shape)
         except TypeError:
-            raise TypeError(f"SphericalUniform: `batch_shape` must be a sequence of ints, got {batch_shape!r}") from None
+            raise TypeError(
+                f"SphericalUniform: `batch_shape` must be a sequence of ints, got {batch_shape!r}"
+            ) from None
         if any(n < 0 for n in batch_shape):
-            raise ValueError(f"SphericalUniform: `batch_shape` must be non-negative, got {batch_shape}")
+            raise ValueError(
+                f"SphericalUniform: `batch_shape` must be non-negative, got {batch_shape}"
+            )
         self._init(dimension=dimension, batch_shape=batch_shape, validate_args=validate_args)
 
     @property
@@ -441,7 +473,9 @@ class SphericalUniform(Distribution):
 
     @property
     def _dtype(self):
-        return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))  # float64 under x64, else float32
+        return jnp.dtype(
+            jax.dtypes.canonicalize_dtype(jnp.float64)
+        )  # float64 under x64, else float32
 
     @property
     def mean(self):

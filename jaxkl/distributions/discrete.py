@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -52,14 +51,20 @@ __all__ = [
 
 def _one_of(cls_name: str, probs, logits) -> None:
     if (probs is None) == (logits is None):
-        raise ValueError(f"{cls_name}: give exactly one of `probs` or `logits`, got "
-                         f"{'both' if probs is not None else 'neither'}")
+        raise ValueError(
+            f"{cls_name}: give exactly one of `probs` or `logits`, got "
+            f"{'both' if probs is not None else 'neither'}"
+        )
 
 
 def _sigmoid_parts(logits):
     """(p, 1 - p, log p, log(1 - p)) from logits, each accurate."""
-    return (jax.nn.sigmoid(logits), jax.nn.sigmoid(-logits),
-            jax.nn.log_sigmoid(logits), jax.nn.log_sigmoid(-logits))
+    return (
+        jax.nn.sigmoid(logits),
+        jax.nn.sigmoid(-logits),
+        jax.nn.log_sigmoid(logits),
+        jax.nn.log_sigmoid(-logits),
+    )
 
 
 class BinaryParametrised(Distribution):
@@ -101,7 +106,11 @@ class BinaryParametrised(Distribution):
             self._value_check(
                 jnp.all(constraint.check(value)),
                 f"{type(self).__name__}: parameter `{name}` must be {constraint.name}"
-                + (f", got {np.asarray(value)!r}" if _checks.is_concrete(value) and np.size(value) <= 8 else ""),
+                + (
+                    f", got {np.asarray(value)!r}"
+                    if _checks.is_concrete(value) and np.size(value) <= 8
+                    else ""
+                ),
                 value,
             )
 
@@ -124,8 +133,8 @@ class Bernoulli(BinaryParametrised, ExponentialFamily):
         0.5000 0.6931
     """
 
-    _probs: Optional[jax.Array]
-    _logits: Optional[jax.Array]
+    _probs: jax.Array | None
+    _logits: jax.Array | None
     support = C.boolean
 
     def __init__(self, probs=None, logits=None, *, validate_args=None):
@@ -153,8 +162,10 @@ class Bernoulli(BinaryParametrised, ExponentialFamily):
 
     def entropy(self):
         p, p0, lp, lq = self._parts()
-        return -(jnp.where(p > 0, p * jnp.where(p > 0, lp, 0.0), 0.0)
-                 + jnp.where(p0 > 0, p0 * jnp.where(p0 > 0, lq, 0.0), 0.0))
+        return -(
+            jnp.where(p > 0, p * jnp.where(p > 0, lp, 0.0), 0.0)
+            + jnp.where(p0 > 0, p0 * jnp.where(p0 > 0, lq, 0.0), 0.0)
+        )
 
     def sample(self, key, sample_shape=()):
         shape = tuple(sample_shape) + self.batch_shape
@@ -171,7 +182,8 @@ class Bernoulli(BinaryParametrised, ExponentialFamily):
 
     def enumerate_support(self, expand: bool = True):
         """``[0, 1]`` with shape ``(2,) + batch_shape`` (``(2,) + (1,) * batch ndims``
-        without ``expand``), as torch."""
+        without ``expand``), as torch.
+        """
         values = jnp.arange(2, dtype=self.probs.dtype).reshape((2,) + (1,) * len(self.batch_shape))
         return jnp.broadcast_to(values, (2,) + self.batch_shape) if expand else values
 
@@ -193,9 +205,13 @@ class Binomial(BinaryParametrised):
     """
 
     total_count: jax.Array
-    _probs: Optional[jax.Array]
-    _logits: Optional[jax.Array]
-    arg_constraints = {"total_count": C.nonnegative_integer, "probs": C.unit_interval, "logits": C.real}
+    _probs: jax.Array | None
+    _logits: jax.Array | None
+    arg_constraints = {
+        "total_count": C.nonnegative_integer,
+        "probs": C.unit_interval,
+        "logits": C.real,
+    }
     support = C.nonnegative_integer
 
     def __init__(self, total_count=1, probs=None, logits=None, *, validate_args=None):
@@ -247,7 +263,9 @@ class Binomial(BinaryParametrised):
 
     def entropy(self):
         k_max = self._max_count("entropy")
-        k = jnp.arange(k_max + 1, dtype=self.total_count.dtype).reshape((-1,) + (1,) * len(self.batch_shape))
+        k = jnp.arange(k_max + 1, dtype=self.total_count.dtype).reshape(
+            (-1,) + (1,) * len(self.batch_shape)
+        )
         lp = self.log_prob(jnp.minimum(k, self.total_count))
         inside = k <= self.total_count
         p = jnp.where(inside, jnp.exp(lp), 0.0)
@@ -257,8 +275,12 @@ class Binomial(BinaryParametrised):
         """``0, ..., total_count`` along a new leading axis (homogeneous total_count only)."""
         n = self._max_count("enumerate_support")
         if not np.all(np.asarray(self.total_count) == n):
-            raise NotImplementedError("Binomial.enumerate_support needs a homogeneous total_count (as torch)")
-        values = jnp.arange(n + 1, dtype=self.total_count.dtype).reshape((-1,) + (1,) * len(self.batch_shape))
+            raise NotImplementedError(
+                "Binomial.enumerate_support needs a homogeneous total_count (as torch)"
+            )
+        values = jnp.arange(n + 1, dtype=self.total_count.dtype).reshape(
+            (-1,) + (1,) * len(self.batch_shape)
+        )
         return jnp.broadcast_to(values, (n + 1,) + self.batch_shape) if expand else values
 
     def sample(self, key, sample_shape=()):
@@ -279,8 +301,8 @@ class Geometric(BinaryParametrised, ExponentialFamily):
         3.0000 12.0000
     """
 
-    _probs: Optional[jax.Array]
-    _logits: Optional[jax.Array]
+    _probs: jax.Array | None
+    _logits: jax.Array | None
     arg_constraints = {"probs": C._Interval(0.0, 1.0, closed_low=False), "logits": C.real}
     support = C.nonnegative_integer
 
@@ -371,7 +393,8 @@ class Poisson(ExponentialFamily):
 class SimplexParametrised:
     """Mixin for families given by unnormalised ``_probs`` or ``_logits`` over the last axis
     (the other ``None``): ``probs`` and ``logits`` read them normalised, as torch does.
-    Shared by Categorical, OneHotCategorical and Multinomial."""
+    Shared by Categorical, OneHotCategorical and Multinomial.
+    """
 
     @property
     def probs(self) -> jax.Array:
@@ -390,10 +413,11 @@ class SimplexParametrised:
 
 class CategoricalParametrised(SimplexParametrised, ExponentialFamily):
     """Shared machinery of Categorical and OneHotCategorical (fields ``_probs``, ``_logits``
-    with one trailing category axis)."""
+    with one trailing category axis).
+    """
 
-    _probs: Optional[jax.Array]
-    _logits: Optional[jax.Array]
+    _probs: jax.Array | None
+    _logits: jax.Array | None
     arg_constraints = {"probs": C.simplex, "logits": C.real_vector}
     param_event_ndims = {"_probs": 1, "_logits": 1}
 
@@ -403,8 +427,10 @@ class CategoricalParametrised(SimplexParametrised, ExponentialFamily):
         given = probs if probs is not None else logits
         value = jnp.asarray(given, dtype=float_dtype(given))
         if value.ndim < 1:
-            raise ValueError(f"{name}: `{'probs' if probs is not None else 'logits'}` needs at least one "
-                             f"dimension (the categories), got shape {value.shape}")
+            raise ValueError(
+                f"{name}: `{'probs' if probs is not None else 'logits'}` needs at least one "
+                f"dimension (the categories), got shape {value.shape}"
+            )
         if probs is not None:
             self._init(_probs=value, _logits=None, validate_args=validate_args)
         else:
@@ -423,7 +449,12 @@ class CategoricalParametrised(SimplexParametrised, ExponentialFamily):
             msg = "parameter `logits` must not be NaN, nor all -inf along the last axis"
         self._value_check(
             ok,
-            f"{name}: {msg}" + (f", got {np.asarray(value)!r}" if _checks.is_concrete(value) and np.size(value) <= 8 else ""),
+            f"{name}: {msg}"
+            + (
+                f", got {np.asarray(value)!r}"
+                if _checks.is_concrete(value) and np.size(value) <= 8
+                else ""
+            ),
             value,
         )
 
@@ -479,11 +510,15 @@ class Categorical(CategoricalParametrised):
 
     @property
     def mean(self):
-        raise NotImplementedError("Categorical has no mean (torch returns NaN); use OneHotCategorical")
+        raise NotImplementedError(
+            "Categorical has no mean (torch returns NaN); use OneHotCategorical"
+        )
 
     @property
     def variance(self):
-        raise NotImplementedError("Categorical has no variance (torch returns NaN); use OneHotCategorical")
+        raise NotImplementedError(
+            "Categorical has no variance (torch returns NaN); use OneHotCategorical"
+        )
 
     def log_prob(self, value):
         return self._log_prob_index(value)
@@ -552,7 +587,9 @@ def _array_like(x):
 
 
 def _given_repr(value) -> str:
-    return f", got {np.asarray(value)!r}" if _checks.is_concrete(value) and np.size(value) <= 8 else ""
+    return (
+        f", got {np.asarray(value)!r}" if _checks.is_concrete(value) and np.size(value) <= 8 else ""
+    )
 
 
 class ProbitBernoulli(Distribution):
@@ -583,15 +620,17 @@ class ProbitBernoulli(Distribution):
         0.8413 -1.8410 0.4374
     """
 
-    _probits: Optional[jax.Array]
-    _probs: Optional[jax.Array]
+    _probits: jax.Array | None
+    _probs: jax.Array | None
     arg_constraints = {"probits": C.real, "probs": C.unit_interval}
     support = C.boolean
 
     def __init__(self, probits=None, probs=None, *, validate_args=None):
         if (probits is None) == (probs is None):
-            raise ValueError("ProbitBernoulli: give exactly one of `probits` or `probs`, got "
-                             f"{'both' if probits is not None else 'neither'}")
+            raise ValueError(
+                "ProbitBernoulli: give exactly one of `probits` or `probs`, got "
+                f"{'both' if probits is not None else 'neither'}"
+            )
         (value,) = as_float_params(_array_like(probits if probits is not None else probs))
         if probits is not None:
             self._init(_probits=value, _probs=None, validate_args=validate_args)
@@ -606,7 +645,8 @@ class ProbitBernoulli(Distribution):
             constraint = self.arg_constraints[name]
             self._value_check(
                 jnp.all(constraint.check(value)),
-                f"ProbitBernoulli: parameter `{name}` must be {constraint.name}" + _given_repr(value),
+                f"ProbitBernoulli: parameter `{name}` must be {constraint.name}"
+                + _given_repr(value),
                 value,
             )
 
@@ -656,8 +696,10 @@ class ProbitBernoulli(Distribution):
 
     def entropy(self):
         p, p0, lp, lq = self._parts()
-        return -(jnp.where(p > 0, p * jnp.where(p > 0, lp, 0.0), 0.0)
-                 + jnp.where(p0 > 0, p0 * jnp.where(p0 > 0, lq, 0.0), 0.0))
+        return -(
+            jnp.where(p > 0, p * jnp.where(p > 0, lp, 0.0), 0.0)
+            + jnp.where(p0 > 0, p0 * jnp.where(p0 > 0, lq, 0.0), 0.0)
+        )
 
     def sample(self, key, sample_shape=()):
         shape = tuple(sample_shape) + self.batch_shape
@@ -682,12 +724,18 @@ def _static_count(total_count) -> int:
             "got a traced value; close over it instead of passing it through jit"
         )
     if isinstance(total_count, bool):
-        raise ValueError(f"Multinomial: `total_count` must be a non-negative int, got {total_count!r}")
+        raise ValueError(
+            f"Multinomial: `total_count` must be a non-negative int, got {total_count!r}"
+        )
     if isinstance(total_count, numbers.Integral):
         n = int(total_count)
     else:
         arr = np.asarray(total_count)
-        if arr.size != 1 or arr.dtype.kind not in "iuf" or not float(arr.reshape(-1)[0]).is_integer():
+        if (
+            arr.size != 1
+            or arr.dtype.kind not in "iuf"
+            or not float(arr.reshape(-1)[0]).is_integer()
+        ):
             raise ValueError(
                 "Multinomial: `total_count` must be a non-negative int (one count for the whole batch, as "
                 f"torch), got {total_count!r}"
@@ -732,8 +780,8 @@ class Multinomial(SimplexParametrised, Distribution):
         [0.8 1.2 2. ] 0.1800
     """
 
-    _probs: Optional[jax.Array]
-    _logits: Optional[jax.Array]
+    _probs: jax.Array | None
+    _logits: jax.Array | None
     total_count: int = static_field()
     arg_constraints = {"probs": C.simplex, "logits": C.real_vector}
     param_event_ndims = {"_probs": 1, "_logits": 1}
@@ -742,14 +790,18 @@ class Multinomial(SimplexParametrised, Distribution):
     def __init__(self, total_count=1, probs=None, logits=None, *, validate_args=None):
         n = _static_count(total_count)
         if (probs is None) == (logits is None):
-            raise ValueError("Multinomial: give exactly one of `probs` or `logits`, got "
-                             f"{'both' if probs is not None else 'neither'}")
+            raise ValueError(
+                "Multinomial: give exactly one of `probs` or `logits`, got "
+                f"{'both' if probs is not None else 'neither'}"
+            )
         name = "probs" if probs is not None else "logits"
         given = _array_like(probs if probs is not None else logits)
         value = jnp.asarray(given, dtype=float_dtype(given))
         if value.ndim < 1:
-            raise ValueError(f"Multinomial: `{name}` needs at least one dimension (the categories), "
-                             f"got shape {value.shape}")
+            raise ValueError(
+                f"Multinomial: `{name}` needs at least one dimension (the categories), "
+                f"got shape {value.shape}"
+            )
         fields = {"_probs": None, "_logits": None, f"_{name}": value}
         self._init(total_count=n, validate_args=validate_args, **fields)
 
@@ -757,7 +809,10 @@ class Multinomial(SimplexParametrised, Distribution):
         if self._probs is not None:
             p = self._probs
             ok = jnp.all((p >= 0) & jnp.isfinite(p)) & jnp.all(jnp.sum(p, axis=-1) > 0)
-            msg, value = "parameter `probs` must be non-negative and finite with a positive sum along the last axis", p
+            msg, value = (
+                "parameter `probs` must be non-negative and finite with a positive sum along the last axis",
+                p,
+            )
         else:
             value = self._logits
             ok = jnp.all(~jnp.isnan(value)) & jnp.all(jnp.max(value, axis=-1) > -jnp.inf)
@@ -794,7 +849,11 @@ class Multinomial(SimplexParametrised, Distribution):
         n = float(self.total_count)
         # x_i log p_i with 0 * (-inf) = 0 (double where: finite gradients)
         terms = jnp.where(x == 0, 0.0, x * jnp.where(x == 0, 0.0, logits))
-        lp = gammaln(jnp.asarray(n + 1.0, dtype)) - jnp.sum(gammaln(x + 1.0), -1) + jnp.sum(terms, -1)
+        lp = (
+            gammaln(jnp.asarray(n + 1.0, dtype))
+            - jnp.sum(gammaln(x + 1.0), -1)
+            + jnp.sum(terms, -1)
+        )
         valid = jnp.all((x >= 0) & (jnp.floor(x) == x), -1) & (jnp.sum(x, -1) == n)
         return jnp.where(valid, lp, -jnp.inf)
 
@@ -812,7 +871,9 @@ class Multinomial(SimplexParametrised, Distribution):
         lq0 = jnp.log1p(-jnp.minimum(p, 1.0))
         for j in range(1, n + 1):
             log_comb = math.lgamma(n + 1.0) - math.lgamma(j + 1.0) - math.lgamma(n - j + 1.0)
-            lw = log_comb + j * lq1 + jnp.where(n - j > 0, (n - j) * jnp.where(p < 1, lq0, 0.0), 0.0)
+            lw = (
+                log_comb + j * lq1 + jnp.where(n - j > 0, (n - j) * jnp.where(p < 1, lq0, 0.0), 0.0)
+            )
             lw = jnp.where((n - j > 0) & (p >= 1), -jnp.inf, lw)
             out = out + math.lgamma(j + 1.0) * jnp.sum(jnp.exp(lw), -1)
         return out

@@ -14,7 +14,6 @@ matrix ``diag(scale_row, scale_column)``.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -49,7 +48,8 @@ def _eye_like(x):
 
 def mvlgamma(a: jax.Array, d: int) -> jax.Array:
     r"""Multivariate log-gamma ``log Γ_d(a) = d(d-1)/4 log π + Σ_{j<d} lgamma(a - j/2)``
-    (torch's ``mvlgamma``)."""
+    (torch's ``mvlgamma``).
+    """
     a = jnp.asarray(a)
     return d * (d - 1) / 4 * _LOG_PI + sum(gammaln(a - 0.5 * j) for j in range(d))
 
@@ -62,14 +62,18 @@ def mvdigamma(a: jax.Array, d: int) -> jax.Array:
 
 def _matrix_ndim(cls_name: str, name: str, x: jax.Array) -> None:
     if x.ndim < 2:
-        raise ValueError(f"{cls_name}: parameter `{name}` must have at least 2 dimensions (batch shape first, "
-                         f"then the matrix), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{cls_name}: parameter `{name}` must have at least 2 dimensions (batch shape first, "
+            f"then the matrix), got shape {tuple(x.shape)}"
+        )
 
 
 def _square(cls_name: str, name: str, x: jax.Array) -> int:
     _matrix_ndim(cls_name, name, x)
     if x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"{cls_name}: `{name}` must be square in its last two dims, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{cls_name}: `{name}` must be square in its last two dims, got shape {tuple(x.shape)}"
+        )
     return x.shape[-1]
 
 
@@ -80,7 +84,9 @@ def _broadcast_batch(cls_name, named):
         batch = tuple(jnp.broadcast_shapes(*batches))
     except ValueError:
         desc = ", ".join(f"`{n}` {tuple(x.shape)}" for n, x, _ in named)
-        raise ValueError(f"{cls_name}: the batch shapes of the parameters do not broadcast: {desc}") from None
+        raise ValueError(
+            f"{cls_name}: the batch shapes of the parameters do not broadcast: {desc}"
+        ) from None
     return tuple(jnp.broadcast_to(x, batch + tuple(x.shape[x.ndim - k :])) for _, x, k in named)
 
 
@@ -125,9 +131,9 @@ class Wishart(CovarianceParametrised, Distribution):
     """
 
     df: jax.Array
-    _covariance_matrix: Optional[jax.Array]
-    _precision_matrix: Optional[jax.Array]
-    _scale_tril: Optional[jax.Array]
+    _covariance_matrix: jax.Array | None
+    _precision_matrix: jax.Array | None
+    _scale_tril: jax.Array | None
     arg_constraints = {
         "covariance_matrix": C.positive_definite,
         "precision_matrix": C.positive_definite,
@@ -137,11 +143,25 @@ class Wishart(CovarianceParametrised, Distribution):
     support = C.positive_definite
     has_rsample = True
 
-    def __init__(self, df, covariance_matrix=None, precision_matrix=None, scale_tril=None, *, validate_args=None):
-        given = {n: v for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril)) if v is not None}
+    def __init__(
+        self,
+        df,
+        covariance_matrix=None,
+        precision_matrix=None,
+        scale_tril=None,
+        *,
+        validate_args=None,
+    ):
+        given = {
+            n: v
+            for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril))
+            if v is not None
+        }
         if len(given) != 1:
-            raise ValueError("Wishart: exactly one of `covariance_matrix`, `precision_matrix` or `scale_tril` "
-                             f"must be given, got {sorted(given) or 'none'}")
+            raise ValueError(
+                "Wishart: exactly one of `covariance_matrix`, `precision_matrix` or `scale_tril` "
+                f"must be given, got {sorted(given) or 'none'}"
+            )
         ((name, matrix),) = given.items()
         df, matrix = as_float_params(*map(_array_like, (df, matrix)), broadcast=False)
         _square("Wishart", name, matrix)
@@ -162,8 +182,11 @@ class Wishart(CovarianceParametrised, Distribution):
             value = getattr(self, f"_{name}")
             if value is not None:
                 constraint = self.arg_constraints[name]
-                self._value_check(jnp.all(constraint.check(value)),
-                                  f"Wishart: parameter `{name}` must be {constraint.name}", value)
+                self._value_check(
+                    jnp.all(constraint.check(value)),
+                    f"Wishart: parameter `{name}` must be {constraint.name}",
+                    value,
+                )
 
     @property
     def _matrix(self) -> jax.Array:
@@ -181,7 +204,9 @@ class Wishart(CovarianceParametrised, Distribution):
     def _log_det_scale(self) -> jax.Array:
         """``log|Σ|``."""
         if self._precision_matrix is not None:
-            return -2.0 * jnp.sum(jnp.log(diagonal(jnp.linalg.cholesky(self._precision_matrix))), -1)
+            return -2.0 * jnp.sum(
+                jnp.log(diagonal(jnp.linalg.cholesky(self._precision_matrix))), -1
+            )
         return 2.0 * jnp.sum(jnp.log(diagonal(self.scale_tril)), -1)
 
     @property
@@ -202,8 +227,13 @@ class Wishart(CovarianceParametrised, Distribution):
     def entropy(self):
         d = self._dim
         half = 0.5 * self.df
-        return ((d + 1) / 2 * self._log_det_scale() + d * (d + 1) / 2 * _LOG_2 + mvlgamma(half, d)
-                - (half - (d + 1) / 2) * mvdigamma(half, d) + half * d)
+        return (
+            (d + 1) / 2 * self._log_det_scale()
+            + d * (d + 1) / 2 * _LOG_2
+            + mvlgamma(half, d)
+            - (half - (d + 1) / 2) * mvdigamma(half, d)
+            + half * d
+        )
 
     def log_prob(self, value):
         x = jnp.asarray(value, self.df.dtype)
@@ -220,8 +250,13 @@ class Wishart(CovarianceParametrised, Distribution):
             L = jnp.broadcast_to(self.scale_tril, shape)
             trace = jnp.sum(jnp.square(solve_triangular(L, cx, lower=True)), (-2, -1))
         half = 0.5 * self.df
-        lp = ((half - (d + 1) / 2) * log_det_x - 0.5 * trace - half * d * _LOG_2
-              - half * self._log_det_scale() - mvlgamma(half, d))
+        lp = (
+            (half - (d + 1) / 2) * log_det_x
+            - 0.5 * trace
+            - half * d * _LOG_2
+            - half * self._log_det_scale()
+            - mvlgamma(half, d)
+        )
         return jnp.where(jnp.isfinite(log_det_x), lp, -jnp.inf)
 
     def sample(self, key, sample_shape=()):
@@ -231,7 +266,9 @@ class Wishart(CovarianceParametrised, Distribution):
         dtype = self.df.dtype
         # Bartlett: A_ii^2 ~ chi2(df - i), A_ij ~ N(0, 1) below the diagonal
         dof = self.df[..., None] - jnp.arange(d, dtype=dtype)
-        chi2 = 2.0 * jax.random.gamma(k_chi, jnp.broadcast_to(0.5 * dof, shape + (d,)), shape + (d,), dtype)
+        chi2 = 2.0 * jax.random.gamma(
+            k_chi, jnp.broadcast_to(0.5 * dof, shape + (d,)), shape + (d,), dtype
+        )
         z = jax.random.normal(k_norm, shape + (d, d), dtype)
         a = jnp.tril(z, -1) + jnp.sqrt(chi2)[..., None] * jnp.eye(d, dtype=dtype)
         la = self.scale_tril @ a
@@ -275,25 +312,38 @@ class MatrixNormal(Distribution):
     loc: jax.Array
     scale_row: jax.Array
     scale_column: jax.Array
-    arg_constraints = {"loc": C.independent(C.real, 2), "scale_row": C.lower_cholesky, "scale_column": C.lower_cholesky}
+    arg_constraints = {
+        "loc": C.independent(C.real, 2),
+        "scale_row": C.lower_cholesky,
+        "scale_column": C.lower_cholesky,
+    }
     param_event_ndims = {"loc": 2, "scale_row": 2, "scale_column": 2}
     support = C.independent(C.real, 2)
     has_rsample = True
 
     def __init__(self, loc, scale_row, scale_column, *, validate_args=None):
         name = "MatrixNormal"
-        loc, scale_row, scale_column = as_float_params(*map(_array_like, (loc, scale_row, scale_column)), broadcast=False)
+        loc, scale_row, scale_column = as_float_params(
+            *map(_array_like, (loc, scale_row, scale_column)), broadcast=False
+        )
         _matrix_ndim(name, "loc", loc)
         n, p = loc.shape[-2:]
         if _square(name, "scale_row", scale_row) != n:
-            raise ValueError(f"{name}: `scale_row` must be {n} x {n} for `loc` of shape {tuple(loc.shape)} "
-                             f"(n x p = {n} x {p}), got shape {tuple(scale_row.shape)}")
+            raise ValueError(
+                f"{name}: `scale_row` must be {n} x {n} for `loc` of shape {tuple(loc.shape)} "
+                f"(n x p = {n} x {p}), got shape {tuple(scale_row.shape)}"
+            )
         if _square(name, "scale_column", scale_column) != p:
-            raise ValueError(f"{name}: `scale_column` must be {p} x {p} for `loc` of shape {tuple(loc.shape)} "
-                             f"(n x p = {n} x {p}), got shape {tuple(scale_column.shape)}")
+            raise ValueError(
+                f"{name}: `scale_column` must be {p} x {p} for `loc` of shape {tuple(loc.shape)} "
+                f"(n x p = {n} x {p}), got shape {tuple(scale_column.shape)}"
+            )
         loc, scale_row, scale_column = _broadcast_batch(
-            name, [("loc", loc, 2), ("scale_row", scale_row, 2), ("scale_column", scale_column, 2)])
-        self._init(loc=loc, scale_row=scale_row, scale_column=scale_column, validate_args=validate_args)
+            name, [("loc", loc, 2), ("scale_row", scale_row, 2), ("scale_column", scale_column, 2)]
+        )
+        self._init(
+            loc=loc, scale_row=scale_row, scale_column=scale_column, validate_args=validate_args
+        )
 
     @property
     def event_shape(self):
@@ -326,8 +376,9 @@ class MatrixNormal(Distribution):
     def _half_log_det(self) -> jax.Array:
         """``log det(cov(vec X)) / 2 = p Σ log A_ii + n Σ log B_jj``."""
         n, p = self.event_shape
-        return (p * jnp.sum(jnp.log(diagonal(self.scale_row)), -1)
-                + n * jnp.sum(jnp.log(diagonal(self.scale_column)), -1))
+        return p * jnp.sum(jnp.log(diagonal(self.scale_row)), -1) + n * jnp.sum(
+            jnp.log(diagonal(self.scale_column)), -1
+        )
 
     def entropy(self):
         n, p = self.event_shape

@@ -14,7 +14,7 @@ issues). Each method here does at most one triangular solve.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +33,7 @@ _MATRIX_PARAMS = ("covariance_matrix", "precision_matrix", "scale_tril")
 
 
 # -- shape helpers ----------------------------------------------------------------------
-def _event_size(cls_name: str, name: str, x: jax.Array, ndims: int) -> Tuple[int, ...]:
+def _event_size(cls_name: str, name: str, x: jax.Array, ndims: int) -> tuple[int, ...]:
     """Check that ``x`` has at least ``ndims`` dims and return its trailing event shape."""
     if x.ndim < ndims:
         raise ValueError(
@@ -43,14 +43,18 @@ def _event_size(cls_name: str, name: str, x: jax.Array, ndims: int) -> Tuple[int
     return tuple(x.shape[x.ndim - ndims :])
 
 
-def _broadcast_batch(cls_name: str, named: Sequence[Tuple[str, jax.Array, int]]) -> Tuple[jax.Array, ...]:
+def _broadcast_batch(
+    cls_name: str, named: Sequence[tuple[str, jax.Array, int]]
+) -> tuple[jax.Array, ...]:
     """Broadcast the batch parts (all but the trailing ``k`` event dims) of the parameters."""
     batches = [tuple(x.shape[: x.ndim - k]) for _, x, k in named]
     try:
         batch = tuple(jnp.broadcast_shapes(*batches))
     except ValueError:
         desc = ", ".join(f"`{n}` {tuple(x.shape)}" for n, x, _ in named)
-        raise ValueError(f"{cls_name}: the batch shapes of the parameters do not broadcast: {desc}") from None
+        raise ValueError(
+            f"{cls_name}: the batch shapes of the parameters do not broadcast: {desc}"
+        ) from None
     return tuple(jnp.broadcast_to(x, batch + tuple(x.shape[x.ndim - k :])) for _, x, k in named)
 
 
@@ -112,7 +116,9 @@ def precision_to_scale_tril(precision: jax.Array) -> jax.Array:
 
 def _check_square(cls_name: str, name: str, m: jax.Array, d: int, loc_name: str = "loc") -> None:
     if m.shape[-1] != m.shape[-2]:
-        raise ValueError(f"{cls_name}: `{name}` must be square in its last two dims, got shape {tuple(m.shape)}")
+        raise ValueError(
+            f"{cls_name}: `{name}` must be square in its last two dims, got shape {tuple(m.shape)}"
+        )
     if m.shape[-1] != d:
         raise ValueError(
             f"{cls_name}: event shapes do not match: `{loc_name}` has event size {d} but `{name}` "
@@ -124,7 +130,8 @@ class CovarianceParametrised:
     """Mixin for families given by exactly one of ``covariance_matrix``,
     ``precision_matrix``, ``scale_tril`` (stored as ``_covariance_matrix``, ... with the
     others ``None``): ``given`` names it, the three public properties compute the rest.
-    Shared by MultivariateNormal and Wishart."""
+    Shared by MultivariateNormal and Wishart.
+    """
 
     @property
     def given(self) -> str:
@@ -227,9 +234,9 @@ class MultivariateNormal(CovarianceParametrised, _GaussianBase):
     """
 
     loc: jax.Array
-    _covariance_matrix: Optional[jax.Array]
-    _precision_matrix: Optional[jax.Array]
-    _scale_tril: Optional[jax.Array]
+    _covariance_matrix: jax.Array | None
+    _precision_matrix: jax.Array | None
+    _scale_tril: jax.Array | None
     arg_constraints = {
         "loc": C.real_vector,
         "covariance_matrix": C.positive_definite,
@@ -247,14 +254,26 @@ class MultivariateNormal(CovarianceParametrised, _GaussianBase):
         "scale_tril": 2,
     }
 
-    def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None, *, validate_args=None):
-        given = {n: v for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril)) if v is not None}
+    def __init__(
+        self,
+        loc,
+        covariance_matrix=None,
+        precision_matrix=None,
+        scale_tril=None,
+        *,
+        validate_args=None,
+    ):
+        given = {
+            n: v
+            for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril))
+            if v is not None
+        }
         if len(given) != 1:
             raise ValueError(
                 "MultivariateNormal: exactly one of `covariance_matrix`, `precision_matrix` or `scale_tril` "
                 f"must be given, got {sorted(given) or 'none'}"
             )
-        (name, matrix), = given.items()
+        ((name, matrix),) = given.items()
         loc, matrix = as_float_params(loc, matrix, broadcast=False)
         (d,) = _event_size("MultivariateNormal", "loc", loc, 1)
         _event_size("MultivariateNormal", name, matrix, 2)
@@ -350,7 +369,9 @@ class LowRankMultivariateNormal(_GaussianBase):
         return jnp.linalg.cholesky(cap + _eye_like(cap))
 
     def _half_log_det(self):
-        return jnp.sum(jnp.log(diagonal(self._capacitance_tril())), -1) + 0.5 * jnp.sum(jnp.log(self.cov_diag), -1)
+        return jnp.sum(jnp.log(diagonal(self._capacitance_tril())), -1) + 0.5 * jnp.sum(
+            jnp.log(self.cov_diag), -1
+        )
 
     @property
     def covariance_matrix(self):
@@ -364,7 +385,11 @@ class LowRankMultivariateNormal(_GaussianBase):
     @property
     def precision_matrix(self):
         """Woodbury: ``D^{-1} - D^{-1} W C^{-1} W^T D^{-1}``."""
-        a = solve_triangular(self._capacitance_tril(), _transpose(self.cov_factor / self.cov_diag[..., None]), lower=True)
+        a = solve_triangular(
+            self._capacitance_tril(),
+            _transpose(self.cov_factor / self.cov_diag[..., None]),
+            lower=True,
+        )
         dinv = jnp.vectorize(jnp.diag, signature="(d)->(d,d)")(1.0 / self.cov_diag)
         return dinv - _transpose(a) @ a
 
@@ -378,7 +403,11 @@ class LowRankMultivariateNormal(_GaussianBase):
         d, r = self.cov_factor.shape[-2:]
         eps_w = jax.random.normal(k1, shape + (r,), self.loc.dtype)
         eps_d = jax.random.normal(k2, shape + (d,), self.loc.dtype)
-        return self.loc + jnp.einsum("...ij,...j->...i", self.cov_factor, eps_w) + jnp.sqrt(self.cov_diag) * eps_d
+        return (
+            self.loc
+            + jnp.einsum("...ij,...j->...i", self.cov_factor, eps_w)
+            + jnp.sqrt(self.cov_diag) * eps_d
+        )
 
     def log_prob(self, value):
         diff = jnp.asarray(value) - self.loc
@@ -504,7 +533,8 @@ class Dirichlet(ExponentialFamily):
     @property
     def mode(self):
         """``(alpha - 1) / (alpha_0 - k)`` where every ``alpha_i > 1`` (torch's convention
-        otherwise is not defined here; NaN)."""
+        otherwise is not defined here; NaN).
+        """
         k = self.concentration.shape[-1]
         mode = (self.concentration - 1) / (self._total() - k)[..., None]
         return jnp.where(jnp.all(self.concentration > 1, -1, keepdims=True), mode, jnp.nan)

@@ -22,7 +22,7 @@ transformed distributions.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Tuple
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -46,7 +46,8 @@ __all__ = [
 def _as_param(x: Any) -> jax.Array:
     """A transform parameter as a floating array. Python numbers stay weakly typed, so a
     scalar ``AffineTransform(0.0, 2.0)`` follows the dtype of the values it maps (also
-    float64 ones) under strict dtype promotion."""
+    float64 ones) under strict dtype promotion.
+    """
     if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
         return jnp.asarray(float(x))
     return jnp.asarray(x, dtype=float_dtype(x))
@@ -54,7 +55,8 @@ def _as_param(x: Any) -> jax.Array:
 
 class Transform(Pytree, base=True):
     """Base class of the bijections. Subclasses declare annotated fields (leaves unless
-    declared static) and implement ``_forward``, ``_inverse`` and ``_log_abs_det_jacobian``."""
+    declared static) and implement ``_forward``, ``_inverse`` and ``_log_abs_det_jacobian``.
+    """
 
     #: number of rightmost dimensions the transform acts on jointly (0: elementwise)
     event_dim: int = 0
@@ -65,7 +67,9 @@ class Transform(Pytree, base=True):
         self._set_fields(values)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise dataclasses.FrozenInstanceError(f"{type(self).__name__} is immutable; cannot set {name!r}")
+        raise dataclasses.FrozenInstanceError(
+            f"{type(self).__name__} is immutable; cannot set {name!r}"
+        )
 
     # -- the map -------------------------------------------------------------------
     def __call__(self, x: Any) -> jax.Array:
@@ -80,22 +84,23 @@ class Transform(Pytree, base=True):
         return self._inverse(jnp.asarray(y))
 
     @property
-    def inv(self) -> "_InverseTransform":
+    def inv(self) -> _InverseTransform:
         """The inverse as a transform (torch's ``t.inv``; ``t.inv(y)`` is ``t.inverse(y)``)."""
         return _InverseTransform(self)
 
     def log_abs_det_jacobian(self, x: Any, y: Any) -> jax.Array:
         """``log |det dy/dx|`` at ``x`` (with ``y = t(x)``), over the ``event_dim``
         rightmost dimensions: shape ``x.shape[:x.ndim - event_dim]`` (broadcast with the
-        parameters)."""
+        parameters).
+        """
         return self._log_abs_det_jacobian(jnp.asarray(x), jnp.asarray(y))
 
-    def forward_shape(self, shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    def forward_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape of ``t(x)`` for ``x`` of ``shape`` (parameters broadcast)."""
         shapes = [tuple(jnp.shape(getattr(self, n))) for n in self._leaf_names]
         return tuple(jnp.broadcast_shapes(tuple(shape), *shapes))
 
-    def inverse_shape(self, shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    def inverse_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return self.forward_shape(shape)
 
     @property
@@ -129,7 +134,11 @@ class Transform(Pytree, base=True):
         for name in self._leaf_names:
             value = getattr(self, name)
             shape = tuple(jnp.shape(value))
-            parts.append(f"{name}={float(value):g}" if shape == () and _is_concrete(value) else f"{name}: {shape}")
+            parts.append(
+                f"{name}={float(value):g}"
+                if shape == () and _is_concrete(value)
+                else f"{name}: {shape}"
+            )
         for name in self._static_names:
             if name != "event_dim" or getattr(self, name):
                 parts.append(f"{name}={getattr(self, name)!r}")
@@ -158,7 +167,7 @@ def _broadcast_equal_shapes(a: Any, b: Any) -> bool:
         return False
 
 
-def transforms_equal_mask(ts_p: Tuple[Transform, ...], ts_q: Tuple[Transform, ...]) -> Any:
+def transforms_equal_mask(ts_p: tuple[Transform, ...], ts_q: tuple[Transform, ...]) -> Any:
     """Whether two transform sequences are equal, in a form usable under ``jit``.
 
     Returns ``None`` when the sequences differ statically (length, types or static
@@ -264,7 +273,9 @@ class AffineTransform(Transform):
 
     def __init__(self, loc, scale, event_dim: int = 0, cache_size: int = 0):
         if not isinstance(event_dim, (int, np.integer)) or event_dim < 0:
-            raise ValueError(f"AffineTransform: `event_dim` must be a non-negative int, got {event_dim!r}")
+            raise ValueError(
+                f"AffineTransform: `event_dim` must be a non-negative int, got {event_dim!r}"
+            )
         self._set(loc=_as_param(loc), scale=_as_param(scale), event_dim=int(event_dim))
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Callable, Dict, Optional, Tuple, Type
+from collections.abc import Callable
 
 import jax
 
@@ -14,10 +14,10 @@ from jaxkl.kl.monte_carlo import monte_carlo_kl
 
 KLFn = Callable[[Distribution, Distribution], jax.Array]
 
-_KL_REGISTRY: Dict[Tuple[type, type], KLFn] = {}
+_KL_REGISTRY: dict[tuple[type, type], KLFn] = {}
 
 
-def register_kl(type_p: Type[Distribution], type_q: Type[Distribution]) -> Callable[[KLFn], KLFn]:
+def register_kl(type_p: type[Distribution], type_q: type[Distribution]) -> Callable[[KLFn], KLFn]:
     """Decorator registering ``fn(p, q)`` as KL(p || q) for ``p: type_p``, ``q: type_q``.
 
     Lookup picks the most specific registered pair along both types' MROs; when two
@@ -47,14 +47,16 @@ def register_kl(type_p: Type[Distribution], type_q: Type[Distribution]) -> Calla
     return decorator
 
 
-def registered_pairs() -> Dict[Tuple[type, type], KLFn]:
+def registered_pairs() -> dict[tuple[type, type], KLFn]:
     """A copy of the registry: ``{(type_p, type_q): fn}``."""
     return dict(_KL_REGISTRY)
 
 
-@functools.lru_cache(maxsize=None)
-def _dispatch(type_p: type, type_q: type) -> Optional[KLFn]:
-    matches = [(tp, tq) for tp, tq in _KL_REGISTRY if issubclass(type_p, tp) and issubclass(type_q, tq)]
+@functools.cache
+def _dispatch(type_p: type, type_q: type) -> KLFn | None:
+    matches = [
+        (tp, tq) for tp, tq in _KL_REGISTRY if issubclass(type_p, tp) and issubclass(type_q, tq)
+    ]
     if not matches:
         return None
     mro_p, mro_q = type_p.__mro__, type_q.__mro__
@@ -72,7 +74,7 @@ def _dispatch(type_p: type, type_q: type) -> Optional[KLFn]:
     return left_fn
 
 
-def lookup(type_p: type, type_q: type) -> Optional[KLFn]:
+def lookup(type_p: type, type_q: type) -> KLFn | None:
     """The function ``kl_divergence`` would use for this pair of types, or None."""
     return _dispatch(type_p, type_q)
 
@@ -81,7 +83,7 @@ def kl_divergence(
     p: Distribution,
     q: Distribution,
     *,
-    key: Optional[jax.Array] = None,
+    key: jax.Array | None = None,
     num_samples: int = 1024,
 ) -> jax.Array:
     r"""KL(p || q) between two distributions, from the closed-form registry.

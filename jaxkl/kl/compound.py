@@ -1,5 +1,6 @@
 """Closed forms whose p is in the compound group (Independent, TransformedDistribution),
-and the variational approximations of the KL between mixtures."""
+and the variational approximations of the KL between mixtures.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +64,9 @@ def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistri
     result = kl_divergence(p.base_distribution, q.base_distribution)
     if equal is True:
         return result
-    _checks.value_check(equal, "KL between TransformedDistributions with different transform parameters", equal)
+    _checks.value_check(
+        equal, "KL between TransformedDistributions with different transform parameters", equal
+    )
     return jnp.where(equal, result, jnp.nan)
 
 
@@ -72,7 +75,9 @@ def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistri
 
 def _check_mixtures(p, q, name):
     if not isinstance(p, MixtureSameFamily) or not isinstance(q, MixtureSameFamily):
-        raise TypeError(f"{name} expects two MixtureSameFamily distributions, got {type(p).__name__} and {type(q).__name__}")
+        raise TypeError(
+            f"{name} expects two MixtureSameFamily distributions, got {type(p).__name__} and {type(q).__name__}"
+        )
     return broadcast_pair(p, q)
 
 
@@ -136,7 +141,9 @@ def mixture_kl_variational(p: MixtureSameFamily, q: MixtureSameFamily) -> jax.Ar
     return jnp.sum(jnp.where(w > 0, w * (num - den), 0.0), axis=-1)
 
 
-def mixture_kl_upper_bound(p: MixtureSameFamily, q: MixtureSameFamily, num_iters: int = 20) -> jax.Array:
+def mixture_kl_upper_bound(
+    p: MixtureSameFamily, q: MixtureSameFamily, num_iters: int = 20
+) -> jax.Array:
     r"""The variational upper bound on KL(p || q) between two mixtures (Hershey & Olsen).
 
     With a joint matching ``phi_ab`` (``sum_b phi_ab = pi_a``) and ``psi_ab``
@@ -172,7 +179,9 @@ def mixture_kl_upper_bound(p: MixtureSameFamily, q: MixtureSameFamily, num_iters
         0.0625
     """
     if isinstance(num_iters, bool) or not isinstance(num_iters, int) or num_iters < 0:
-        raise ValueError(f"mixture_kl_upper_bound: `num_iters` must be a non-negative int, got {num_iters!r}")
+        raise ValueError(
+            f"mixture_kl_upper_bound: `num_iters` must be a non-negative int, got {num_iters!r}"
+        )
     p, q = _check_mixtures(p, q, "mixture_kl_upper_bound")
     nb = len(p.batch_shape)
     lw_p = p.log_weights[..., :, None]

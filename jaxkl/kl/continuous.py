@@ -82,7 +82,8 @@ from jaxkl.kl._registry import register_kl
 def _scale_term(sp, sq):
     """``rho^2 - 1 - 2 log rho`` (``rho = sp/sq``): ``x_minus_log1p`` of ``x = rho^2 - 1`` formed
     from the scale difference near 1, ``rho^2 - 1 - 2 (log sp - log sq)`` far from 1 (where
-    ``rho^2`` may underflow to 0 or ``sq^2`` overflow)."""
+    ``rho^2`` may underflow to 0 or ``sq^2`` overflow).
+    """
     x = ((sp - sq) / sq) * ((sp + sq) / sq)
     rho = sp / sq
     far = rho * rho - 1 - 2 * (jnp.log(sp) - jnp.log(sq))
@@ -206,7 +207,11 @@ def _kl_gamma_gamma(p: Gamma, q: Gamma):
     d = q.concentration - p.concentration
     e = (q.rate - p.rate) / p.rate
     log_ratio = jnp.where(jnp.abs(e) < 0.5, jnp.log1p(e), jnp.log(q.rate) - jnp.log(p.rate))
-    return lgamma_bregman(p.concentration, -d) + p.concentration * ratio_minus_one_minus_log_of(q.rate, p.rate) - d * log_ratio
+    return (
+        lgamma_bregman(p.concentration, -d)
+        + p.concentration * ratio_minus_one_minus_log_of(q.rate, p.rate)
+        - d * log_ratio
+    )
 
 
 @register_kl(Beta, Beta)
@@ -250,7 +255,9 @@ def _kl_pareto_pareto(p: Pareto, q: Pareto):
     """
     inside = p.scale >= q.scale
     ds = jnp.where(inside, p.scale - q.scale, 0.0)
-    log_ratio = jnp.where(ds < 0.5 * q.scale, jnp.log1p(ds / q.scale), jnp.log(p.scale) - jnp.log(q.scale))
+    log_ratio = jnp.where(
+        ds < 0.5 * q.scale, jnp.log1p(ds / q.scale), jnp.log(p.scale) - jnp.log(q.scale)
+    )
     kl = q.alpha * log_ratio + ratio_minus_one_minus_log_of(q.alpha, p.alpha)
     return jnp.where(inside, kl, jnp.inf)
 
@@ -324,13 +331,19 @@ def _xlogx(x):
 
 def _uniform_mean_log(low, high):
     r""":math:`\mathbb{E}[\log X]` for ``X ~ Uniform(low, high)``, ``0 <= low < high``:
-    :math:`(h \log h - l \log l)/(h - l) - 1`."""
+    :math:`(h \log h - l \log l)/(h - l) - 1`.
+    """
     return (_xlogx(high) - _xlogx(low)) / (high - low) - 1.0
 
 
 def _beta_neg_entropy(a, b):
     r""":math:`-H(\mathrm{Beta}(a, b)) = -\log B(a, b) + (a-1)\psi(a) + (b-1)\psi(b) - (a+b-2)\psi(a+b)`."""
-    return -betaln(a, b) + (a - 1.0) * digamma(a) + (b - 1.0) * digamma(b) - (a + b - 2.0) * digamma(a + b)
+    return (
+        -betaln(a, b)
+        + (a - 1.0) * digamma(a)
+        + (b - 1.0) * digamma(b)
+        - (a + b - 2.0) * digamma(a + b)
+    )
 
 
 def _gamma_neg_entropy(k, r):
@@ -340,7 +353,8 @@ def _gamma_neg_entropy(k, r):
 
 def _normal_cross_entropy(mean, var, q: Normal):
     r""":math:`\mathbb{E}_p[-\log \mathcal{N}(X; \mu, \sigma)]` from p's mean and variance:
-    :math:`\log\sigma + \tfrac12\log 2\pi + (\mathrm{Var}_p + (\mathbb{E}_p X - \mu)^2) / (2\sigma^2)`."""
+    :math:`\log\sigma + \tfrac12\log 2\pi + (\mathrm{Var}_p + (\mathbb{E}_p X - \mu)^2) / (2\sigma^2)`.
+    """
     d = mean - q.loc
     return jnp.log(q.scale) + _HALF_LOG_2PI + 0.5 * (var + d * d) / (q.scale * q.scale)
 
@@ -388,7 +402,9 @@ def _kl_beta_continuous_bernoulli(p: Beta, q: ContinuousBernoulli):
     References: Loaiza-Ganem & Cunningham, "The continuous Bernoulli", NeurIPS 2019 (the
     density and its normaliser); torch's ``_kl_beta_continuous_bernoulli``.
     """
-    return _beta_neg_entropy(p.concentration1, p.concentration0) + _cb_cross_entropy(_beta_mean(p), q)
+    return _beta_neg_entropy(p.concentration1, p.concentration0) + _cb_cross_entropy(
+        _beta_mean(p), q
+    )
 
 
 @register_kl(Beta, Exponential)
@@ -398,7 +414,11 @@ def _kl_beta_exponential(p: Beta, q: Exponential):
     References: the Beta entropy and mean (Johnson, Kotz & Balakrishnan, *Continuous
     Univariate Distributions* vol. 2, ch. 25); torch's ``_kl_beta_exponential``.
     """
-    return _beta_neg_entropy(p.concentration1, p.concentration0) - jnp.log(q.rate) + q.rate * _beta_mean(p)
+    return (
+        _beta_neg_entropy(p.concentration1, p.concentration0)
+        - jnp.log(q.rate)
+        + q.rate * _beta_mean(p)
+    )
 
 
 @register_kl(Beta, Gamma)
@@ -413,7 +433,13 @@ def _kl_beta_gamma(p: Beta, q: Gamma):
     a, b = p.concentration1, p.concentration0
     k, r = q.concentration, q.rate
     mean_log = digamma(a) - digamma(a + b)
-    return _beta_neg_entropy(a, b) + gammaln(k) - k * jnp.log(r) - (k - 1.0) * mean_log + r * _beta_mean(p)
+    return (
+        _beta_neg_entropy(a, b)
+        + gammaln(k)
+        - k * jnp.log(r)
+        - (k - 1.0) * mean_log
+        + r * _beta_mean(p)
+    )
 
 
 @register_kl(Beta, Normal)
@@ -507,7 +533,12 @@ def _kl_exponential_gamma(p: Exponential, q: Gamma):
     """
     lam, k, r = p.rate, q.concentration, q.rate
     y_minus_1 = (r - lam) / lam
-    return x_minus_log1p(y_minus_1) + (1.0 - k) * jnp.log1p(y_minus_1) + gammaln(k) + (k - 1.0) * EULER_GAMMA
+    return (
+        x_minus_log1p(y_minus_1)
+        + (1.0 - k) * jnp.log1p(y_minus_1)
+        + gammaln(k)
+        + (k - 1.0) * EULER_GAMMA
+    )
 
 
 @register_kl(Exponential, Gumbel)
@@ -595,7 +626,12 @@ def _kl_gumbel_normal(p: Gumbel, q: Normal):
     torch's ``_kl_gumbel_normal``.
     """
     s = p.scale
-    return -jnp.log(s) - EULER_GAMMA - 1.0 + _normal_cross_entropy(p.loc + s * EULER_GAMMA, (math.pi**2 / 6.0) * s * s, q)
+    return (
+        -jnp.log(s)
+        - EULER_GAMMA
+        - 1.0
+        + _normal_cross_entropy(p.loc + s * EULER_GAMMA, (math.pi**2 / 6.0) * s * s, q)
+    )
 
 
 @register_kl(Laplace, Normal)
@@ -675,7 +711,13 @@ def _kl_pareto_gamma(p: Pareto, q: Gamma):
     a = jnp.where(ok, p.alpha, 2.0)
     s, k, r = p.scale, q.concentration, q.rate
     mean_log = jnp.log(s) + 1.0 / a
-    value = _pareto_neg_entropy(s, a) + gammaln(k) - k * jnp.log(r) - (k - 1.0) * mean_log + r * a * s / (a - 1.0)
+    value = (
+        _pareto_neg_entropy(s, a)
+        + gammaln(k)
+        - k * jnp.log(r)
+        - (k - 1.0) * mean_log
+        + r * a * s / (a - 1.0)
+    )
     return jnp.where(ok, value, jnp.inf)
 
 
@@ -701,7 +743,7 @@ def _kl_pareto_normal(p: Pareto, q: Normal):
 
 
 def _safe_interval(p: Uniform, ok, low_fill, high_fill):
-    """p's ``(low, high)`` where ``ok``, a harmless interval elsewhere (double where)."""
+    """P's ``(low, high)`` where ``ok``, a harmless interval elsewhere (double where)."""
     return jnp.where(ok, p.low, low_fill), jnp.where(ok, p.high, high_fill)
 
 
@@ -835,7 +877,8 @@ def _log_ratio(num, den):
 
 def _two_product(a, b):
     """``(p, e)`` with ``p = fl(a * b)`` and ``p + e = a * b`` exactly (Dekker's product with
-    Veltkamp's split), so that ``a * b - 1`` can be formed without the rounding of ``p``."""
+    Veltkamp's split), so that ``a * b - 1`` can be formed without the rounding of ``p``.
+    """
     bits = 27 if a.dtype == jnp.float64 else 12
     factor = float(2**bits + 1)
 
@@ -858,7 +901,9 @@ def _kl_lognormal_lognormal(p: LogNormal, q: LogNormal):
     References: Kullback (1959), invariance under bijections; TFP's
     ``_kl_lognormal_lognormal``; torch's ``TransformedDistribution`` pair.
     """
-    return _kl_normal_normal(Normal(p.loc, p.scale, validate_args=False), Normal(q.loc, q.scale, validate_args=False))
+    return _kl_normal_normal(
+        Normal(p.loc, p.scale, validate_args=False), Normal(q.loc, q.scale, validate_args=False)
+    )
 
 
 @register_kl(LogitNormal, LogitNormal)
@@ -868,7 +913,9 @@ def _kl_logitnormal_logitnormal(p: LogitNormal, q: LogitNormal):
     References: Kullback (1959), invariance under bijections; TFP's
     ``_kl_logitnormal_logitnormal``.
     """
-    return _kl_normal_normal(Normal(p.loc, p.scale, validate_args=False), Normal(q.loc, q.scale, validate_args=False))
+    return _kl_normal_normal(
+        Normal(p.loc, p.scale, validate_args=False), Normal(q.loc, q.scale, validate_args=False)
+    )
 
 
 @register_kl(InverseGamma, InverseGamma)
@@ -879,7 +926,8 @@ def _kl_inversegamma_inversegamma(p: InverseGamma, q: InverseGamma):
     "KL-divergences of Normal, Gamma, Dirichlet and Wishart densities" (the Gamma KL).
     """
     return _kl_gamma_gamma(
-        Gamma(p.concentration, p.rate, validate_args=False), Gamma(q.concentration, q.rate, validate_args=False)
+        Gamma(p.concentration, p.rate, validate_args=False),
+        Gamma(q.concentration, q.rate, validate_args=False),
     )
 
 
@@ -966,7 +1014,14 @@ def _kl_weibull_gamma(p: Weibull, q: Gamma):
     breg2 = lgamma_bregman(jnp.full_like(h, 2.0), -h)
     g = breg2 + h * (1 - EULER_GAMMA)
     breg1 = lgamma_bregman(jnp.ones_like(c), -c)
-    return expm1_minus_x(big_l + g) + breg2 + x_minus_log1p(h) + breg1 - c * big_l + EULER_GAMMA * c * h
+    return (
+        expm1_minus_x(big_l + g)
+        + breg2
+        + x_minus_log1p(h)
+        + breg1
+        - c * big_l
+        + EULER_GAMMA * c * h
+    )
 
 
 @register_kl(Moyal, Moyal)
@@ -1052,7 +1107,11 @@ _BOUNDED = (Beta, ContinuousBernoulli, Uniform)
 
 #: (p, q) pairs whose KL is +inf for all parameters (support of p never inside q's).
 INFINITE_PAIRS = (
-    [(p, q) for p in (Normal, Laplace, Gumbel) for q in (Beta, ContinuousBernoulli, Exponential, Gamma, Pareto, Uniform)]
+    [
+        (p, q)
+        for p in (Normal, Laplace, Gumbel)
+        for q in (Beta, ContinuousBernoulli, Exponential, Gamma, Pareto, Uniform)
+    ]
     + [(p, q) for p in (Exponential, Gamma) for q in _BOUNDED + (Pareto,)]
     + [(Pareto, q) for q in _BOUNDED]
     + [(Beta, Pareto), (ContinuousBernoulli, Pareto)]

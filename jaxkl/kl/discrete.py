@@ -59,7 +59,8 @@ from jaxkl.kl._registry import register_kl
 
 def _binary_weights_and_log_ratios(p: BinaryParametrised, q: BinaryParametrised):
     """Weights ``[1 - a, a]`` of p and ``log(q_i / p_i)`` (up to a constant) for the two
-    outcomes, from exact differences of the parameters that were given."""
+    outcomes, from exact differences of the parameters that were given.
+    """
     if p._logits is not None and q._logits is not None:
         la, lb = p._logits, q._logits
         w1, w0 = jax.nn.sigmoid(la), jax.nn.sigmoid(-la)
@@ -81,7 +82,8 @@ def _binary_weights_and_log_ratios(p: BinaryParametrised, q: BinaryParametrised)
 
 def _log_ratio(p, q, q_minus_p):
     """``log(q / p)`` for p > 0 (0 elsewhere): ``log1p((q - p) / p)`` with the exact
-    difference when q ~ p, else a difference of logs (no rounding of ``q/p - 1``)."""
+    difference when q ~ p, else a difference of logs (no rounding of ``q/p - 1``).
+    """
     pos = p > 0
     ps = jnp.where(pos, p, 1.0)
     near = pos & (jnp.abs(q_minus_p) < 0.5 * ps)
@@ -237,7 +239,9 @@ def _kl_categorical_categorical(p: Categorical, q: Categorical) -> jax.Array:
 
 
 @register_kl(OneHotCategorical, OneHotCategorical)
-def _kl_onehotcategorical_onehotcategorical(p: OneHotCategorical, q: OneHotCategorical) -> jax.Array:
+def _kl_onehotcategorical_onehotcategorical(
+    p: OneHotCategorical, q: OneHotCategorical
+) -> jax.Array:
     """The Categorical KL of the same probabilities (torch's definition)."""
     return _categorical_kl(p, q)
 
@@ -279,14 +283,16 @@ def _point_mass_at_zero_kl(p: Poisson, log_q0: jax.Array, count: jax.Array) -> j
 @register_kl(Poisson, Bernoulli)
 def _kl_poisson_bernoulli(p: Poisson, q: Bernoulli) -> jax.Array:
     """+inf: a Poisson with rate > 0 has mass on {2, 3, ...}. At rate 0 (a point mass at 0)
-    the KL is ``-log(1 - b)`` (torch returns +inf there too)."""
+    the KL is ``-log(1 - b)`` (torch returns +inf there too).
+    """
     return _point_mass_at_zero_kl(p, q._parts()[3], jnp.ones_like(p.rate))
 
 
 @register_kl(Poisson, Binomial)
 def _kl_poisson_binomial(p: Poisson, q: Binomial) -> jax.Array:
     """+inf: a Poisson with rate > 0 has unbounded support. At rate 0 the KL is
-    ``-n log(1 - b)`` (torch returns +inf there too)."""
+    ``-n log(1 - b)`` (torch returns +inf there too).
+    """
     return _point_mass_at_zero_kl(p, q._parts()[3], q.total_count)
 
 
@@ -296,7 +302,8 @@ __all__: list = []
 def _outcome_term(log_w: jax.Array, log_q: jax.Array, d: jax.Array) -> jax.Array:
     """``w (e^d - 1 - d)`` for one outcome with ``log w``, ``log q`` and the accurate
     ``d = log q - log w``. An outcome p never takes (``log w = -inf``) contributes ``q``
-    (the identity's ``w e^d``); one that q never takes while p does gives +inf."""
+    (the identity's ``w e^d``); one that q never takes while p does gives +inf.
+    """
     p_has, q_has = log_w > -jnp.inf, log_q > -jnp.inf
     both = p_has & q_has
     term = weighted_expm1_minus_x(jnp.where(both, log_w, 0.0), jnp.where(both, d, 0.0))
@@ -334,7 +341,9 @@ def _kl_probitbernoulli_probitbernoulli(p: ProbitBernoulli, q: ProbitBernoulli) 
 
 def _bernoulli_probs_kl(a: jax.Array, b: jax.Array) -> jax.Array:
     """The Bernoulli KL from probabilities, by the discrete group's closed form."""
-    return _kl_bernoulli_bernoulli(Bernoulli(probs=a, validate_args=False), Bernoulli(probs=b, validate_args=False))
+    return _kl_bernoulli_bernoulli(
+        Bernoulli(probs=a, validate_args=False), Bernoulli(probs=b, validate_args=False)
+    )
 
 
 @register_kl(Multinomial, Multinomial)
@@ -352,8 +361,10 @@ def _kl_multinomial_multinomial(p: Multinomial, q: Multinomial) -> jax.Array:
         ValueError: different numbers of categories.
     """
     if p._num_events != q._num_events:
-        raise ValueError(f"KL(Multinomial || Multinomial) needs the same number of categories, got "
-                         f"{p._num_events} and {q._num_events}")
+        raise ValueError(
+            f"KL(Multinomial || Multinomial) needs the same number of categories, got "
+            f"{p._num_events} and {q._num_events}"
+        )
     cat_p = _as_categorical(p)
     cat_q = _as_categorical(q)
     kl = _kl_categorical_categorical(cat_p, cat_q)

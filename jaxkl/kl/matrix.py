@@ -69,7 +69,8 @@ def _t(x):
 
 def _g_from_x(x: jax.Array, xd: jax.Array) -> jax.Array:
     """``G(X) = Σ_{i>j} X_ij² + Σ_i φ(X_ii (X_ii + 2))`` (``xd``: the diagonal of X,
-    formed from the factors' diagonals directly)."""
+    formed from the factors' diagonals directly).
+    """
     off = jnp.sum(jnp.square(jnp.tril(x, -1)), axis=(-2, -1))
     return off + jnp.sum(x_minus_log1p(xd * (xd + 2.0)), -1)
 
@@ -84,14 +85,17 @@ def _tril_parts(l_p: jax.Array, l_q: jax.Array):
 
 def _eig_parts(e: jax.Array, l: jax.Array):
     """``(Σ φ(λ), ½ Σ log1p(λ))`` for the eigenvalues ``λ`` of ``L^{-1} E L^{-T}`` (one
-    triangular solve on ``[E | I]``)."""
+    triangular solve on ``[E | I]``).
+    """
     d = l.shape[-1]
     eye = jnp.broadcast_to(jnp.eye(d, dtype=l.dtype), l.shape)
     sol = solve_triangular(l, jnp.concatenate([e, eye], axis=-1), lower=True)
     y, l_inv = sol[..., :d], sol[..., d:]
     b = y @ _t(l_inv)
     lam = jnp.linalg.eigvalsh(0.5 * (b + _t(b)))
-    lam = jnp.maximum(lam, -1.0 + jnp.finfo(lam.dtype).eps)  # rounding only: I + B is positive definite
+    lam = jnp.maximum(
+        lam, -1.0 + jnp.finfo(lam.dtype).eps
+    )  # rounding only: I + B is positive definite
     return jnp.sum(x_minus_log1p(lam), -1), 0.5 * jnp.sum(jnp.log1p(lam), -1)
 
 
@@ -112,12 +116,18 @@ def _kl_wishart_wishart(p: Wishart, q: Wishart) -> jax.Array:
     """
     d = p._dim
     if q._dim != d:
-        raise ValueError(f"KL(Wishart || Wishart) needs matrices of the same size, got {d} x {d} and "
-                         f"{q._dim} x {q._dim}")
+        raise ValueError(
+            f"KL(Wishart || Wishart) needs matrices of the same size, got {d} x {d} and "
+            f"{q._dim} x {q._dim}"
+        )
     if p._covariance_matrix is not None and q._covariance_matrix is not None:
-        g, log_m = _eig_parts(p._covariance_matrix - q._covariance_matrix, jnp.linalg.cholesky(q._covariance_matrix))
+        g, log_m = _eig_parts(
+            p._covariance_matrix - q._covariance_matrix, jnp.linalg.cholesky(q._covariance_matrix)
+        )
     elif p._precision_matrix is not None and q._precision_matrix is not None:
-        g, log_m = _eig_parts(q._precision_matrix - p._precision_matrix, jnp.linalg.cholesky(p._precision_matrix))
+        g, log_m = _eig_parts(
+            q._precision_matrix - p._precision_matrix, jnp.linalg.cholesky(p._precision_matrix)
+        )
     else:
         g, log_m = _tril_parts(p.scale_tril, q.scale_tril)
     n_p, n_q = p.df, q.df
@@ -142,8 +152,10 @@ def _kl_matrixnormal_matrixnormal(p: MatrixNormal, q: MatrixNormal) -> jax.Array
         ValueError: the event shapes differ.
     """
     if p.event_shape != q.event_shape:
-        raise ValueError(f"KL(MatrixNormal || MatrixNormal) needs equal event shapes, got {p.event_shape} "
-                         f"and {q.event_shape}")
+        raise ValueError(
+            f"KL(MatrixNormal || MatrixNormal) needs equal event shapes, got {p.event_shape} "
+            f"and {q.event_shape}"
+        )
     n, k = p.event_shape  # k columns (the docstring's p)
     a_p, a_q, b_p, b_q = p.scale_row, q.scale_row, p.scale_column, q.scale_column
     batch = a_q.shape[:-2]
@@ -160,7 +172,15 @@ def _kl_matrixnormal_matrixnormal(p: MatrixNormal, q: MatrixNormal) -> jax.Array
     xd_a = (diagonal(a_p) - diagonal(a_q)) / diagonal(a_q)
     xd_b = (diagonal(b_p) - diagonal(b_q)) / diagonal(b_q)
     g_a, g_b = _g_from_x(x_a, xd_a), _g_from_x(x_b, xd_b)
-    alpha = 2.0 * jnp.sum(xd_a, -1) + jnp.sum(jnp.square(jnp.tril(x_a, -1)), (-2, -1)) + jnp.sum(xd_a * xd_a, -1)
-    beta = 2.0 * jnp.sum(xd_b, -1) + jnp.sum(jnp.square(jnp.tril(x_b, -1)), (-2, -1)) + jnp.sum(xd_b * xd_b, -1)
+    alpha = (
+        2.0 * jnp.sum(xd_a, -1)
+        + jnp.sum(jnp.square(jnp.tril(x_a, -1)), (-2, -1))
+        + jnp.sum(xd_a * xd_a, -1)
+    )
+    beta = (
+        2.0 * jnp.sum(xd_b, -1)
+        + jnp.sum(jnp.square(jnp.tril(x_b, -1)), (-2, -1))
+        + jnp.sum(xd_b * xd_b, -1)
+    )
     z = y @ _t(b_inv)
     return 0.5 * (k * g_a + n * g_b + alpha * beta + jnp.sum(z * z, (-2, -1)))

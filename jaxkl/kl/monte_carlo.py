@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Tuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +30,7 @@ def monte_carlo_kl(
     num_samples: int = 1024,
     *,
     return_stderr: bool = False,
-) -> Union[jax.Array, Tuple[jax.Array, jax.Array]]:
+) -> jax.Array | tuple[jax.Array, jax.Array]:
     r"""Monte Carlo estimate of KL(p || q) from ``num_samples`` draws of p.
 
     .. math::

@@ -7,11 +7,12 @@ The per-group row modules (``cases_<group>.py``) import :class:`DistCase` from h
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-Params = Dict[str, Any]
+Params = dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,22 +21,22 @@ class DistCase:
     #: params(rng) -> numpy float64 parameter dict with a non-trivial batch shape
     params: Callable[[np.random.Generator], Params]
     #: build(params) -> jaxkl distribution (default cls(**params))
-    build: Optional[Callable[[Params], Any]] = None
+    build: Callable[[Params], Any] | None = None
     #: torch reference: True = torch.distributions class of the same name and keywords,
     #: a callable params -> torch distribution, None = no torch class
     torch: Any = True
     #: other reference for log_prob/entropy/mean/variance: params -> object with those
     #: (e.g. a frozen scipy.stats distribution), used when torch is None
-    scipy_ref: Optional[Callable[[Params], Any]] = None
+    scipy_ref: Callable[[Params], Any] | None = None
     #: (bad_params, name of the offending parameter) pairs: constructing must raise
     #: ValueError mentioning the name
-    bad_params: Sequence[Tuple[Params, str]] = ()
+    bad_params: Sequence[tuple[Params, str]] = ()
     #: which of entropy/mean/variance exist (and are compared)
     has_entropy: bool = True
     has_mean: bool = True
     has_variance: bool = True
     rtol: float = 1e-5
-    id: Optional[str] = None
+    id: str | None = None
 
     @property
     def name(self) -> str:

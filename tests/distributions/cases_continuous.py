@@ -21,7 +21,10 @@ def _pos(rng, shape, lo=0.5, hi=3.0):
 CASES = [
     DistCase(
         jd.Normal,
-        params=lambda rng: {"loc": rng.normal(size=(2, 3)), "scale": rng.uniform(0.5, 2.0, size=(3,))},
+        params=lambda rng: {
+            "loc": rng.normal(size=(2, 3)),
+            "scale": rng.uniform(0.5, 2.0, size=(3,)),
+        },
         bad_params=[({"loc": 0.0, "scale": -1.0}, "scale"), ({"loc": 0.0, "scale": 0.0}, "scale")],
     ),
     DistCase(
@@ -32,7 +35,10 @@ CASES = [
     DistCase(
         jd.Laplace,
         params=lambda rng: {"loc": rng.normal(size=(2, 1)), "scale": _pos(rng, (3,))},
-        bad_params=[({"loc": 0.0, "scale": 0.0}, "scale"), ({"loc": float("nan"), "scale": 1.0}, "loc")],
+        bad_params=[
+            ({"loc": 0.0, "scale": 0.0}, "scale"),
+            ({"loc": float("nan"), "scale": 1.0}, "loc"),
+        ],
     ),
     DistCase(
         jd.Cauchy,
@@ -54,11 +60,17 @@ CASES = [
     DistCase(
         jd.Gamma,
         params=lambda rng: {"concentration": _pos(rng, (2, 3), 0.5, 5.0), "rate": _pos(rng, (3,))},
-        bad_params=[({"concentration": 0.0, "rate": 1.0}, "concentration"), ({"concentration": 1.0, "rate": -1.0}, "rate")],
+        bad_params=[
+            ({"concentration": 0.0, "rate": 1.0}, "concentration"),
+            ({"concentration": 1.0, "rate": -1.0}, "rate"),
+        ],
     ),
     DistCase(
         jd.Beta,
-        params=lambda rng: {"concentration1": _pos(rng, (2, 3), 0.5, 5.0), "concentration0": _pos(rng, (3,), 0.5, 5.0)},
+        params=lambda rng: {
+            "concentration1": _pos(rng, (2, 3), 0.5, 5.0),
+            "concentration0": _pos(rng, (3,), 0.5, 5.0),
+        },
         bad_params=[
             ({"concentration1": -1.0, "concentration0": 1.0}, "concentration1"),
             ({"concentration1": 1.0, "concentration0": 0.0}, "concentration0"),
@@ -67,11 +79,17 @@ CASES = [
     DistCase(
         jd.Pareto,
         params=lambda rng: {"scale": _pos(rng, (2, 3)), "alpha": _pos(rng, (3,), 2.5, 6.0)},
-        bad_params=[({"scale": 0.0, "alpha": 1.0}, "scale"), ({"scale": 1.0, "alpha": -1.0}, "alpha")],
+        bad_params=[
+            ({"scale": 0.0, "alpha": 1.0}, "scale"),
+            ({"scale": 1.0, "alpha": -1.0}, "alpha"),
+        ],
     ),
     DistCase(
         jd.Uniform,
-        params=lambda rng: {"low": rng.uniform(-2.0, 0.0, size=(2, 3)), "high": rng.uniform(0.5, 2.0, size=(3,))},
+        params=lambda rng: {
+            "low": rng.uniform(-2.0, 0.0, size=(2, 3)),
+            "high": rng.uniform(0.5, 2.0, size=(3,)),
+        },
         bad_params=[({"low": 1.0, "high": 0.0}, "low"), ({"low": 1.0, "high": 1.0}, "high")],
     ),
     DistCase(
@@ -91,7 +109,8 @@ CASES = [
 
 class LogitNormalRef:
     """Reference logit-normal: density from scipy's normal, moments and entropy by quadrature
-    over the normal variable ``y`` (``x = expit(y)``)."""
+    over the normal variable ``y`` (``x = expit(y)``).
+    """
 
     def __init__(self, params):
         self.loc = np.asarray(params["loc"], np.float64)
@@ -111,7 +130,14 @@ class LogitNormalRef:
         out = np.empty(self.shape)
         for i in np.ndindex(self.shape):
             n = stats.norm(loc[i], scale[i])
-            out[i] = integrate.quad(lambda y: fn(y, i) * n.pdf(y), -np.inf, np.inf, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
+            out[i] = integrate.quad(
+                lambda y: fn(y, i) * n.pdf(y),
+                -np.inf,
+                np.inf,
+                epsabs=1e-14,
+                epsrel=1e-12,
+                limit=200,
+            )[0]
         return out
 
     def mean(self):
@@ -130,8 +156,14 @@ class LogitNormalRef:
 CASES += [
     DistCase(
         jd.LogNormal,
-        params=lambda rng: {"loc": rng.normal(size=(2, 3)) * 0.5, "scale": rng.uniform(0.3, 1.0, size=(3,))},
-        bad_params=[({"loc": 0.0, "scale": -1.0}, "scale"), ({"loc": float("nan"), "scale": 1.0}, "loc")],
+        params=lambda rng: {
+            "loc": rng.normal(size=(2, 3)) * 0.5,
+            "scale": rng.uniform(0.3, 1.0, size=(3,)),
+        },
+        bad_params=[
+            ({"loc": 0.0, "scale": -1.0}, "scale"),
+            ({"loc": float("nan"), "scale": 1.0}, "loc"),
+        ],
     ),
     DistCase(
         jd.Chi2,
@@ -148,11 +180,17 @@ CASES += [
     DistCase(
         jd.Weibull,
         params=lambda rng: {"scale": _pos(rng, (2, 3)), "concentration": _pos(rng, (3,), 0.7, 4.0)},
-        bad_params=[({"scale": -1.0, "concentration": 1.0}, "scale"), ({"scale": 1.0, "concentration": 0.0}, "concentration")],
+        bad_params=[
+            ({"scale": -1.0, "concentration": 1.0}, "scale"),
+            ({"scale": 1.0, "concentration": 0.0}, "concentration"),
+        ],
     ),
     DistCase(
         jd.Kumaraswamy,
-        params=lambda rng: {"concentration1": _pos(rng, (2, 3), 0.7, 4.0), "concentration0": _pos(rng, (3,), 0.7, 4.0)},
+        params=lambda rng: {
+            "concentration1": _pos(rng, (2, 3), 0.7, 4.0),
+            "concentration0": _pos(rng, (3,), 0.7, 4.0),
+        },
         bad_params=[
             ({"concentration1": -1.0, "concentration0": 1.0}, "concentration1"),
             ({"concentration1": 1.0, "concentration0": 0.0}, "concentration0"),
@@ -162,14 +200,20 @@ CASES += [
         jd.InverseGamma,
         # concentration > 2: finite mean and variance (the +inf cases are in test_continuous.py)
         params=lambda rng: {"concentration": _pos(rng, (2, 3), 4.5, 8.0), "rate": _pos(rng, (3,))},
-        bad_params=[({"concentration": 0.0, "rate": 1.0}, "concentration"), ({"concentration": 1.0, "rate": -1.0}, "rate")],
+        bad_params=[
+            ({"concentration": 0.0, "rate": 1.0}, "concentration"),
+            ({"concentration": 1.0, "rate": -1.0}, "rate"),
+        ],
     ),
     DistCase(
         jd.Moyal,
         params=lambda rng: {"loc": rng.normal(size=(2, 3)), "scale": _pos(rng, (3,))},
         torch=None,
         scipy_ref=lambda p: stats.moyal(p["loc"], p["scale"]),
-        bad_params=[({"loc": 0.0, "scale": 0.0}, "scale"), ({"loc": float("nan"), "scale": 1.0}, "loc")],
+        bad_params=[
+            ({"loc": 0.0, "scale": 0.0}, "scale"),
+            ({"loc": float("nan"), "scale": 1.0}, "loc"),
+        ],
     ),
     DistCase(
         jd.LogitNormal,

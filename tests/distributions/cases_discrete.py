@@ -26,15 +26,24 @@ CASES = [
     ),
     DistCase(
         jd.Binomial,
-        params=lambda rng: {"total_count": np.array([3.0, 7.0, 10.0]), "probs": rng.uniform(0.05, 0.95, size=(2, 3))},
-        bad_params=[({"total_count": 2.5, "probs": 0.3}, "total_count"), ({"total_count": -1.0, "probs": 0.3}, "total_count"),
-                    ({"total_count": 3.0, "probs": 1.2}, "probs")],
+        params=lambda rng: {
+            "total_count": np.array([3.0, 7.0, 10.0]),
+            "probs": rng.uniform(0.05, 0.95, size=(2, 3)),
+        },
+        bad_params=[
+            ({"total_count": 2.5, "probs": 0.3}, "total_count"),
+            ({"total_count": -1.0, "probs": 0.3}, "total_count"),
+            ({"total_count": 3.0, "probs": 1.2}, "probs"),
+        ],
         has_entropy=False,  # torch's needs a homogeneous total_count; see tests/distributions/test_discrete.py
     ),
     DistCase(
         jd.Categorical,
         params=lambda rng: {"probs": rng.dirichlet(np.ones(4), size=(2, 3))},
-        bad_params=[({"probs": np.array([0.5, -0.1, 0.6])}, "probs"), ({"probs": np.zeros(3)}, "probs")],
+        bad_params=[
+            ({"probs": np.array([0.5, -0.1, 0.6])}, "probs"),
+            ({"probs": np.zeros(3)}, "probs"),
+        ],
         has_mean=False,
         has_variance=False,
         id="Categorical[probs]",
@@ -81,7 +90,9 @@ def _torch_multinomial(params):
     import torch
     import torch.distributions as td
 
-    return td.Multinomial(N_COUNT, probs=torch.as_tensor(np.array(params["probs"], np.float64)), validate_args=False)
+    return td.Multinomial(
+        N_COUNT, probs=torch.as_tensor(np.array(params["probs"], np.float64)), validate_args=False
+    )
 
 
 def _build_multinomial(params):
@@ -124,4 +135,6 @@ def _torch_bernoulli(params):
     import torch
     import torch.distributions as td
 
-    return td.Bernoulli(probs=torch.as_tensor(np.array(params["probs"], np.float64)), validate_args=False)
+    return td.Bernoulli(
+        probs=torch.as_tensor(np.array(params["probs"], np.float64)), validate_args=False
+    )

@@ -70,8 +70,12 @@ def test_continuous_bernoulli_matches_torch_inside_and_around_lims_in_float64():
         d = jd.ContinuousBernoulli(probs=jnp.asarray(probs, jnp.float64))
         x = jnp.asarray([0.0, 0.3, 1.0], jnp.float64)[:, None]
         lp = np.asarray(d.log_prob(x))
-        mean, var, ent, logc = (np.asarray(v) for v in (d.mean, d.variance, d.entropy(), d._cont_bern_log_norm()))
-    np.testing.assert_allclose(lp, t.log_prob(torch.tensor(np.asarray(x))).numpy(), rtol=1e-9, atol=1e-12)
+        mean, var, ent, logc = (
+            np.asarray(v) for v in (d.mean, d.variance, d.entropy(), d._cont_bern_log_norm())
+        )
+    np.testing.assert_allclose(
+        lp, t.log_prob(torch.tensor(np.asarray(x))).numpy(), rtol=1e-9, atol=1e-12
+    )
     np.testing.assert_allclose(mean, t.mean.numpy(), rtol=1e-9)
     # torch's direct variance formula cancels just outside lims (1e-8 relative at 0.499; mpmath
     # agrees with ours to 1e-15 there), hence the looser tolerance
@@ -111,7 +115,13 @@ def test_log_prob_is_minus_inf_outside_the_support_with_finite_gradients(dist, o
     x = jnp.asarray(outside, jnp.float32)
     np.testing.assert_array_equal(dist.log_prob(x), -np.inf)
     leaves, treedef = jax.tree_util.tree_flatten(dist)
-    grads = jax.grad(lambda ls: jnp.sum(jnp.where(jnp.isfinite(lp := jax.tree_util.tree_unflatten(treedef, ls).log_prob(x)), lp, 0.0)))(leaves)
+    grads = jax.grad(
+        lambda ls: jnp.sum(
+            jnp.where(
+                jnp.isfinite(lp := jax.tree_util.tree_unflatten(treedef, ls).log_prob(x)), lp, 0.0
+            )
+        )
+    )(leaves)
     assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
 
 
@@ -169,7 +179,16 @@ def test_logit_normal_quadratures_hold_at_a_large_scale():
         (lambda a, b: jd.Moyal(a, b), (0.3, 0.8)),
         (lambda a, b: jd.LogitNormal(a, b), (0.3, 0.8)),
     ],
-    ids=["LogNormal", "Chi2", "Chi", "Weibull", "Kumaraswamy", "InverseGamma", "Moyal", "LogitNormal"],
+    ids=[
+        "LogNormal",
+        "Chi2",
+        "Chi",
+        "Weibull",
+        "Kumaraswamy",
+        "InverseGamma",
+        "Moyal",
+        "LogitNormal",
+    ],
 )
 def test_samples_are_reparameterised(make, params):
     """d/dtheta of the sample mean matches d/dtheta of ``mean`` within Monte Carlo error."""

@@ -7,11 +7,12 @@ The per-group row modules (``pairs_<group>.py``) import :class:`PairCase` from h
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-Params = Dict[str, Any]
+Params = dict[str, Any]
 
 
 def _default_torch(jax_type: type, params: Params):
@@ -26,25 +27,25 @@ def _default_torch(jax_type: type, params: Params):
 class PairCase:
     p_type: type
     q_type: type
-    params: Callable[[np.random.Generator], Tuple[Params, Params]]
+    params: Callable[[np.random.Generator], tuple[Params, Params]]
     #: near(eps) -> (p_params, q_params), scalar parameters differing by relative eps
-    near: Optional[Callable[[float], Tuple[Params, Params]]] = None
+    near: Callable[[float], tuple[Params, Params]] | None = None
     #: mpmath closed form KL(p || q) from parameter dicts of mpmath numbers (for `near`)
-    mp_kl: Optional[Callable[[Params, Params], Any]] = None
+    mp_kl: Callable[[Params, Params], Any] | None = None
     #: build jaxkl distributions from parameter dicts (default: p_type(**params))
-    build_p: Optional[Callable[[Params], Any]] = None
-    build_q: Optional[Callable[[Params], Any]] = None
+    build_p: Callable[[Params], Any] | None = None
+    build_q: Callable[[Params], Any] | None = None
     #: torch reference: True = torch.distributions class of the same name with the same
     #: keywords; a callable (p_params, q_params) -> numpy value; None = no torch pair
     torch: Any = True
     #: another independent reference (p_params, q_params) -> numpy value, e.g. quadrature
-    reference: Optional[Callable[[Params, Params], np.ndarray]] = None
+    reference: Callable[[Params, Params], np.ndarray] | None = None
     rtol: float = 1e-6
     #: Monte Carlo cross-check with p's sampler and both log_probs
     monte_carlo: bool = True
     #: parameter names that gradients are taken with respect to (default: all float params)
-    grad_params: Optional[Tuple[str, ...]] = None
-    id: Optional[str] = None
+    grad_params: tuple[str, ...] | None = None
+    id: str | None = None
 
     @property
     def name(self) -> str:
@@ -56,7 +57,7 @@ class PairCase:
     def make_q(self, params: Params):
         return (self.build_q or (lambda d: self.q_type(**d)))(params)
 
-    def torch_value(self, pp: Params, qp: Params) -> Optional[np.ndarray]:
+    def torch_value(self, pp: Params, qp: Params) -> np.ndarray | None:
         if self.torch is None or self.torch is False:
             return None
         if callable(self.torch) and self.torch is not True:

@@ -6,7 +6,6 @@ further families (LogNormal, Chi2, Chi, Weibull, Kumaraswamy, InverseGamma, Moya
 LogitNormal).
 
 References:
-
 * torch, for the cross-family pairs through :func:`_torch_broadcast`: several of torch's
   forms assign ``+inf`` through a boolean mask of *one* argument's shape
   (``result[q.low > 0] = inf``), which raises for broadcasting batch shapes, so the
@@ -79,7 +78,10 @@ def _mp_kl_laplace(p, q):
 
 
 def _mp_kl_cauchy(p, q):
-    return mp.log(((p["scale"] + q["scale"]) ** 2 + (p["loc"] - q["loc"]) ** 2) / (4 * p["scale"] * q["scale"]))
+    return mp.log(
+        ((p["scale"] + q["scale"]) ** 2 + (p["loc"] - q["loc"]) ** 2)
+        / (4 * p["scale"] * q["scale"])
+    )
 
 
 def _mp_kl_gumbel(p, q):
@@ -102,7 +104,13 @@ def _mp_gamma(d):
 def _mp_kl_gamma(p, q):
     cp, rp = _mp_gamma(p)
     cq, rq = _mp_gamma(q)
-    return cq * mp.log(rp / rq) + mp.loggamma(cq) - mp.loggamma(cp) + (cp - cq) * mp.digamma(cp) + (rq - rp) * cp / rp
+    return (
+        cq * mp.log(rp / rq)
+        + mp.loggamma(cq)
+        - mp.loggamma(cp)
+        + (cp - cq) * mp.digamma(cp)
+        + (rq - rp) * cp / rp
+    )
 
 
 def _mp_kl_beta(p, q):
@@ -152,7 +160,10 @@ def _gamma_params(rng):
 
 
 def _beta_params(rng):
-    p = {"concentration1": _pos(rng, (3, 1), 0.3, 6.0), "concentration0": _pos(rng, (3, 1), 0.3, 6.0)}
+    p = {
+        "concentration1": _pos(rng, (3, 1), 0.3, 6.0),
+        "concentration0": _pos(rng, (3, 1), 0.3, 6.0),
+    }
     q = {"concentration1": _pos(rng, (4,), 0.3, 6.0), "concentration0": _pos(rng, (4,), 0.3, 6.0)}
     return p, q
 
@@ -185,7 +196,9 @@ def _cb_logits_params(rng):
 
 
 PAIRS = [
-    PairCase(jd.Normal, jd.Normal, params=_loc_scale_params, near=_near_loc_scale, mp_kl=_mp_kl_normal),
+    PairCase(
+        jd.Normal, jd.Normal, params=_loc_scale_params, near=_near_loc_scale, mp_kl=_mp_kl_normal
+    ),
     PairCase(
         jd.HalfNormal,
         jd.HalfNormal,
@@ -193,9 +206,15 @@ PAIRS = [
         near=lambda eps: ({"scale": 1.2}, {"scale": 1.2 * (1 + eps)}),
         mp_kl=_mp_kl_halfnormal,
     ),
-    PairCase(jd.Laplace, jd.Laplace, params=_loc_scale_params, near=_near_loc_scale, mp_kl=_mp_kl_laplace),
-    PairCase(jd.Cauchy, jd.Cauchy, params=_loc_scale_params, near=_near_loc_scale, mp_kl=_mp_kl_cauchy),
-    PairCase(jd.Gumbel, jd.Gumbel, params=_loc_scale_params, near=_near_loc_scale, mp_kl=_mp_kl_gumbel),
+    PairCase(
+        jd.Laplace, jd.Laplace, params=_loc_scale_params, near=_near_loc_scale, mp_kl=_mp_kl_laplace
+    ),
+    PairCase(
+        jd.Cauchy, jd.Cauchy, params=_loc_scale_params, near=_near_loc_scale, mp_kl=_mp_kl_cauchy
+    ),
+    PairCase(
+        jd.Gumbel, jd.Gumbel, params=_loc_scale_params, near=_near_loc_scale, mp_kl=_mp_kl_gumbel
+    ),
     PairCase(
         jd.Exponential,
         jd.Exponential,
@@ -208,7 +227,10 @@ PAIRS = [
         jd.Gamma,
         params=_gamma_params,
         # equal relative change of shape and rate keeps the mean: the most cancelling direction
-        near=lambda eps: ({"concentration": 2.0, "rate": 1.5}, {"concentration": 2.0 * (1 + eps), "rate": 1.5 * (1 + eps)}),
+        near=lambda eps: (
+            {"concentration": 2.0, "rate": 1.5},
+            {"concentration": 2.0 * (1 + eps), "rate": 1.5 * (1 + eps)},
+        ),
         mp_kl=_mp_kl_gamma,
     ),
     PairCase(
@@ -226,14 +248,20 @@ PAIRS = [
         jd.Pareto,
         jd.Pareto,
         params=_pareto_params,
-        near=lambda eps: ({"scale": 1.2, "alpha": 2.5}, {"scale": 1.2 * (1 - eps), "alpha": 2.5 * (1 + eps)}),
+        near=lambda eps: (
+            {"scale": 1.2, "alpha": 2.5},
+            {"scale": 1.2 * (1 - eps), "alpha": 2.5 * (1 + eps)},
+        ),
         mp_kl=_mp_kl_pareto,
     ),
     PairCase(
         jd.Uniform,
         jd.Uniform,
         params=_uniform_params,
-        near=lambda eps: ({"low": 0.3, "high": 1.2}, {"low": 0.3 * (1 - eps), "high": 1.2 * (1 + eps)}),
+        near=lambda eps: (
+            {"low": 0.3, "high": 1.2},
+            {"low": 0.3 * (1 - eps), "high": 1.2 * (1 + eps)},
+        ),
         mp_kl=_mp_kl_uniform,
     ),
     PairCase(
@@ -257,9 +285,12 @@ PAIRS = [
 
 def _cb_logpdf(probs):
     """Continuous Bernoulli log-density ``log C(l) + x log l + (1 - x) log(1 - l)`` on [0, 1],
-    ``C(l) = 2 atanh(1 - 2l) / (1 - 2l)`` (= 2 at l = 1/2), from Loaiza-Ganem & Cunningham (2019)."""
+    ``C(l) = 2 atanh(1 - 2l) / (1 - 2l)`` (= 2 at l = 1/2), from Loaiza-Ganem & Cunningham (2019).
+    """
     lam = float(probs)
-    logc = np.log(2.0) if lam == 0.5 else np.log(2.0 * np.arctanh(1.0 - 2.0 * lam) / (1.0 - 2.0 * lam))
+    logc = (
+        np.log(2.0) if lam == 0.5 else np.log(2.0 * np.arctanh(1.0 - 2.0 * lam) / (1.0 - 2.0 * lam))
+    )
 
     def logpdf(x):
         if x < 0.0 or x > 1.0:
@@ -286,7 +317,12 @@ def _density(name, d):
     if name == "Beta":
         return stats.beta(g["concentration1"], g["concentration0"]).logpdf, 0.0, 1.0, [0.5]
     if name == "Pareto":
-        return stats.pareto(g["alpha"], scale=g["scale"]).logpdf, g["scale"], np.inf, [2.0 * g["scale"]]
+        return (
+            stats.pareto(g["alpha"], scale=g["scale"]).logpdf,
+            g["scale"],
+            np.inf,
+            [2.0 * g["scale"]],
+        )
     if name == "Uniform":
         lo, hi = g["low"], g["high"]
         return (lambda x: -np.log(hi - lo) if lo <= x <= hi else -np.inf), lo, hi, []
@@ -328,13 +364,19 @@ def support_quad_kl(p_name, p_params, q_name, q_params):
 def _quad_reference(p_name, q_name):
     def reference(pp, qp):
         keys_p, keys_q = list(pp), list(qp)
-        arrays = np.broadcast_arrays(*(np.asarray(pp[k], np.float64) for k in keys_p),
-                                     *(np.asarray(qp[k], np.float64) for k in keys_q))
+        arrays = np.broadcast_arrays(
+            *(np.asarray(pp[k], np.float64) for k in keys_p),
+            *(np.asarray(qp[k], np.float64) for k in keys_q),
+        )
         out = np.empty(arrays[0].shape)
         for idx in np.ndindex(out.shape):
             values = [a[idx] for a in arrays]
-            out[idx] = support_quad_kl(p_name, dict(zip(keys_p, values[: len(keys_p)])),
-                               q_name, dict(zip(keys_q, values[len(keys_p):])))
+            out[idx] = support_quad_kl(
+                p_name,
+                dict(zip(keys_p, values[: len(keys_p)])),
+                q_name,
+                dict(zip(keys_q, values[len(keys_p) :])),
+            )
         return out
 
     return reference
@@ -349,15 +391,17 @@ def _torch_dists(p_name, q_name, pp, qp):
     import torch
     import torch.distributions as td
 
-    arrays = np.broadcast_arrays(*(np.asarray(v, np.float64) for v in list(pp.values()) + list(qp.values())))
+    arrays = np.broadcast_arrays(
+        *(np.asarray(v, np.float64) for v in list(pp.values()) + list(qp.values()))
+    )
     tensors = [torch.as_tensor(np.ascontiguousarray(a)) for a in arrays]
     tp = getattr(td, p_name)(**dict(zip(pp, tensors[: len(pp)])), validate_args=False)
-    tq = getattr(td, q_name)(**dict(zip(qp, tensors[len(pp):])), validate_args=False)
+    tq = getattr(td, q_name)(**dict(zip(qp, tensors[len(pp) :])), validate_args=False)
     return tp, tq
 
 
 def _torch_broadcast(p_name, q_name):
-    """torch's KL on parameters broadcast to the common batch shape first (see module doc)."""
+    """Torch's KL on parameters broadcast to the common batch shape first (see module doc)."""
 
     def value(pp, qp):
         import torch.distributions as td
@@ -369,7 +413,7 @@ def _torch_broadcast(p_name, q_name):
 
 
 def _torch_cb_uniform_corrected(pp, qp):
-    """torch's KL(ContinuousBernoulli || Uniform), corrected at the support boundary.
+    """Torch's KL(ContinuousBernoulli || Uniform), corrected at the support boundary.
 
     torch returns +inf when ``low >= 0`` or ``high <= 1``; the KL is finite whenever
     ``low <= 0`` and ``high >= 1`` (e.g. against Uniform(0, 1)). Where torch's ``>=``/``<=``
@@ -389,7 +433,7 @@ def _torch_cb_uniform_corrected(pp, qp):
 
 
 def _torch_uniform_cb_corrected(pp, qp):
-    """torch's KL(Uniform || ContinuousBernoulli), corrected at the support boundary.
+    """Torch's KL(Uniform || ContinuousBernoulli), corrected at the support boundary.
 
     torch returns +inf when ``low <= 0`` or ``high >= 1``; the KL is finite whenever
     ``0 <= low`` and ``high <= 1`` (e.g. for Uniform(0, 1)). Where torch's ``<=``/``>=``
@@ -402,7 +446,9 @@ def _torch_uniform_cb_corrected(pp, qp):
     tp, tq = _torch_dists("Uniform", "ContinuousBernoulli", pp, qp)
     value = td.kl_divergence(tp, tq).double().numpy()
     finite = ((tp.low >= 0) & (tp.high <= 1)).numpy()
-    formula = (-tp.entropy() - tp.mean * tq.logits - torch.log1p(-tq.probs) - tq._cont_bern_log_norm())
+    formula = (
+        -tp.entropy() - tp.mean * tq.logits - torch.log1p(-tq.probs) - tq._cont_bern_log_norm()
+    )
     wrong = finite & np.isinf(value)
     return np.where(wrong, formula.double().numpy(), value)
 
@@ -426,7 +472,10 @@ def _family(name, rng, shape):
     if name == "Gamma":
         return {"concentration": _u(rng, 0.3, 4.0, shape), "rate": _u(rng, 0.3, 3.0, shape)}
     if name == "Beta":
-        return {"concentration1": _u(rng, 0.3, 4.0, shape), "concentration0": _u(rng, 0.3, 4.0, shape)}
+        return {
+            "concentration1": _u(rng, 0.3, 4.0, shape),
+            "concentration0": _u(rng, 0.3, 4.0, shape),
+        }
     if name == "Pareto":
         return {"scale": _u(rng, 0.2, 2.0, shape), "alpha": _u(rng, 0.5, 6.0, shape)}
     if name == "Uniform":
@@ -474,7 +523,9 @@ def _uniform_halfline_params(q_name):
     """Uniform p against a q on [0, inf): low < 0 is infinite, low == 0 is finite."""
 
     def params(rng):
-        low = np.array([[-0.3], [0.0], [0.4], [1.2]]) + np.array([[0.0], [0.0], [1.0], [1.0]]) * _u(rng, -0.1, 0.1, (4, 1))
+        low = np.array([[-0.3], [0.0], [0.4], [1.2]]) + np.array([[0.0], [0.0], [1.0], [1.0]]) * _u(
+            rng, -0.1, 0.1, (4, 1)
+        )
         return {"low": low, "high": low + _u(rng, 0.2, 2.0, (4, 1))}, _family(q_name, rng, Q_SHAPE)
 
     return params
@@ -492,7 +543,9 @@ def _pareto_alpha_params(alphas, q_name):
     def params(rng):
         alpha = np.array(alphas, np.float64)[:, None].copy()
         alpha[2:] += _u(rng, 0.0, 1.0, (len(alphas) - 2, 1))
-        return {"scale": _u(rng, 0.2, 2.0, (len(alphas), 1)), "alpha": alpha}, _family(q_name, rng, Q_SHAPE)
+        return {"scale": _u(rng, 0.2, 2.0, (len(alphas), 1)), "alpha": alpha}, _family(
+            q_name, rng, Q_SHAPE
+        )
 
     return params
 
@@ -529,7 +582,10 @@ _CLOSED = {
     ("Beta", "Uniform"): (_bounded_q_params("Beta"), None),
     ("ContinuousBernoulli", "Exponential"): None,
     ("ContinuousBernoulli", "Normal"): None,
-    ("ContinuousBernoulli", "Uniform"): (_bounded_q_params("ContinuousBernoulli"), _torch_cb_uniform_corrected),
+    ("ContinuousBernoulli", "Uniform"): (
+        _bounded_q_params("ContinuousBernoulli"),
+        _torch_cb_uniform_corrected,
+    ),
     ("Exponential", "Gamma"): None,
     ("Exponential", "Gumbel"): None,
     ("Exponential", "Normal"): None,
@@ -545,8 +601,10 @@ _CLOSED = {
     ("Pareto", "Normal"): (_pareto_alpha_params([1.5, 2.0, 8.5, 10.0], "Normal"), None),
     # boundaries low = 0 / high = 1 make the gradient of E[log X] infinite: kept off here
     ("Uniform", "Beta"): (_uniform_in_unit_interval_params("Beta", boundaries=False), None),
-    ("Uniform", "ContinuousBernoulli"): (_uniform_in_unit_interval_params("ContinuousBernoulli", boundaries=True),
-                                         _torch_uniform_cb_corrected),
+    ("Uniform", "ContinuousBernoulli"): (
+        _uniform_in_unit_interval_params("ContinuousBernoulli", boundaries=True),
+        _torch_uniform_cb_corrected,
+    ),
     ("Uniform", "Exponential"): (_uniform_halfline_params("Exponential"), None),
     ("Uniform", "Gamma"): (_uniform_halfline_params("Gamma"), None),
     ("Uniform", "Gumbel"): None,
@@ -570,12 +628,26 @@ def _rows():
     rows = []
     for (p_name, q_name), spec in _CLOSED.items():
         params, torch_ref = spec if spec is not None else (None, None)
-        rows.append(_row(p_name, q_name, params or _default_params(p_name, q_name),
-                         torch_ref or _torch_broadcast(p_name, q_name), finite=True))
+        rows.append(
+            _row(
+                p_name,
+                q_name,
+                params or _default_params(p_name, q_name),
+                torch_ref or _torch_broadcast(p_name, q_name),
+                finite=True,
+            )
+        )
     for p_type, q_type in INFINITE_PAIRS:
         # torch's _kl_*_infinity returns p's batch shape, which broadcasts: its own call is fine
-        rows.append(_row(p_type.__name__, q_type.__name__, _default_params(p_type.__name__, q_type.__name__),
-                         True, finite=False))
+        rows.append(
+            _row(
+                p_type.__name__,
+                q_type.__name__,
+                _default_params(p_type.__name__, q_type.__name__),
+                True,
+                finite=False,
+            )
+        )
     return rows
 
 
@@ -647,7 +719,8 @@ def _quad_kl_kumaraswamy_beta(pp, qp):
 
     Float64 cannot hold ``X`` next to 1 for small ``b`` (``1 - X^a = V^(1/b)`` is 1e-100 for
     ``V = 1e-10``, ``b = 0.2``), so ``log x = log1p(-t)/a`` and ``log(1 - x) = log(-expm1(log x))``
-    are formed from ``log t = s / b`` directly; ``log(1 - x^a) = log t``."""
+    are formed from ``log t = s / b`` directly; ``log(1 - x^a) = log t``.
+    """
     a, b = float(pp["concentration1"]), float(pp["concentration0"])
     al, be = float(qp["concentration1"]), float(qp["concentration0"])
     lbeta = special.betaln(al, be)
@@ -665,12 +738,15 @@ def _quad_kl_kumaraswamy_beta(pp, qp):
 
     opts = dict(epsabs=1e-13, epsrel=1e-11, limit=400)
     breaks = [-np.inf, -40.0, -10.0, -1.0, -1e-3, -1e-8, 0.0]
-    return sum(integrate.quad(integrand, lo, hi, **opts)[0] for lo, hi in zip(breaks[:-1], breaks[1:]))
+    return sum(
+        integrate.quad(integrand, lo, hi, **opts)[0] for lo, hi in zip(breaks[:-1], breaks[1:])
+    )
 
 
 def quad_kl_scalar(p_name, pp, q_name, qp):
     """``int_0^1 [log p - log q](F_p^-1(u)) du``: the lower half through ``ppf(u)``, the upper
-    half through ``isf(1 - u)`` (no rounding of ``1 - u`` next to the upper end)."""
+    half through ``isf(1 - u)`` (no rounding of ``1 - u`` next to the upper end).
+    """
     if p_name == "Kumaraswamy":
         return _quad_kl_kumaraswamy_beta(pp, qp)
     p, q = scipy_dist(p_name, pp), scipy_dist(q_name, qp)
@@ -694,7 +770,10 @@ def quad_kl(p_type, q_type):
         out = np.empty(shape)
         for idx in np.ndindex(shape):
             out[idx] = quad_kl_scalar(
-                p_type.__name__, {k: v[idx] for k, v in bp.items()}, q_type.__name__, {k: v[idx] for k, v in bq.items()}
+                p_type.__name__,
+                {k: v[idx] for k, v in bp.items()},
+                q_type.__name__,
+                {k: v[idx] for k, v in bq.items()},
             )
         return out
 
@@ -762,7 +841,10 @@ def _mp_kl_moyal(p, q):
         + (rho - 1) * (mp.euler + mp.log(2)) / 2
         - mp.mpf(1) / 2
         + m / 2
-        + mp.exp(-m) * mp.power(2, rho) * mp.gamma(mp.mpf(1) / 2 + rho) / (2 * mp.gamma(mp.mpf(1) / 2))
+        + mp.exp(-m)
+        * mp.power(2, rho)
+        * mp.gamma(mp.mpf(1) / 2 + rho)
+        / (2 * mp.gamma(mp.mpf(1) / 2))
     )
 
 
@@ -791,7 +873,10 @@ def _weibull(rng, shape):
 
 def _kumaraswamy_beta(rng):
     # small concentration0 rows (0.1, 0.2) are where numpyro's truncated series fails
-    p = {"concentration1": np.array([[0.5], [2.0], [5.0]]), "concentration0": np.array([[0.2], [3.0], [0.1]])}
+    p = {
+        "concentration1": np.array([[0.5], [2.0], [5.0]]),
+        "concentration0": np.array([[0.2], [3.0], [0.1]]),
+    }
     q = {"concentration1": _pos(rng, (4,), 0.5, 4.0), "concentration0": _pos(rng, (4,), 0.5, 4.0)}
     return p, q
 
@@ -820,7 +905,10 @@ FURTHER_PAIRS = [
         jd.InverseGamma,
         params=lambda rng: (_gamma(rng, (3, 1)), _gamma(rng, (4,))),
         # equal relative change of shape and rate: the most cancelling direction of the Gamma KL
-        near=lambda eps: ({"concentration": 2.0, "rate": 1.5}, {"concentration": 2.0 * (1 + eps), "rate": 1.5 * (1 + eps)}),
+        near=lambda eps: (
+            {"concentration": 2.0, "rate": 1.5},
+            {"concentration": 2.0 * (1 + eps), "rate": 1.5 * (1 + eps)},
+        ),
         mp_kl=_mp_kl_gamma,
     ),
     PairCase(
@@ -861,7 +949,10 @@ FURTHER_PAIRS = [
         jd.Weibull,
         params=lambda rng: (_weibull(rng, (3, 1)), _weibull(rng, (4,))),
         # scale and concentration moved together: first-order terms of l and L cancel partly
-        near=lambda eps: ({"scale": 1.3, "concentration": 2.0}, {"scale": 1.3 * (1 + eps), "concentration": 2.0 * (1 + eps)}),
+        near=lambda eps: (
+            {"scale": 1.3, "concentration": 2.0},
+            {"scale": 1.3 * (1 + eps), "concentration": 2.0 * (1 + eps)},
+        ),
         mp_kl=_mp_kl_weibull,
         torch=None,
         reference=tfp_kl("Weibull", "Weibull"),

@@ -40,41 +40,272 @@ from tests.kl.pairs_continuous import (
 
 # (id, class, p params, q params, mpmath form, relative tolerance)
 EXTREME = [
-    ("normal-tiny-scale", jd.Normal, {"loc": 0.0, "scale": 1e-20}, {"loc": 1e-25, "scale": 1.00001e-20}, P._mp_kl_normal, 1e-4),
-    ("normal-huge-scale", jd.Normal, {"loc": 0.0, "scale": 1e20}, {"loc": 1e20, "scale": 3e20}, P._mp_kl_normal, 1e-5),
-    ("halfnormal-tiny", jd.HalfNormal, {"scale": 1e-30}, {"scale": 1.00001e-30}, P._mp_kl_halfnormal, 1e-4),
+    (
+        "normal-tiny-scale",
+        jd.Normal,
+        {"loc": 0.0, "scale": 1e-20},
+        {"loc": 1e-25, "scale": 1.00001e-20},
+        P._mp_kl_normal,
+        1e-4,
+    ),
+    (
+        "normal-huge-scale",
+        jd.Normal,
+        {"loc": 0.0, "scale": 1e20},
+        {"loc": 1e20, "scale": 3e20},
+        P._mp_kl_normal,
+        1e-5,
+    ),
+    (
+        "halfnormal-tiny",
+        jd.HalfNormal,
+        {"scale": 1e-30},
+        {"scale": 1.00001e-30},
+        P._mp_kl_halfnormal,
+        1e-4,
+    ),
     ("halfnormal-huge", jd.HalfNormal, {"scale": 1e30}, {"scale": 4e30}, P._mp_kl_halfnormal, 1e-5),
-    ("laplace-tiny", jd.Laplace, {"loc": 0.0, "scale": 1e-30}, {"loc": 1e-35, "scale": 1.00001e-30}, P._mp_kl_laplace, 1e-4),
-    ("laplace-huge", jd.Laplace, {"loc": 0.0, "scale": 1e30}, {"loc": 5e30, "scale": 2e30}, P._mp_kl_laplace, 1e-5),
-    ("cauchy-tiny", jd.Cauchy, {"loc": 0.0, "scale": 1e-30}, {"loc": 1e-35, "scale": 1.00001e-30}, P._mp_kl_cauchy, 1e-4),
-    ("cauchy-far", jd.Cauchy, {"loc": 0.0, "scale": 1e-10}, {"loc": 1e10, "scale": 1e10}, P._mp_kl_cauchy, 1e-5),
-    ("gumbel-tiny", jd.Gumbel, {"loc": 0.0, "scale": 1e-30}, {"loc": 1e-35, "scale": 1.00001e-30}, P._mp_kl_gumbel, 1e-4),
-    ("gumbel-left-shift", jd.Gumbel, {"loc": 0.0, "scale": 1.0}, {"loc": 50.0, "scale": 1.0}, P._mp_kl_gumbel, 1e-5),
-    ("gumbel-ratio-30", jd.Gumbel, {"loc": 0.0, "scale": 30.0}, {"loc": 0.0, "scale": 1.0}, P._mp_kl_gumbel, 1e-4),
-    ("exponential-tiny-rate", jd.Exponential, {"rate": 1e-30}, {"rate": 1.00001e-30}, P._mp_kl_exponential, 1e-4),
-    ("exponential-ratio", jd.Exponential, {"rate": 1e15}, {"rate": 1e-15}, P._mp_kl_exponential, 1e-5),
-    ("gamma-conc-1e-3", jd.Gamma, {"concentration": 1e-3, "rate": 1.0}, {"concentration": 2e-3, "rate": 3.0}, P._mp_kl_gamma, 1e-4),
-    ("gamma-conc-1e-3-near", jd.Gamma, {"concentration": 1e-3, "rate": 1e-6}, {"concentration": 1.00001e-3, "rate": 1e-6}, P._mp_kl_gamma, 1e-4),
-    ("gamma-conc-1e4", jd.Gamma, {"concentration": 1e4, "rate": 1.0}, {"concentration": 1.1e4, "rate": 1.2}, P._mp_kl_gamma, 1e-4),
-    ("gamma-conc-1e4-near-shape", jd.Gamma, {"concentration": 1e4, "rate": 1e6}, {"concentration": 1.00001e4, "rate": 1e6}, P._mp_kl_gamma, 1e-4),
-    ("gamma-rates-1e-6-1e6", jd.Gamma, {"concentration": 2.0, "rate": 1e-6}, {"concentration": 3.0, "rate": 1e6}, P._mp_kl_gamma, 1e-5),
-    ("beta-conc-1e-3", jd.Beta, {"concentration1": 1e-3, "concentration0": 1e-3}, {"concentration1": 2e-3, "concentration0": 5e-3}, P._mp_kl_beta, 1e-4),
-    ("beta-conc-1e-3-near", jd.Beta, {"concentration1": 1e-3, "concentration0": 2e-3}, {"concentration1": 1.00001e-3, "concentration0": 2e-3}, P._mp_kl_beta, 1e-4),
-    ("beta-conc-1e4", jd.Beta, {"concentration1": 1e4, "concentration0": 1e4}, {"concentration1": 1.01e4, "concentration0": 0.99e4}, P._mp_kl_beta, 1e-4),
-    ("beta-mixed", jd.Beta, {"concentration1": 1e-3, "concentration0": 1e4}, {"concentration1": 1.00001e-3, "concentration0": 1e4}, P._mp_kl_beta, 1e-4),
-    ("pareto-tiny", jd.Pareto, {"scale": 1e-30, "alpha": 1e-3}, {"scale": 0.99999e-30, "alpha": 1.00001e-3}, P._mp_kl_pareto, 1e-4),
-    ("pareto-huge", jd.Pareto, {"scale": 1e30, "alpha": 1e4}, {"scale": 1e20, "alpha": 1e-3}, P._mp_kl_pareto, 1e-5),
-    ("uniform-tiny", jd.Uniform, {"low": 1e-30, "high": 2e-30}, {"low": 0.99999e-30, "high": 2e-30}, P._mp_kl_uniform, 1e-4),
-    ("uniform-huge", jd.Uniform, {"low": -1e30, "high": 1e30}, {"low": -1e35, "high": 1e35}, P._mp_kl_uniform, 1e-5),
-    ("cb-probs-1e-6", jd.ContinuousBernoulli, {"probs": 1e-6}, {"probs": 1.00001e-6}, P._mp_kl_cb, 1e-4),
-    ("cb-probs-near-1", jd.ContinuousBernoulli, {"probs": 1 - 2**-20}, {"probs": 1 - 2**-19}, P._mp_kl_cb, 1e-4),
+    (
+        "laplace-tiny",
+        jd.Laplace,
+        {"loc": 0.0, "scale": 1e-30},
+        {"loc": 1e-35, "scale": 1.00001e-30},
+        P._mp_kl_laplace,
+        1e-4,
+    ),
+    (
+        "laplace-huge",
+        jd.Laplace,
+        {"loc": 0.0, "scale": 1e30},
+        {"loc": 5e30, "scale": 2e30},
+        P._mp_kl_laplace,
+        1e-5,
+    ),
+    (
+        "cauchy-tiny",
+        jd.Cauchy,
+        {"loc": 0.0, "scale": 1e-30},
+        {"loc": 1e-35, "scale": 1.00001e-30},
+        P._mp_kl_cauchy,
+        1e-4,
+    ),
+    (
+        "cauchy-far",
+        jd.Cauchy,
+        {"loc": 0.0, "scale": 1e-10},
+        {"loc": 1e10, "scale": 1e10},
+        P._mp_kl_cauchy,
+        1e-5,
+    ),
+    (
+        "gumbel-tiny",
+        jd.Gumbel,
+        {"loc": 0.0, "scale": 1e-30},
+        {"loc": 1e-35, "scale": 1.00001e-30},
+        P._mp_kl_gumbel,
+        1e-4,
+    ),
+    (
+        "gumbel-left-shift",
+        jd.Gumbel,
+        {"loc": 0.0, "scale": 1.0},
+        {"loc": 50.0, "scale": 1.0},
+        P._mp_kl_gumbel,
+        1e-5,
+    ),
+    (
+        "gumbel-ratio-30",
+        jd.Gumbel,
+        {"loc": 0.0, "scale": 30.0},
+        {"loc": 0.0, "scale": 1.0},
+        P._mp_kl_gumbel,
+        1e-4,
+    ),
+    (
+        "exponential-tiny-rate",
+        jd.Exponential,
+        {"rate": 1e-30},
+        {"rate": 1.00001e-30},
+        P._mp_kl_exponential,
+        1e-4,
+    ),
+    (
+        "exponential-ratio",
+        jd.Exponential,
+        {"rate": 1e15},
+        {"rate": 1e-15},
+        P._mp_kl_exponential,
+        1e-5,
+    ),
+    (
+        "gamma-conc-1e-3",
+        jd.Gamma,
+        {"concentration": 1e-3, "rate": 1.0},
+        {"concentration": 2e-3, "rate": 3.0},
+        P._mp_kl_gamma,
+        1e-4,
+    ),
+    (
+        "gamma-conc-1e-3-near",
+        jd.Gamma,
+        {"concentration": 1e-3, "rate": 1e-6},
+        {"concentration": 1.00001e-3, "rate": 1e-6},
+        P._mp_kl_gamma,
+        1e-4,
+    ),
+    (
+        "gamma-conc-1e4",
+        jd.Gamma,
+        {"concentration": 1e4, "rate": 1.0},
+        {"concentration": 1.1e4, "rate": 1.2},
+        P._mp_kl_gamma,
+        1e-4,
+    ),
+    (
+        "gamma-conc-1e4-near-shape",
+        jd.Gamma,
+        {"concentration": 1e4, "rate": 1e6},
+        {"concentration": 1.00001e4, "rate": 1e6},
+        P._mp_kl_gamma,
+        1e-4,
+    ),
+    (
+        "gamma-rates-1e-6-1e6",
+        jd.Gamma,
+        {"concentration": 2.0, "rate": 1e-6},
+        {"concentration": 3.0, "rate": 1e6},
+        P._mp_kl_gamma,
+        1e-5,
+    ),
+    (
+        "beta-conc-1e-3",
+        jd.Beta,
+        {"concentration1": 1e-3, "concentration0": 1e-3},
+        {"concentration1": 2e-3, "concentration0": 5e-3},
+        P._mp_kl_beta,
+        1e-4,
+    ),
+    (
+        "beta-conc-1e-3-near",
+        jd.Beta,
+        {"concentration1": 1e-3, "concentration0": 2e-3},
+        {"concentration1": 1.00001e-3, "concentration0": 2e-3},
+        P._mp_kl_beta,
+        1e-4,
+    ),
+    (
+        "beta-conc-1e4",
+        jd.Beta,
+        {"concentration1": 1e4, "concentration0": 1e4},
+        {"concentration1": 1.01e4, "concentration0": 0.99e4},
+        P._mp_kl_beta,
+        1e-4,
+    ),
+    (
+        "beta-mixed",
+        jd.Beta,
+        {"concentration1": 1e-3, "concentration0": 1e4},
+        {"concentration1": 1.00001e-3, "concentration0": 1e4},
+        P._mp_kl_beta,
+        1e-4,
+    ),
+    (
+        "pareto-tiny",
+        jd.Pareto,
+        {"scale": 1e-30, "alpha": 1e-3},
+        {"scale": 0.99999e-30, "alpha": 1.00001e-3},
+        P._mp_kl_pareto,
+        1e-4,
+    ),
+    (
+        "pareto-huge",
+        jd.Pareto,
+        {"scale": 1e30, "alpha": 1e4},
+        {"scale": 1e20, "alpha": 1e-3},
+        P._mp_kl_pareto,
+        1e-5,
+    ),
+    (
+        "uniform-tiny",
+        jd.Uniform,
+        {"low": 1e-30, "high": 2e-30},
+        {"low": 0.99999e-30, "high": 2e-30},
+        P._mp_kl_uniform,
+        1e-4,
+    ),
+    (
+        "uniform-huge",
+        jd.Uniform,
+        {"low": -1e30, "high": 1e30},
+        {"low": -1e35, "high": 1e35},
+        P._mp_kl_uniform,
+        1e-5,
+    ),
+    (
+        "cb-probs-1e-6",
+        jd.ContinuousBernoulli,
+        {"probs": 1e-6},
+        {"probs": 1.00001e-6},
+        P._mp_kl_cb,
+        1e-4,
+    ),
+    (
+        "cb-probs-near-1",
+        jd.ContinuousBernoulli,
+        {"probs": 1 - 2**-20},
+        {"probs": 1 - 2**-19},
+        P._mp_kl_cb,
+        1e-4,
+    ),
     ("cb-across", jd.ContinuousBernoulli, {"probs": 1e-6}, {"probs": 1 - 1e-6}, P._mp_kl_cb, 1e-5),
-    ("cb-in-lims", jd.ContinuousBernoulli, {"probs": 0.4995}, {"probs": 0.50049}, P._mp_kl_cb, 1e-4),
-    ("cb-in-lims-near", jd.ContinuousBernoulli, {"probs": 0.49999}, {"probs": 0.50001}, P._mp_kl_cb, 1e-4),
-    ("cb-logits-huge", jd.ContinuousBernoulli, {"logits": 80.0}, {"logits": 80.001}, P._mp_kl_cb, 1e-4),
-    ("normal-scale-ratio-1e-30", jd.Normal, {"loc": 0.0, "scale": 1e-15}, {"loc": 0.0, "scale": 1e15}, P._mp_kl_normal, 1e-5),
-    ("gamma-rate-ratio-1e-10", jd.Gamma, {"concentration": 2.0, "rate": 1e5}, {"concentration": 2.0, "rate": 1e-5}, P._mp_kl_gamma, 1e-5),
-    ("cb-logits-opposite", jd.ContinuousBernoulli, {"logits": -60.0}, {"logits": 70.0}, P._mp_kl_cb, 1e-5),
+    (
+        "cb-in-lims",
+        jd.ContinuousBernoulli,
+        {"probs": 0.4995},
+        {"probs": 0.50049},
+        P._mp_kl_cb,
+        1e-4,
+    ),
+    (
+        "cb-in-lims-near",
+        jd.ContinuousBernoulli,
+        {"probs": 0.49999},
+        {"probs": 0.50001},
+        P._mp_kl_cb,
+        1e-4,
+    ),
+    (
+        "cb-logits-huge",
+        jd.ContinuousBernoulli,
+        {"logits": 80.0},
+        {"logits": 80.001},
+        P._mp_kl_cb,
+        1e-4,
+    ),
+    (
+        "normal-scale-ratio-1e-30",
+        jd.Normal,
+        {"loc": 0.0, "scale": 1e-15},
+        {"loc": 0.0, "scale": 1e15},
+        P._mp_kl_normal,
+        1e-5,
+    ),
+    (
+        "gamma-rate-ratio-1e-10",
+        jd.Gamma,
+        {"concentration": 2.0, "rate": 1e5},
+        {"concentration": 2.0, "rate": 1e-5},
+        P._mp_kl_gamma,
+        1e-5,
+    ),
+    (
+        "cb-logits-opposite",
+        jd.ContinuousBernoulli,
+        {"logits": -60.0},
+        {"logits": 70.0},
+        P._mp_kl_cb,
+        1e-5,
+    ),
 ]
 
 
@@ -82,7 +313,9 @@ def _mp_params(params):
     return {k: mp.mpf(float(np.float32(v))) for k, v in params.items()}
 
 
-@pytest.mark.parametrize("cls,pp,qp,mp_kl,rtol", [pytest.param(*row[1:], id=row[0]) for row in EXTREME])
+@pytest.mark.parametrize(
+    "cls,pp,qp,mp_kl,rtol", [pytest.param(*row[1:], id=row[0]) for row in EXTREME]
+)
 def test_extreme_parameters_are_finite_and_accurate(cls, pp, qp, mp_kl, rtol):
     mp.mp.dps = 50
     p = cls(**{k: jnp.float32(v) for k, v in pp.items()})
@@ -90,7 +323,9 @@ def test_extreme_parameters_are_finite_and_accurate(cls, pp, qp, mp_kl, rtol):
     got = float(jd.kl_divergence(p, q))
     want = float(mp_kl(_mp_params(pp), _mp_params(qp)))
     assert np.isfinite(got), got
-    assert abs(got - want) <= rtol * want, f"got {got!r}, mpmath {want!r}, rel err {abs(got - want) / want:.2e}"
+    assert abs(got - want) <= rtol * want, (
+        f"got {got!r}, mpmath {want!r}, rel err {abs(got - want) / want:.2e}"
+    )
 
 
 _T = torch.float64
@@ -105,11 +340,18 @@ def _t(x):
 @pytest.mark.parametrize("probs", [0.2, 0.5, 0.9])
 def test_torch_is_wrong_for_continuous_bernoulli_against_uniform_on_the_boundary(probs, low, high):
     """[0, 1] ⊆ [low, high]: the KL is finite; torch says +inf when low == 0 or high == 1."""
-    want = support_quad_kl("ContinuousBernoulli", {"probs": probs}, "Uniform", {"low": low, "high": high})
+    want = support_quad_kl(
+        "ContinuousBernoulli", {"probs": probs}, "Uniform", {"low": low, "high": high}
+    )
     assert np.isfinite(want)
-    torch_value = td.kl_divergence(td.ContinuousBernoulli(probs=_t(probs)), td.Uniform(_t(low), _t(high))).item()
+    torch_value = td.kl_divergence(
+        td.ContinuousBernoulli(probs=_t(probs)), td.Uniform(_t(low), _t(high))
+    ).item()
     assert torch_value == np.inf  # torch's deviation
-    got = jd.kl_divergence(jd.ContinuousBernoulli(probs=jnp.float64(probs)), jd.Uniform(jnp.float64(low), jnp.float64(high)))
+    got = jd.kl_divergence(
+        jd.ContinuousBernoulli(probs=jnp.float64(probs)),
+        jd.Uniform(jnp.float64(low), jnp.float64(high)),
+    )
     np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-12)
 
 
@@ -118,11 +360,18 @@ def test_torch_is_wrong_for_continuous_bernoulli_against_uniform_on_the_boundary
 @pytest.mark.parametrize("probs", [0.2, 0.5, 0.9])
 def test_torch_is_wrong_for_uniform_against_continuous_bernoulli_on_the_boundary(probs, low, high):
     """[low, high] ⊆ [0, 1]: the KL is finite; torch says +inf when low == 0 or high == 1."""
-    want = support_quad_kl("Uniform", {"low": low, "high": high}, "ContinuousBernoulli", {"probs": probs})
+    want = support_quad_kl(
+        "Uniform", {"low": low, "high": high}, "ContinuousBernoulli", {"probs": probs}
+    )
     assert np.isfinite(want)
-    torch_value = td.kl_divergence(td.Uniform(_t(low), _t(high)), td.ContinuousBernoulli(probs=_t(probs))).item()
+    torch_value = td.kl_divergence(
+        td.Uniform(_t(low), _t(high)), td.ContinuousBernoulli(probs=_t(probs))
+    ).item()
     assert torch_value == np.inf  # torch's deviation
-    got = jd.kl_divergence(jd.Uniform(jnp.float64(low), jnp.float64(high)), jd.ContinuousBernoulli(probs=jnp.float64(probs)))
+    got = jd.kl_divergence(
+        jd.Uniform(jnp.float64(low), jnp.float64(high)),
+        jd.ContinuousBernoulli(probs=jnp.float64(probs)),
+    )
     np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-12)
 
 
@@ -130,13 +379,33 @@ def test_torch_is_wrong_for_uniform_against_continuous_bernoulli_on_the_boundary
 @pytest.mark.parametrize(
     "p_name, pp, q_name, qp",
     [
-        ("Uniform", {"low": 0.0, "high": 0.6}, "Beta", {"concentration1": 0.5, "concentration0": 2.0}),
-        ("Uniform", {"low": 0.3, "high": 1.0}, "Beta", {"concentration1": 2.0, "concentration0": 0.4}),
-        ("Uniform", {"low": 0.0, "high": 1.0}, "Beta", {"concentration1": 0.7, "concentration0": 3.0}),
+        (
+            "Uniform",
+            {"low": 0.0, "high": 0.6},
+            "Beta",
+            {"concentration1": 0.5, "concentration0": 2.0},
+        ),
+        (
+            "Uniform",
+            {"low": 0.3, "high": 1.0},
+            "Beta",
+            {"concentration1": 2.0, "concentration0": 0.4},
+        ),
+        (
+            "Uniform",
+            {"low": 0.0, "high": 1.0},
+            "Beta",
+            {"concentration1": 0.7, "concentration0": 3.0},
+        ),
         ("Uniform", {"low": 0.0, "high": 2.0}, "Gamma", {"concentration": 0.4, "rate": 1.5}),
         ("Uniform", {"low": 0.0, "high": 2.0}, "Exponential", {"rate": 1.5}),
         ("Uniform", {"low": 0.7, "high": 2.0}, "Pareto", {"scale": 0.7, "alpha": 2.5}),
-        ("Beta", {"concentration1": 0.5, "concentration0": 0.5}, "Uniform", {"low": 0.0, "high": 1.0}),
+        (
+            "Beta",
+            {"concentration1": 0.5, "concentration0": 0.5},
+            "Uniform",
+            {"low": 0.0, "high": 1.0},
+        ),
     ],
 )
 def test_support_boundaries_are_finite_and_match_torch_and_quadrature(p_name, pp, q_name, qp):
@@ -144,7 +413,8 @@ def test_support_boundaries_are_finite_and_match_torch_and_quadrature(p_name, pp
     q = _CLASSES[q_name](**{k: jnp.float64(v) for k, v in qp.items()})
     got = float(jd.kl_divergence(p, q))
     want_torch = td.kl_divergence(
-        getattr(td, p_name)(**{k: _t(v) for k, v in pp.items()}), getattr(td, q_name)(**{k: _t(v) for k, v in qp.items()})
+        getattr(td, p_name)(**{k: _t(v) for k, v in pp.items()}),
+        getattr(td, q_name)(**{k: _t(v) for k, v in qp.items()}),
     ).item()
     np.testing.assert_allclose(got, want_torch, rtol=1e-10)
     np.testing.assert_allclose(got, support_quad_kl(p_name, pp, q_name, qp), rtol=1e-7)
@@ -153,16 +423,23 @@ def test_support_boundaries_are_finite_and_match_torch_and_quadrature(p_name, pp
 @pytest.mark.x64
 @pytest.mark.parametrize(
     "q_name, qp, alpha_edge",
-    [("Exponential", {"rate": 1.3}, 1.0), ("Gamma", {"concentration": 2.0, "rate": 0.7}, 1.0),
-     ("Normal", {"loc": 0.5, "scale": 2.0}, 2.0)],
+    [
+        ("Exponential", {"rate": 1.3}, 1.0),
+        ("Gamma", {"concentration": 2.0, "rate": 0.7}, 1.0),
+        ("Normal", {"loc": 0.5, "scale": 2.0}, 2.0),
+    ],
 )
 def test_pareto_is_infinite_exactly_up_to_the_moment_condition(q_name, qp, alpha_edge):
-    alpha = np.array([alpha_edge - 0.5, alpha_edge, np.nextafter(alpha_edge, 10.0), alpha_edge + 0.5])
+    alpha = np.array(
+        [alpha_edge - 0.5, alpha_edge, np.nextafter(alpha_edge, 10.0), alpha_edge + 0.5]
+    )
     p = jd.Pareto(jnp.float64(1.2), jnp.asarray(alpha))
     q = _CLASSES[q_name](**{k: jnp.float64(v) for k, v in qp.items()})
     got = np.asarray(jd.kl_divergence(p, q))
-    want = td.kl_divergence(td.Pareto(_t(1.2), torch.as_tensor(alpha)),
-                            getattr(td, q_name)(**{k: _t(v) for k, v in qp.items()})).numpy()
+    want = td.kl_divergence(
+        td.Pareto(_t(1.2), torch.as_tensor(alpha)),
+        getattr(td, q_name)(**{k: _t(v) for k, v in qp.items()}),
+    ).numpy()
     np.testing.assert_array_equal(np.isinf(got), [True, True, False, False])
     np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
     np.testing.assert_allclose(got[2:], want[2:], rtol=1e-9)
@@ -170,7 +447,9 @@ def test_pareto_is_infinite_exactly_up_to_the_moment_condition(q_name, qp, alpha
 
 def test_masked_pairs_have_finite_gradients_next_to_the_mask():
     """Gradients of the finite entries stay finite while other entries of the batch are +inf
-    (the masked inputs are made safe before the logs)."""
+    (the masked inputs are made safe before the logs).
+    """
+
     def total(alpha, low):
         kl1 = jd.kl_divergence(jd.Pareto(1.0, alpha), jd.Normal(0.0, 1.0))
         kl2 = jd.kl_divergence(jd.Uniform(low, low + 1.0), jd.Gamma(0.5, 2.0))
@@ -195,7 +474,11 @@ def _torch_univariate_continuous_pairs():
 
 
 def test_infinite_pairs_are_exactly_torchs_infinity_pairs():
-    torch_inf = {pair for pair, name in _torch_univariate_continuous_pairs().items() if name.endswith("_infinity")}
+    torch_inf = {
+        pair
+        for pair, name in _torch_univariate_continuous_pairs().items()
+        if name.endswith("_infinity")
+    }
     ours = {(p.__name__, q.__name__) for p, q in kl_continuous.INFINITE_PAIRS}
     assert ours == torch_inf
     for p, q in kl_continuous.INFINITE_PAIRS:
@@ -213,8 +496,10 @@ def test_every_torch_cross_pair_of_these_families_has_its_own_closed_form():
 
 @pytest.mark.parametrize("p_first", [True, False])
 def test_infinite_pairs_broadcast_to_both_batch_shapes(p_first):
-    """torch returns p's batch shape for these pairs; ours is the broadcast of both."""
-    small, big = (jnp.zeros((3, 1)), jnp.zeros((4,))) if p_first else (jnp.zeros((4,)), jnp.zeros((3, 1)))
+    """Torch returns p's batch shape for these pairs; ours is the broadcast of both."""
+    small, big = (
+        (jnp.zeros((3, 1)), jnp.zeros((4,))) if p_first else (jnp.zeros((4,)), jnp.zeros((3, 1)))
+    )
     p = jd.Normal(small, 1.0)
     q = jd.Exponential(big + 2.0)
     out = jd.kl_divergence(p, q)
@@ -232,8 +517,9 @@ def test_infinite_pairs_keep_float64():
 
 @pytest.mark.x64
 def test_gamma_gumbel_does_not_overflow_where_torch_does():
-    """torch forms exp(mu/beta) * (1 + 1/(rate beta))^(-k) as a product: exp(720) overflows to
-    +inf although the KL (~1e233) is finite. Reference: mpmath quadrature at 50 digits."""
+    """Torch forms exp(mu/beta) * (1 + 1/(rate beta))^(-k) as a product: exp(720) overflows to
+    +inf although the KL (~1e233) is finite. Reference: mpmath quadrature at 50 digits.
+    """
     k, r, mu, beta = 60.0, 0.05, 720.0, 1.0
     torch_value = td.kl_divergence(td.Gamma(_t(k), _t(r)), td.Gumbel(_t(mu), _t(beta))).item()
     assert torch_value == np.inf
@@ -278,7 +564,10 @@ _HARD = [(0.5, 0.2, 1.5, 2.0), (5.0, 0.1, 1.5, 2.0), (0.3, 0.05, 0.5, 3.0), (2.0
 @pytest.mark.parametrize("a, b, alpha, beta", _HARD)
 def test_kumaraswamy_beta_matches_quadrature_where_a_truncated_series_fails(a, b, alpha, beta):
     want = quad_kl_scalar(
-        "Kumaraswamy", {"concentration1": a, "concentration0": b}, "Beta", {"concentration1": alpha, "concentration0": beta}
+        "Kumaraswamy",
+        {"concentration1": a, "concentration0": b},
+        "Beta",
+        {"concentration1": alpha, "concentration0": beta},
     )
     got = float(jd.kl_divergence(jd.Kumaraswamy(a, b), jd.Beta(alpha, beta)))
     assert abs(got - want) <= 2e-6 * want, (got, want)
@@ -290,7 +579,10 @@ def test_numpyros_truncated_series_is_off_at_those_parameters():
     worst = 0.0
     for a, b, alpha, beta in _HARD:
         want = quad_kl_scalar(
-            "Kumaraswamy", {"concentration1": a, "concentration0": b}, "Beta", {"concentration1": alpha, "concentration0": beta}
+            "Kumaraswamy",
+            {"concentration1": a, "concentration0": b},
+            "Beta",
+            {"concentration1": alpha, "concentration0": beta},
         )
         with jax.numpy_dtype_promotion("standard"):  # numpyro mixes int and float arrays
             theirs = float(dist.kl_divergence(dist.Kumaraswamy(a, b), dist.Beta(alpha, beta)))
@@ -312,8 +604,12 @@ def test_kumaraswamy_beta_agrees_with_monte_carlo():
 def test_kumaraswamy_beta_vanishes_where_the_families_coincide():
     # Kumaraswamy(1, b) = Beta(1, b) and Kumaraswamy(a, 1) = Beta(a, 1)
     b = jnp.array([0.2, 1.0, 3.0, 40.0])
-    np.testing.assert_allclose(jd.kl_divergence(jd.Kumaraswamy(1.0, b), jd.Beta(1.0, b)), 0.0, atol=2e-6)
-    np.testing.assert_allclose(jd.kl_divergence(jd.Kumaraswamy(b, 1.0), jd.Beta(b, 1.0)), 0.0, atol=2e-6)
+    np.testing.assert_allclose(
+        jd.kl_divergence(jd.Kumaraswamy(1.0, b), jd.Beta(1.0, b)), 0.0, atol=2e-6
+    )
+    np.testing.assert_allclose(
+        jd.kl_divergence(jd.Kumaraswamy(b, 1.0), jd.Beta(b, 1.0)), 0.0, atol=2e-6
+    )
 
 
 # -- edges and dispatch --------------------------------------------------------------------------
@@ -325,13 +621,19 @@ def test_weibull_gamma_with_unit_concentrations_is_the_exponential_kl():
     got = jd.kl_divergence(jd.Weibull(lam, 1.0), jd.Gamma(1.0, rate))
     want = jd.kl_divergence(jd.Exponential(1 / lam), jd.Exponential(rate))
     np.testing.assert_allclose(got, want, rtol=1e-5)
-    np.testing.assert_allclose(jd.kl_divergence(jd.Weibull(lam, 1.0), jd.Gamma(1.0, 1 / lam)), 0.0, atol=1e-7)
+    np.testing.assert_allclose(
+        jd.kl_divergence(jd.Weibull(lam, 1.0), jd.Gamma(1.0, 1 / lam)), 0.0, atol=1e-7
+    )
 
 
 def test_chi_and_chi2_kls_agree():
     # X -> X^2 is a bijection of [0, inf): the KL is the same
     kp, kq = jnp.array([0.7, 3.0, 12.0]), jnp.array([2.0, 3.3, 5.0])
-    np.testing.assert_allclose(jd.kl_divergence(jd.Chi(kp), jd.Chi(kq)), jd.kl_divergence(jd.Chi2(kp), jd.Chi2(kq)), rtol=1e-6)
+    np.testing.assert_allclose(
+        jd.kl_divergence(jd.Chi(kp), jd.Chi(kq)),
+        jd.kl_divergence(jd.Chi2(kp), jd.Chi2(kq)),
+        rtol=1e-6,
+    )
 
 
 def test_chi2_pairs_dispatch_to_their_registration_without_ambiguity():
@@ -359,7 +661,13 @@ _EXTREME = [
 ]
 
 
-@pytest.mark.parametrize("p, q", [pytest.param(p, q, id=f"{type(p).__name__}-{type(q).__name__}-{i}") for i, (p, q) in enumerate(_EXTREME)])
+@pytest.mark.parametrize(
+    "p, q",
+    [
+        pytest.param(p, q, id=f"{type(p).__name__}-{type(q).__name__}-{i}")
+        for i, (p, q) in enumerate(_EXTREME)
+    ],
+)
 def test_extreme_parameters_give_a_finite_non_negative_kl(p, q):
     value = float(jd.kl_divergence(p, q))
     assert np.isfinite(value) and value >= 0, value

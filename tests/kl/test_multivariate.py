@@ -47,8 +47,17 @@ def _gaussians():
 
 
 # (p, q) pairs whose KL must hold exactly one triangular solve (issue 3, item 8)
-SINGLE_SOLVE = [("mvn_tril", "mvn_tril"), ("mvn_cov", "mvn_cov"), ("lowrank", "lowrank"), ("lowrank", "mvn_tril"),
-                ("mvn_tril", "lowrank"), ("diag", "mvn_tril"), ("mvn_tril", "diag"), ("diag", "lowrank"), ("lowrank", "diag")]
+SINGLE_SOLVE = [
+    ("mvn_tril", "mvn_tril"),
+    ("mvn_cov", "mvn_cov"),
+    ("lowrank", "lowrank"),
+    ("lowrank", "mvn_tril"),
+    ("mvn_tril", "lowrank"),
+    ("diag", "mvn_tril"),
+    ("mvn_tril", "diag"),
+    ("diag", "lowrank"),
+    ("lowrank", "diag"),
+]
 
 
 @pytest.mark.parametrize("pq", SINGLE_SOLVE, ids=lambda pq: f"{pq[0]}-{pq[1]}")
@@ -72,25 +81,43 @@ def test_jitted_mvn_kl_runs_repeatedly_at_moderate_size():
         out = f(p, q)
     np.testing.assert_array_equal(out, first)
     want = td.kl_divergence(
-        td.MultivariateNormal(torch.zeros(8, 32, dtype=torch.float64), scale_tril=torch.as_tensor(L[0], dtype=torch.float64)),
-        td.MultivariateNormal(torch.ones(8, 32, dtype=torch.float64), scale_tril=torch.as_tensor(L[1], dtype=torch.float64)),
+        td.MultivariateNormal(
+            torch.zeros(8, 32, dtype=torch.float64),
+            scale_tril=torch.as_tensor(L[0], dtype=torch.float64),
+        ),
+        td.MultivariateNormal(
+            torch.ones(8, 32, dtype=torch.float64),
+            scale_tril=torch.as_tensor(L[1], dtype=torch.float64),
+        ),
     ).numpy()
     np.testing.assert_allclose(out, want, rtol=1e-4)
 
 
 def test_near_equal_mvn_is_accurate_where_torch_float32_is_not():
     """KL(N(0, L L^T) || N(0, L' L'^T)) with L' = L (1 + 1e-4): ours matches float64 torch,
-    torch's own float32 value loses most digits to cancellation."""
+    torch's own float32 value loses most digits to cancellation.
+    """
     L = np.asarray(_tril(3), np.float64)
     Lq = (L * (1 + 1e-4)).astype(np.float32)
     L32 = L.astype(np.float32)
     want = td.kl_divergence(
-        td.MultivariateNormal(torch.zeros(D, dtype=torch.float64), scale_tril=torch.as_tensor(L32, dtype=torch.float64)),
-        td.MultivariateNormal(torch.zeros(D, dtype=torch.float64), scale_tril=torch.as_tensor(Lq, dtype=torch.float64)),
+        td.MultivariateNormal(
+            torch.zeros(D, dtype=torch.float64),
+            scale_tril=torch.as_tensor(L32, dtype=torch.float64),
+        ),
+        td.MultivariateNormal(
+            torch.zeros(D, dtype=torch.float64), scale_tril=torch.as_tensor(Lq, dtype=torch.float64)
+        ),
     ).item()
-    got = float(jd.kl_divergence(jd.MultivariateNormal(jnp.zeros(D), scale_tril=jnp.asarray(L32)), jd.MultivariateNormal(jnp.zeros(D), scale_tril=jnp.asarray(Lq))))
+    got = float(
+        jd.kl_divergence(
+            jd.MultivariateNormal(jnp.zeros(D), scale_tril=jnp.asarray(L32)),
+            jd.MultivariateNormal(jnp.zeros(D), scale_tril=jnp.asarray(Lq)),
+        )
+    )
     torch32 = td.kl_divergence(
-        td.MultivariateNormal(torch.zeros(D), scale_tril=torch.as_tensor(L32)), td.MultivariateNormal(torch.zeros(D), scale_tril=torch.as_tensor(Lq))
+        td.MultivariateNormal(torch.zeros(D), scale_tril=torch.as_tensor(L32)),
+        td.MultivariateNormal(torch.zeros(D), scale_tril=torch.as_tensor(Lq)),
     ).item()
     assert abs(got - want) <= 1e-4 * want
     assert abs(torch32 - want) > 1e-2 * want  # the cancellation this module avoids
