@@ -186,7 +186,8 @@ def _torch_kl_fn(kind):
             td.Dirichlet(t["conc_q"], validate_args=False),
         )
     if kind == "diag":
-        ind = lambda loc, s: td.Independent(td.Normal(loc, s, validate_args=False), 1)  # noqa: E731
+        def ind(loc, s):
+            return td.Independent(td.Normal(loc, s, validate_args=False), 1)
         return lambda t: td.kl_divergence(
             ind(t["loc_p"], t["scale_p"]), ind(t["loc_q"], t["scale_q"])
         )

@@ -160,7 +160,8 @@ def _kl_matrixnormal_matrixnormal(p: MatrixNormal, q: MatrixNormal) -> jax.Array
     a_p, a_q, b_p, b_q = p.scale_row, q.scale_row, p.scale_column, q.scale_column
     batch = a_q.shape[:-2]
     dtype = a_q.dtype
-    zeros = lambda r, c: jnp.zeros(batch + (r, c), dtype)  # noqa: E731
+    def zeros(r, c):
+        return jnp.zeros(batch + (r, c), dtype)
     top = jnp.concatenate([a_p - a_q, q.loc - p.loc, zeros(n, 2 * k)], -1)
     eye = jnp.broadcast_to(jnp.eye(k, dtype=dtype), batch + (k, k))
     bottom = jnp.concatenate([zeros(k, n + k), b_p - b_q, eye], -1)

@@ -102,10 +102,11 @@ class _PowerSphericalRef(_BatchedSphereRef):
 
     def _t_moment(self, k, f):
         """``E[f(t)]`` by quadrature with the density of t normalised numerically."""
-        w = lambda t: (
-            np.exp(special.xlog1py(k, t) - k * math.log(2.0))
-            * (1.0 - t * t) ** (0.5 * (self.d - 3))
-        )  # noqa: E731
+        def w(t):
+            return np.exp(special.xlog1py(k, t) - k * math.log(2.0)) * (1.0 - t * t) ** (
+                0.5 * (self.d - 3)
+            )
+
         z = integrate.quad(w, -1, 1, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
         return (
             integrate.quad(lambda t: w(t) * f(t), -1, 1, epsabs=1e-14, epsrel=1e-12, limit=200)[0]

@@ -114,7 +114,7 @@ def test_transformed_expand_and_rsample_flag():
     with pytest.raises(TypeError, match="Transform"):
         jd.TransformedDistribution(jd.Normal(0.0, 1.0), [lambda x: x])
     with pytest.raises(NotImplementedError):
-        d.mean  # noqa: B018  (no general form, as in torch)
+        _ = d.mean  # no general form, as in torch
 
 
 def test_independent_checks_reinterpreted_batch_ndims():

@@ -115,7 +115,8 @@ def _mp_kl_gamma(p, q):
 
 def _mp_kl_beta(p, q):
     a, b, c, d = p["concentration1"], p["concentration0"], q["concentration1"], q["concentration0"]
-    lbeta = lambda x, y: mp.loggamma(x) + mp.loggamma(y) - mp.loggamma(x + y)  # noqa: E731
+    def lbeta(x, y):
+        return mp.loggamma(x) + mp.loggamma(y) - mp.loggamma(x + y)
     return (
         lbeta(c, d)
         - lbeta(a, b)

@@ -81,7 +81,8 @@ def _t_integral(f, d):
     """``|S^{d-2}| * int_{-1}^{1} f(t) (1 - t^2)^{(d-3)/2} dt``: the integral over S^{d-1} of a
     function of ``t = mu . x``.
     """
-    w = lambda t: f(t) * (1.0 - t * t) ** (0.5 * (d - 3))  # noqa: E731
+    def w(t):
+        return f(t) * (1.0 - t * t) ** (0.5 * (d - 3))
     return (
         math.exp(_log_area(d - 1))
         * integrate.quad(w, -1.0, 1.0, epsabs=1e-14, epsrel=1e-12, limit=400, points=[0.9, 0.99])[0]

@@ -201,7 +201,8 @@ def _scipy_dirichlet_reference(pp, qp):
     )
     b = np.broadcast_to(qp["concentration"], a.shape)
     elog = digamma(a) - digamma(a.sum(-1, keepdims=True))
-    logb = lambda c: gammaln(c).sum(-1) - gammaln(c.sum(-1))  # noqa: E731
+    def logb(c):
+        return gammaln(c).sum(-1) - gammaln(c.sum(-1))
     return logb(b) - logb(a) + ((a - b) * elog).sum(-1)
 
 

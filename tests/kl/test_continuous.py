@@ -549,7 +549,8 @@ def test_closed_form_matches_quadrature_in_float64(row):
     q = row.make_q({k: jnp.asarray(v, jnp.float64) for k, v in qp.items()})
     got = np.asarray(jd.kl_divergence(p, q), np.float64).reshape(-1)[::3]  # 4 of the 12 entries
     shape = np.broadcast_shapes(*(np.shape(v) for v in list(pp.values()) + list(qp.values())))
-    sub = lambda d: {k: np.broadcast_to(v, shape).reshape(-1)[::3] for k, v in d.items()}  # noqa: E731
+    def sub(d):
+        return {k: np.broadcast_to(v, shape).reshape(-1)[::3] for k, v in d.items()}
     want = quad_kl(row.p_type, row.q_type)(sub(pp), sub(qp))
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
 
