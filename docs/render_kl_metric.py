@@ -17,7 +17,7 @@ params = vae.init_params(k)
 opt_state = vae.optimizer.init(params)
 history = []
 metric = vae.TokenKL.empty()
-for epoch in range(5):
+for _epoch in range(5):
     for step in range(40):
         key, sk = jax.random.split(key)
         tokens = data[step * 64 : (step + 1) * 64]

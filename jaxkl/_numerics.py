@@ -593,17 +593,17 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     of the von Mises KL; near p = q it is ``~ A_0'(kp) (kq - kp)^2 / 2`` while its terms are
     ``~ kq - kp``: float32 keeps no digit of it for ``|kq - kp| ~ 1e-5 kp``.
 
-    How: with ``x = (kq - kp)/kp`` and ``l = log1p(x)``. For ``-0.3 <= x <= 0.5`` and ``kp < 10``
+    How: with ``x = (kq - kp)/kp`` and ``log1p_x = log1p(x)``. For ``-0.3 <= x <= 0.5`` and ``kp < 10``
     (30 in float64),
     ``log I_0 = log sum_k w_k`` with positive terms ``w_k ~ (kp^2/4)^k/k!^2 (1+x)^{2k}``;
     normalising the weights at kp,
 
-    .. math:: B = -(M - \log(1+M)) + \sum_k w_k\,[\,\mathrm{expm1}(2kl) - 2kl - 2k(x - l)\,],
+    .. math:: B = -(M - \log(1+M)) + \sum_k w_k\,[\,\mathrm{expm1}(2kl) - 2kl - 2k(x - log1p_x)\,],
         \qquad M = \sum_k w_k\,\mathrm{expm1}(2kl),
 
     each piece formed with :func:`expm1_minus_x` and :func:`x_minus_log1p`. For larger ``kp``
     the same trick on Hankel's expansion ``log I_0(k) = k - log(2 pi k)/2 + log sum_k c_k k^-k``
-    (``c_k > 0``) gives ``(x - l)/2`` plus the analogous weighted sum. Otherwise ``B`` is not
+    (``c_k > 0``) gives ``(x - log1p_x)/2`` plus the analogous weighted sum. Otherwise ``B`` is not
     small and is formed directly from :func:`bessel_i_terms` (normalised logs below 30, scaled
     logs above).
     """
@@ -622,7 +622,7 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     x = delta / kp_safe
     near = (x >= -0.3) & (x <= 0.5) & (kp > 0)
     xn = jnp.where(near, x, 0.0)
-    l = jnp.log1p(xn)
+    log1p_x = jnp.log1p(xn)
     xml = x_minus_log1p(xn)
     # power series weights at kp (clipped into the series range)
     switch = 30.0 if kp.dtype == jnp.float64 else 10.0
@@ -636,7 +636,7 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
         terms.append(terms[-1] * (q / (i * i)))
     w = jnp.concatenate(terms, axis=-1)
     w = w / jnp.sum(w, axis=-1, keepdims=True)
-    two_k_l = 2.0 * k * l[..., None]
+    two_k_l = 2.0 * k * log1p_x[..., None]
     m = jnp.sum(w * jnp.expm1(two_k_l), axis=-1)
     series = -x_minus_log1p(m) + jnp.sum(
         w * (expm1_minus_x(two_k_l) - 2.0 * k * xml[..., None]), axis=-1
@@ -647,7 +647,7 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     j = jnp.arange(len(_DEBYE_U), dtype=kp.dtype)
     wh = c * (1.0 / kh)[..., None] ** j
     wh = wh / jnp.sum(wh, axis=-1, keepdims=True)
-    minus_j_l = -j * l[..., None]
+    minus_j_l = -j * log1p_x[..., None]
     mh = jnp.sum(wh * jnp.expm1(minus_j_l), axis=-1)
     hankel = (
         0.5 * xml

@@ -193,8 +193,9 @@ class Distribution(Pytree, base=True):
         raise NotImplementedError(f"{type(self).__name__}.sample")
 
     def rsample(self, key: jax.Array, sample_shape: Sequence[int] = ()) -> jax.Array:
-        """Reparameterised sample (torch's name). Same as :meth:`sample` where
-        ``has_rsample``; otherwise raises.
+        """Reparameterised sample (torch's name).
+
+        Same as :meth:`sample` where ``has_rsample``; otherwise raises.
         """
         if not self.has_rsample:
             raise NotImplementedError(f"{type(self).__name__} has no reparameterised sampler")

@@ -191,8 +191,9 @@ class Laplace(Distribution):
 
 
 class Cauchy(Distribution):
-    """Cauchy distribution, torch's ``Cauchy(loc, scale)``. Its mean is NaN and its variance
-    ``+inf`` (as in torch).
+    """Cauchy distribution, torch's ``Cauchy(loc, scale)``.
+
+    Its mean is NaN and its variance ``+inf`` (as in torch).
 
     Examples:
         >>> from jaxkl import distributions as jd

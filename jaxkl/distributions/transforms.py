@@ -44,9 +44,10 @@ __all__ = [
 
 
 def _as_param(x: Any) -> jax.Array:
-    """A transform parameter as a floating array. Python numbers stay weakly typed, so a
-    scalar ``AffineTransform(0.0, 2.0)`` follows the dtype of the values it maps (also
-    float64 ones) under strict dtype promotion.
+    """A transform parameter as a floating array.
+
+    Python numbers stay weakly typed, so a scalar ``AffineTransform(0.0, 2.0)`` follows the dtype of
+    the values it maps (also float64 ones) under strict dtype promotion.
     """
     if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
         return jnp.asarray(float(x))
@@ -54,8 +55,10 @@ def _as_param(x: Any) -> jax.Array:
 
 
 class Transform(Pytree, base=True):
-    """Base class of the bijections. Subclasses declare annotated fields (leaves unless
-    declared static) and implement ``_forward``, ``_inverse`` and ``_log_abs_det_jacobian``.
+    """Base class of the bijections.
+
+    Subclasses declare annotated fields (leaves unless declared static) and implement ``_forward``,
+    ``_inverse`` and ``_log_abs_det_jacobian``.
     """
 
     #: number of rightmost dimensions the transform acts on jointly (0: elementwise)

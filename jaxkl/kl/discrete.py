@@ -282,16 +282,18 @@ def _point_mass_at_zero_kl(p: Poisson, log_q0: jax.Array, count: jax.Array) -> j
 
 @register_kl(Poisson, Bernoulli)
 def _kl_poisson_bernoulli(p: Poisson, q: Bernoulli) -> jax.Array:
-    """+inf: a Poisson with rate > 0 has mass on {2, 3, ...}. At rate 0 (a point mass at 0)
-    the KL is ``-log(1 - b)`` (torch returns +inf there too).
+    """+inf: a Poisson with rate > 0 has mass on {2, 3, ...}.
+
+    At rate 0 (a point mass at 0) the KL is ``-log(1 - b)`` (torch returns +inf there too).
     """
     return _point_mass_at_zero_kl(p, q._parts()[3], jnp.ones_like(p.rate))
 
 
 @register_kl(Poisson, Binomial)
 def _kl_poisson_binomial(p: Poisson, q: Binomial) -> jax.Array:
-    """+inf: a Poisson with rate > 0 has unbounded support. At rate 0 the KL is
-    ``-n log(1 - b)`` (torch returns +inf there too).
+    """+inf: a Poisson with rate > 0 has unbounded support.
+
+    At rate 0 the KL is ``-n log(1 - b)`` (torch returns +inf there too).
     """
     return _point_mass_at_zero_kl(p, q._parts()[3], q.total_count)
 

@@ -83,13 +83,13 @@ def _tril_parts(l_p: jax.Array, l_q: jax.Array):
     return _g_from_x(x, xd), jnp.sum(jnp.log1p(xd), -1)
 
 
-def _eig_parts(e: jax.Array, l: jax.Array):
+def _eig_parts(e: jax.Array, chol: jax.Array):
     """``(Σ φ(λ), ½ Σ log1p(λ))`` for the eigenvalues ``λ`` of ``L^{-1} E L^{-T}`` (one
     triangular solve on ``[E | I]``).
     """
-    d = l.shape[-1]
-    eye = jnp.broadcast_to(jnp.eye(d, dtype=l.dtype), l.shape)
-    sol = solve_triangular(l, jnp.concatenate([e, eye], axis=-1), lower=True)
+    d = chol.shape[-1]
+    eye = jnp.broadcast_to(jnp.eye(d, dtype=chol.dtype), chol.shape)
+    sol = solve_triangular(chol, jnp.concatenate([e, eye], axis=-1), lower=True)
     y, l_inv = sol[..., :d], sol[..., d:]
     b = y @ _t(l_inv)
     lam = jnp.linalg.eigvalsh(0.5 * (b + _t(b)))
@@ -160,8 +160,10 @@ def _kl_matrixnormal_matrixnormal(p: MatrixNormal, q: MatrixNormal) -> jax.Array
     a_p, a_q, b_p, b_q = p.scale_row, q.scale_row, p.scale_column, q.scale_column
     batch = a_q.shape[:-2]
     dtype = a_q.dtype
+
     def zeros(r, c):
         return jnp.zeros(batch + (r, c), dtype)
+
     top = jnp.concatenate([a_p - a_q, q.loc - p.loc, zeros(n, 2 * k)], -1)
     eye = jnp.broadcast_to(jnp.eye(k, dtype=dtype), batch + (k, k))
     bottom = jnp.concatenate([zeros(k, n + k), b_p - b_q, eye], -1)

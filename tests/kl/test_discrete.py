@@ -135,9 +135,10 @@ def test_binomial_with_fewer_trials_in_p_is_the_exact_finite_kl(transform):
     n_q = jnp.array([8.0, 5.0, 4.0, 20.0, 2.0])
     a = jnp.array([0.3, 0.6, 0.2, 0.999, 0.4])
     b = jnp.array([0.55, 0.2, 0.3, 0.01, 0.5])
-    f = lambda pn, pa, qn, qb: jd.kl_divergence(
-        jd.Binomial(pn, probs=pa), jd.Binomial(qn, probs=qb)
-    )
+
+    def f(pn, pa, qn, qb):
+        return jd.kl_divergence(jd.Binomial(pn, probs=pa), jd.Binomial(qn, probs=qb))
+
     if transform == "jit":
         f = jax.jit(f)
     got = np.asarray(f(n_p, a, n_q, b))

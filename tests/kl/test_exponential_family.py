@@ -40,7 +40,10 @@ FAMILIES = {
 def _pair(name, dtype, seed=0):
     cls, params = FAMILIES[name]
     rng = np.random.default_rng(seed)
-    make = lambda: cls(**{k: jnp.asarray(v, dtype) for k, v in params(rng).items()})
+
+    def make():
+        return cls(**{k: jnp.asarray(v, dtype) for k, v in params(rng).items()})
+
     return make(), make()
 
 
