@@ -6,7 +6,8 @@ Workloads (``--quick`` shrinks each):
 * Normal–Normal over 16M elements
 * Dirichlet d=1000, batch 1024
 * MultivariateNormalDiag d=512, batch 1024 (issue 6's row)
-* VonMisesFisher–SphericalUniform d=128, batch 4096 (issue 6; TFP is the only other library with the pair)
+* VonMisesFisher–SphericalUniform d=128, batch 4096 (issue 6; TFP is the only other library with the
+pair)
 
 Rows per workload: jaxkl (jit), numpyro (jit), TFP JAX substrate (jit; tfp-nightly, skipped
 with a note if it does not import), torch.distributions (eager, CPU), and the *limit* row:
@@ -186,8 +187,10 @@ def _torch_kl_fn(kind):
             td.Dirichlet(t["conc_q"], validate_args=False),
         )
     if kind == "diag":
+
         def ind(loc, s):
             return td.Independent(td.Normal(loc, s, validate_args=False), 1)
+
         return lambda t: td.kl_divergence(
             ind(t["loc_p"], t["scale_p"]), ind(t["loc_q"], t["scale_q"])
         )
@@ -331,7 +334,8 @@ def main():
     import jax
 
     print(
-        f"jax {jax.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
+        f"jax {jax.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at "
+        "start; "
         f"median of {args.repeats} calls per cell; {'quick sizes' if args.quick else 'full sizes'}"
     )
     names = list(workloads(args.quick))

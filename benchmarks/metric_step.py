@@ -177,7 +177,8 @@ def main(steps: int = 200, batch: int = 256, repeats: int = 5) -> dict:
     eval_overhead = us["eval step + metric"] / us["eval step"] - 1
     print(
         f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__}; "
-        f"MLP {IN}-{HIDDEN}-{HIDDEN}-{CLASSES}, batch {batch}, {steps} steps x {repeats} repeats (median)"
+        f"MLP {IN}-{HIDDEN}-{HIDDEN}-{CLASSES}, batch {batch}, {steps} steps x {repeats} repeats "
+        "(median)"
     )
     print()
     print("| variant | us / step | vs. step without metric |")
@@ -200,7 +201,8 @@ def main(steps: int = 200, batch: int = 256, repeats: int = 5) -> dict:
     print()
     verdict = "meets" if train_overhead < 0.05 else "MISSES"
     print(
-        f"metric overhead on the train step: {100 * train_overhead:+.1f}% ({verdict} the < 5% target); "
+        f"metric overhead on the train step: {100 * train_overhead:+.1f}% ({verdict} the < 5% "
+        "target); "
         f"on the eval step: {100 * eval_overhead:+.1f}%"
     )
     return {

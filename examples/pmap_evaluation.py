@@ -57,8 +57,10 @@ def main() -> tuple[float, float]:
         pad = global_batch - len(xb)
         xb = np.pad(xb, ((0, pad), (0, 0)))
         tb = np.pad(tb, ((0, pad), (0, 0)))
+
         def shard(a):
             return a.reshape((N_DEV, PER_DEVICE) + a.shape[1:])
+
         merged = pmapped_eval(params, shard(xb), shard(tb), shard(valid))
         state = state.merge(jax.tree_util.tree_map(lambda leaf: leaf[0], merged))  # replicated
 

@@ -1,4 +1,6 @@
-"""jaxkl in one minute: tensor KL (torchmetrics' semantics), masks, log-probabilities, and
+"""jaxkl in one minute.
+
+jaxkl in one minute: tensor KL (torchmetrics' semantics), masks, log-probabilities, and
 the KL between two distributions. Run: ``python examples/quickstart.py``.
 """
 

@@ -114,7 +114,8 @@ def kl_from_log_ratios(
     ``q`` or logits are fine), centring ``d_i = delta_i - sum_j p_j delta_j`` gives
 
     .. math::
-        KL = \log \sum_i p_i e^{d_i} = \operatorname{log1p}\Big(\sum_i p_i\,(e^{d_i} - 1 - d_i)\Big),
+        KL = \log \sum_i p_i e^{d_i} = \operatorname{log1p}\Big(\sum_i p_i\,(e^{d_i} - 1 -
+        d_i)\Big),
 
     a sum of non-negative terms: no cancellation. ``weights`` must be normalised along
     ``axis``. ``p_i = 0`` contributes 0 whatever ``delta_i`` is (also NaN or inf);
@@ -154,7 +155,7 @@ def kl_from_log_ratios(
 
 
 def _bernoulli_numbers(n: int):
-    """Exact Bernoulli numbers ``B_0 .. B_n`` (``B_1 = -1/2``), by the Akiyama-Tanigawa algorithm."""
+    """Exact Bernoulli numbers ``B_0 .. B_n`` (``B_1 = -1/2``), by Akiyama-Tanigawa."""
     out = []
     a = [Fraction(0)] * (n + 1)
     for m in range(n + 1):
@@ -171,7 +172,7 @@ _BERNOULLI = _bernoulli_numbers(64)
 
 
 def _log_sinhc_coeffs(count: int):
-    """``c_k`` with ``log(sinh h / h) = sum_{k>=1} c_k h^{2k}``: ``c_k = 4^k B_{2k} / (2k (2k)!)``."""
+    """``c_k = 4^k B_{2k} / (2k (2k)!)``: ``log(sinh h / h) = sum_{k>=1} c_k h^{2k}``."""
     return [
         float(4**k * _BERNOULLI[2 * k] / (2 * k * math.factorial(2 * k)))
         for k in range(1, count + 1)
@@ -305,7 +306,9 @@ _STIRLING_SHIFT = 8
 
 
 def lgamma_difference(a: jax.Array, d: jax.Array) -> jax.Array:
-    """``lgamma(a + d) - lgamma(a)`` for ``a > 0``, ``a + d > 0``, with full relative accuracy
+    """``lgamma(a + d) - lgamma(a)``, accurate for tiny ``d``.
+
+    ``lgamma(a + d) - lgamma(a)`` for ``a > 0``, ``a + d > 0``, with full relative accuracy
     for tiny ``d`` (TFP's ``log_gamma_difference``): ``d * digamma(a) + lgamma_bregman(a, -d)``.
 
     Why: ``lgamma(a + d)`` and ``lgamma(a)`` agree in their leading digits when ``|d| << a``.
@@ -349,7 +352,8 @@ def lbeta_difference(a: jax.Array, b: jax.Array, da: jax.Array, db: jax.Array) -
     return lgamma_difference(a, da) + lgamma_difference(b, db) - lgamma_difference(a + b, da + db)
 
 
-# Stirling-series coefficients B_2k / (2k (2k - 1)) of log Gamma(y) - [(y - 1/2) log y - y + log(2 pi)/2]
+# Stirling-series coefficients B_2k / (2k (2k - 1)) of log Gamma(y) - [(y - 1/2) log y - y + log(2
+# pi)/2]
 _STIRLING = (1.0 / 12, -1.0 / 360, 1.0 / 1260, -1.0 / 1680, 1.0 / 1188)
 
 
@@ -456,7 +460,9 @@ def _horner(coeffs, p: jax.Array) -> jax.Array:
 
 
 def _bessel_series_tail(nu: float, x: jax.Array, terms: int) -> jax.Array:
-    """``Gamma(nu + 1) (2/x)^nu I_nu(x) - 1 = sum_{k>=1} (x^2/4)^k / (k! (nu+1)_k)``, by Horner's
+    """The normalised Bessel series ``Gamma(nu + 1) (2/x)^nu I_nu(x) - 1``.
+
+    ``Gamma(nu + 1) (2/x)^nu I_nu(x) - 1 = sum_{k>=1} (x^2/4)^k / (k! (nu+1)_k)``, by Horner's
     rule from the last term (all terms positive: relative error a few ulp, also for tiny x).
     Unrolled elementwise steps fuse into one loop (a cumulative product is ~25x slower on CPU).
     """
@@ -550,7 +556,8 @@ def bessel_i_terms(nu: float, x: jax.Array) -> BesselTerms:
     if nu >= 1:
         # log_normalized without the O(nu log x) cancellation of lnmx_l + x: with
         # y = (s - nu)/(2 nu) and Stirling's remainder r(nu) = lgamma(nu + 1) - (nu log nu - nu
-        # + log(2 pi nu)/2) (a float64 constant), h = nu (y + y - log1p y) + log(nu/s)/2 + log U + r.
+        # + log(2 pi nu)/2) (a float64 constant), h = nu (y + y - log1p y) + log(nu/s)/2 + log U +
+        # r.
         y = xl * xl / ((s + nu) * 2.0 * nu)
         stirling = lg - (nu * math.log(nu) - nu + 0.5 * math.log(2 * math.pi * nu))
         lnorm_l = nu * (y + x_minus_log1p(y)) + 0.5 * jnp.log(nu / s) + jnp.log(big_u) + stirling
@@ -580,7 +587,9 @@ def log_bessel_ive(nu: float, x: jax.Array) -> jax.Array:
 
 
 def bessel_i_ratio(nu: float, x: jax.Array) -> jax.Array:
-    """``I_{nu+1}(x) / I_nu(x)`` for ``x >= 0`` (the mean resultant length of the von
+    """The Bessel ratio ``I_{nu+1}(x) / I_nu(x)``.
+
+    ``I_{nu+1}(x) / I_nu(x)`` for ``x >= 0`` (the mean resultant length of the von
     Mises-Fisher distribution in dimension ``2 nu + 2``). See :func:`bessel_i_terms`.
     """
     return bessel_i_terms(nu, x).ratio
@@ -593,7 +602,8 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     of the von Mises KL; near p = q it is ``~ A_0'(kp) (kq - kp)^2 / 2`` while its terms are
     ``~ kq - kp``: float32 keeps no digit of it for ``|kq - kp| ~ 1e-5 kp``.
 
-    How: with ``x = (kq - kp)/kp`` and ``log1p_x = log1p(x)``. For ``-0.3 <= x <= 0.5`` and ``kp < 10``
+    How: with ``x = (kq - kp)/kp`` and ``log1p_x = log1p(x)``. For ``-0.3 <= x <= 0.5`` and ``kp <
+    10``
     (30 in float64),
     ``log I_0 = log sum_k w_k`` with positive terms ``w_k ~ (kp^2/4)^k/k!^2 (1+x)^{2k}``;
     normalising the weights at kp,
@@ -677,7 +687,9 @@ def ratio_minus_one_minus_log_of(num: jax.Array, den: jax.Array) -> jax.Array:
 
 
 def log_ndtr_difference(a: jax.Array, b: jax.Array) -> jax.Array:
-    r"""``log Φ(b) - log Φ(a)`` (Φ the standard normal CDF), accurate for close ``a``, ``b``
+    r"""``log Φ(b) - log Φ(a)``, accurate for close arguments and never underflowing.
+
+    ``log Φ(b) - log Φ(a)`` (Φ the standard normal CDF), accurate for close ``a``, ``b``
     and finite for any finite ``a``, ``b`` (no underflow of Φ: probits of ±30 are fine).
 
     Why: the log-ratio of the outcome probabilities of two close ProbitBernoulli
@@ -774,7 +786,8 @@ def kumaraswamy_log_ratio_mean(a: jax.Array, b: jax.Array) -> jax.Array:
     smooth integrand (between ``-log a`` at ``t = 0`` and 0 at ``t = 1``; exactly 0 for
     ``a = 1``). Tanh-sinh quadrature on fixed nodes (57 in float32, 129 in float64; the
     nodes' logs are exact in float64, so ``log(1 - t)`` is ``log(-expm1(log V / b))`` next to
-    ``t = 1`` and ``log1p(-t)`` below ``t = 1/2``, accurate at both ends) handles the algebraic end-point behaviour; ``t < 1e-4``
+    ``t = 1`` and ``log1p(-t)`` below ``t = 1/2``, accurate at both ends) handles the algebraic
+    end-point behaviour; ``t < 1e-4``
     (``1e-8`` in float64) uses ``log phi = -log a + t (a - 1)/(2a)``. Checked against mpmath
     at 30 digits for ``a, b`` in [0.05, 100]: absolute error below 1e-7 (float32), 1e-10
     (float64).
@@ -833,7 +846,9 @@ def normal_expectation(fn, loc: jax.Array, scale: jax.Array) -> jax.Array:
 
 
 def vmf_kl_uniform(d: int, kappa: jax.Array) -> jax.Array:
-    r"""KL(vMF(kappa) || uniform on S^{d-1}) ``= kappa A_nu(kappa) - log(Gamma(nu+1) (2/kappa)^nu
+    r"""KL(von Mises-Fisher || uniform) on the sphere ``S^{d-1}``.
+
+    KL(vMF(kappa) || uniform on S^{d-1}) ``= kappa A_nu(kappa) - log(Gamma(nu+1) (2/kappa)^nu
     I_nu(kappa))`` with ``nu = d/2 - 1``: the normalising constants cancel analytically. Below
     the series switch this is formed from the normalised log-Bessel (``~ kappa^2/(4(nu+1))``
     near 0, no cancellation of constants); above it as ``-kappa (1 - A) - (h - kappa)``.

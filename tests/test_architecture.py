@@ -1,4 +1,6 @@
-"""The package's import structure: every module imports on its own, no import cycles, and no
+"""The package's import structure.
+
+The package's import structure: every module imports on its own, no import cycles, and no
 private name crosses a package boundary.
 
 What counts as an edge of the import graph (the static walk, :func:`import_graph`):
@@ -148,7 +150,9 @@ def test_no_kl_module_imports_the_distributions_package():
 
 
 def test_no_private_name_crosses_a_package_boundary():
-    """``from jaxkl.x.y import _name``: the importer must be inside ``_name``'s package (a
+    """No private name crosses a package boundary.
+
+    ``from jaxkl.x.y import _name``: the importer must be inside ``_name``'s package (a
     package's private helpers serve its own modules and its subpackages).
     """
     bad = []
@@ -166,7 +170,9 @@ def test_no_private_name_crosses_a_package_boundary():
 
 
 def test_public_init_files_reexport_explicitly():
-    """Every ``__init__.py`` but metrics' (owned elsewhere) has a literal ``__all__`` of
+    """The public ``__init__.py`` files re-export explicitly.
+
+    Every ``__init__.py`` but metrics' (owned elsewhere) has a literal ``__all__`` of
     strings, no star import, and every name in ``__all__`` is bound.
     """
     for name in ("jaxkl", "jaxkl.distributions", "jaxkl.kl"):
@@ -207,7 +213,9 @@ _IMPORT_EACH = textwrap.dedent(
 
 @pytest.mark.timeout(120)
 def test_every_module_imports_on_its_own():
-    """Each module is imported first into a clean ``jaxkl`` namespace (one interpreter for
+    """Each module imports on its own.
+
+    Each module is imported first into a clean ``jaxkl`` namespace (one interpreter for
     all: third-party packages stay loaded, every ``jaxkl`` module is dropped in between).
     """
     names = sorted(MODULES)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import mpmath as mp
@@ -163,7 +165,7 @@ def test_lbeta_difference_matches_mpmath_for_tiny_steps():
 
 
 def test_naive_lgamma_difference_is_what_the_helper_fixes():
-    """The float32 naive difference is far off where the helper is accurate (the reason it exists)."""
+    """The float32 naive difference is far off where the helper is accurate (why it exists)."""
     a, d = jnp.float32(7.0), jnp.float32(1e-5)
     naive = float(jax.scipy.special.gammaln(a + d) - jax.scipy.special.gammaln(a))
     want = float(mp.loggamma(mp.mpf(7.0) + mp.mpf(float(d))) - mp.loggamma(7))
@@ -238,19 +240,19 @@ def test_bessel_terms_have_finite_gradients_at_zero_and_huge_arguments():
     x = jnp.asarray([0.0, 1e-6, 12.0, 1e6], jnp.float32)
     for nu in (0.0, 63.0):
 
-        @jax.jit
-        def grads(v):
+        @functools.partial(jax.jit, static_argnums=1)
+        def grads(v, nu):
             t = _nx.bessel_i_terms(nu, v)
             total = jax.grad(
-                lambda w: jnp.sum(
+                lambda w, nu=nu: jnp.sum(
                     _nx.bessel_i_terms(nu, w).log_normalized + _nx.bessel_i_terms(nu, w).ratio
                 )
             )(v)
             # d/dx log(Gamma(nu+1) (2/x)^nu I_nu(x)) = I_nu'/I_nu - nu/x = A_nu(x)
-            dlog = jax.grad(lambda w: jnp.sum(_nx.bessel_i_terms(nu, w).log_normalized))(v)
+            dlog = jax.grad(lambda w, nu=nu: jnp.sum(_nx.bessel_i_terms(nu, w).log_normalized))(v)
             return total, dlog, t.ratio
 
-        g, dlog, ratio = grads(x)
+        g, dlog, ratio = grads(x, nu)
         assert np.all(np.isfinite(np.asarray(g))), (nu, g)
         np.testing.assert_allclose(dlog, ratio, rtol=2e-5, atol=1e-12)
 
@@ -385,7 +387,8 @@ def test_lgamma_bregman_has_finite_gradients_at_zero_step():
     assert all(np.isfinite(np.asarray(v)) for v in g)
 
 
-# -- kumaraswamy_log_ratio_mean, normal_expectation (the further continuous families) ---------------
+# -- kumaraswamy_log_ratio_mean, normal_expectation (the further continuous families)
+# ---------------
 def test_kumaraswamy_log_ratio_mean_matches_mpmath():
     import mpmath as mp
 
@@ -398,7 +401,9 @@ def test_kumaraswamy_log_ratio_mean_matches_mpmath():
     for g, x, y in zip(got, a, b):
         A, B = mp.mpf(float(x)), mp.mpf(float(y))
 
-        def integrand(s):  # over s = log V, V = (1 - X^a)^b uniform; -log phi(t) with log t = s / b
+        def integrand(
+            s, A=A, B=B
+        ):  # over s = log V, V = (1 - X^a)^b uniform; -log phi(t) with log t = s / b
             lt = s / B
             l1t = mp.log1p(-mp.exp(lt)) if lt < -1 else mp.log(-mp.expm1(lt))
             return -(mp.log(-mp.expm1(l1t / A)) - lt) * mp.exp(s)
@@ -425,7 +430,10 @@ def test_normal_expectation_matches_quadrature_at_large_scales():
     )
     for g, m, s in zip(got, loc, scale):
         want = integrate.quad(
-            lambda y: special.expit(y) * stats.norm(m, s).pdf(y), -np.inf, np.inf, epsabs=1e-13
+            lambda y, m=m, s=s: special.expit(y) * stats.norm(m, s).pdf(y),
+            -np.inf,
+            np.inf,
+            epsabs=1e-13,
         )[0]
         assert abs(g - want) <= 2e-6, (m, s, g, want)
 

@@ -51,7 +51,9 @@ def set_default_validate_args(value: bool) -> None:
 
 
 def float_dtype(*xs: Any) -> jnp.dtype:
-    """The floating dtype parameters compute in: float64 if any is float64 (after JAX's
+    """The floating dtype the parameters compute in.
+
+    The floating dtype parameters compute in: float64 if any is float64 (after JAX's
     canonicalisation, so only with x64 on), else float32 (also for half precision and
     integer inputs).
     """
@@ -65,7 +67,9 @@ def float_dtype(*xs: Any) -> jnp.dtype:
 
 
 def as_float_params(*xs: Any, broadcast: bool = True) -> tuple[jax.Array, ...]:
-    """Convert to one floating dtype and (by default) broadcast to a common shape (torch's
+    """Convert to one floating dtype and (by default) broadcast to a common shape.
+
+    Convert to one floating dtype and (by default) broadcast to a common shape (torch's
     ``broadcast_all``). ``None`` stays ``None``.
     """
     dtype = float_dtype(*xs)
@@ -149,7 +153,9 @@ class Distribution(Pytree, base=True):
         return ()
 
     def expand(self, batch_shape: Sequence[int]) -> Distribution:
-        """The same distribution with its parameters broadcast to ``batch_shape`` (torch's
+        """The same distribution with its parameters broadcast to ``batch_shape``.
+
+        The same distribution with its parameters broadcast to ``batch_shape`` (torch's
         ``expand``). Families whose leaves are not plain parameters override this.
         """
         batch_shape = tuple(batch_shape)
@@ -159,7 +165,8 @@ class Distribution(Pytree, base=True):
             jnp.broadcast_shapes(self.batch_shape, batch_shape)
         except ValueError:
             raise ValueError(
-                f"{type(self).__name__} with batch_shape {self.batch_shape} cannot be expanded to {batch_shape}"
+                f"{type(self).__name__} with batch_shape {self.batch_shape} cannot be expanded to "
+                f"{batch_shape}"
             ) from None
         new = {}
         for name in self._leaf_names:

@@ -38,7 +38,9 @@ def _check_distribution(value: Any, name: str, owner: str) -> None:
 
 
 class Independent(Distribution):
-    r"""Reinterprets the rightmost ``reinterpreted_batch_ndims`` batch dimensions of
+    r"""Batch dimensions of a distribution reinterpreted as event dimensions.
+
+    Reinterprets the rightmost ``reinterpreted_batch_ndims`` batch dimensions of
     ``base_distribution`` as event dimensions (torch's ``Independent``).
 
     .. math::
@@ -76,8 +78,10 @@ class Independent(Distribution):
         r = int(r)
         if r < 0 or r > len(base_distribution.batch_shape):
             raise ValueError(
-                "Independent: `reinterpreted_batch_ndims` must be between 0 and the base's batch rank "
-                f"{len(base_distribution.batch_shape)} (batch_shape {base_distribution.batch_shape}), got {r}"
+                "Independent: `reinterpreted_batch_ndims` must be between 0 and the base's batch "
+                "rank "
+                f"{len(base_distribution.batch_shape)} (batch_shape "
+                f"{base_distribution.batch_shape}), got {r}"
             )
         self._init(
             base_distribution=base_distribution,
@@ -138,7 +142,9 @@ class Independent(Distribution):
 
 
 class TransformedDistribution(Distribution):
-    r"""The distribution of ``y = t_n(... t_1(x))`` for ``x ~ base_distribution`` (torch's
+    r"""A base distribution pushed through a chain of transforms.
+
+    The distribution of ``y = t_n(... t_1(x))`` for ``x ~ base_distribution`` (torch's
     ``TransformedDistribution``).
 
     .. math::
@@ -174,7 +180,8 @@ class TransformedDistribution(Distribution):
             transforms = tuple(transforms)
         else:
             raise TypeError(
-                "TransformedDistribution: `transforms` must be a Transform or a list of Transforms, "
+                "TransformedDistribution: `transforms` must be a Transform or a list of "
+                "Transforms, "
                 f"got {type(transforms).__name__}"
             )
         for t in transforms:
@@ -187,7 +194,8 @@ class TransformedDistribution(Distribution):
         base_shape = base.batch_shape + base.event_shape
         if len(base_shape) < domain_event_dim:
             raise ValueError(
-                f"TransformedDistribution: the transforms act on {domain_event_dim} event dims but the base "
+                f"TransformedDistribution: the transforms act on {domain_event_dim} event dims "
+                "but the base "
                 f"has shape {base_shape}"
             )
         shape = base_shape
@@ -240,7 +248,9 @@ class TransformedDistribution(Distribution):
         return self.transforms[-1].codomain if self.transforms else self.base_distribution.support
 
     def log_prob(self, value):
-        """``log p(value)``; ``-inf`` where a value lies outside a transform's codomain (torch
+        """``log p(value)``, ``-inf`` outside the support.
+
+        ``log p(value)``; ``-inf`` where a value lies outside a transform's codomain (torch
         returns NaN there), so that Monte Carlo estimates see support mismatches.
         """
         event_dim = len(self.event_shape)
@@ -271,13 +281,16 @@ def _mixture_log_weights(mixture: Distribution) -> jax.Array:
         probs = jnp.asarray(probs)
         return jnp.log(probs) - jnp.log(jnp.sum(probs, axis=-1, keepdims=True))
     raise TypeError(
-        f"MixtureSameFamily: `mixture_distribution` must be Categorical-like (with `logits` or `probs`), "
+        "MixtureSameFamily: `mixture_distribution` must be Categorical-like (with `logits` or "
+        "`probs`), "
         f"got {type(mixture).__name__}"
     )
 
 
 class MixtureSameFamily(Distribution):
-    r"""A mixture of the components of one batched distribution (torch's
+    r"""A mixture of the components of one batched distribution.
+
+    A mixture of the components of one batched distribution (torch's
     ``MixtureSameFamily(mixture_distribution, component_distribution)``).
 
     .. math::
@@ -325,20 +338,23 @@ class MixtureSameFamily(Distribution):
         cb = component_distribution.batch_shape
         if len(cb) < 1:
             raise ValueError(
-                "MixtureSameFamily: `component_distribution` needs a batch dimension indexing the components, "
+                "MixtureSameFamily: `component_distribution` needs a batch dimension indexing the "
+                "components, "
                 f"got batch_shape {cb}"
             )
         k = log_w.shape[-1]
         if cb[-1] != k:
             raise ValueError(
-                f"MixtureSameFamily: `mixture_distribution` has {k} categories but `component_distribution` has "
+                f"MixtureSameFamily: `mixture_distribution` has {k} categories but "
+                "`component_distribution` has "
                 f"{cb[-1]} components (batch_shape {cb})"
             )
         try:
             batch = tuple(jnp.broadcast_shapes(mixture_distribution.batch_shape, cb[:-1]))
         except ValueError:
             raise ValueError(
-                f"MixtureSameFamily: batch shapes {mixture_distribution.batch_shape} (`mixture_distribution`) and "
+                f"MixtureSameFamily: batch shapes {mixture_distribution.batch_shape} "
+                "(`mixture_distribution`) and "
                 f"{cb[:-1]} (`component_distribution` without its component dim) do not broadcast"
             ) from None
         self._init(

@@ -144,12 +144,15 @@ sphere = _Sphere()
 
 
 def interval(low: float, high: float) -> Constraint:
+    """Values in the closed interval ``[low, high]``."""
     return _Interval(low, high)
 
 
 def independent(base: Constraint, reinterpreted_batch_ndims: int) -> Constraint:
+    """``base`` on every element of the ``reinterpreted_batch_ndims`` rightmost dimensions."""
     return _IndependentConstraint(base, reinterpreted_batch_ndims)
 
 
 def greater_than(low: float) -> Constraint:
+    """Values greater than ``low``."""
     return _Elementwise(f"greater than {low}", lambda x: x > low)

@@ -105,7 +105,10 @@ def _batch_sample_shape(dist, sample_shape):
 
 
 class HalfNormal(Distribution):
-    """Half-normal distribution ``|X|`` with ``X ~ Normal(0, scale)``; torch's ``HalfNormal(scale)``.
+    """Half-normal distribution.
+
+    Half-normal distribution ``|X|`` with ``X ~ Normal(0, scale)``; torch's
+    ``HalfNormal(scale)``.
 
     Examples:
         >>> from jaxkl import distributions as jd
@@ -149,7 +152,10 @@ class HalfNormal(Distribution):
 
 
 class Laplace(Distribution):
-    """Laplace distribution, torch's ``Laplace(loc, scale)``: density ``exp(-|x - loc|/scale) / (2 scale)``.
+    """Laplace distribution.
+
+    Laplace distribution, torch's ``Laplace(loc, scale)``: density ``exp(-|x - loc|/scale) / (2
+    scale)``.
 
     Examples:
         >>> from jaxkl import distributions as jd
@@ -235,7 +241,9 @@ class Cauchy(Distribution):
 
 
 class Gumbel(Distribution):
-    """Gumbel (type-I extreme value) distribution, torch's ``Gumbel(loc, scale)``:
+    """Gumbel (type-I extreme value) distribution.
+
+    Gumbel (type-I extreme value) distribution, torch's ``Gumbel(loc, scale)``:
     cdf ``exp(-exp(-(x - loc)/scale))``.
 
     Examples:
@@ -278,7 +286,10 @@ class Gumbel(Distribution):
 
 
 class Exponential(ExponentialFamily):
-    """Exponential distribution, torch's ``Exponential(rate)``: density ``rate exp(-rate x)``, x >= 0.
+    """Exponential distribution.
+
+    Exponential distribution, torch's ``Exponential(rate)``: density ``rate exp(-rate x)``, x >=
+    0.
 
     Examples:
         >>> from jaxkl import distributions as jd
@@ -328,7 +339,9 @@ class Exponential(ExponentialFamily):
 
 
 class Gamma(ExponentialFamily):
-    """Gamma distribution, torch's ``Gamma(concentration, rate)``: density
+    """Gamma distribution.
+
+    Gamma distribution, torch's ``Gamma(concentration, rate)``: density
     ``rate^c x^(c-1) exp(-rate x) / Gamma(c)``, x >= 0. Samples are reparameterised
     (implicit gradients of ``jax.random.gamma``).
 
@@ -390,7 +403,9 @@ class Gamma(ExponentialFamily):
 
 
 class Beta(ExponentialFamily):
-    """Beta distribution, torch's ``Beta(concentration1, concentration0)``: density
+    """Beta distribution.
+
+    Beta distribution, torch's ``Beta(concentration1, concentration0)``: density
     ``x^(a-1) (1-x)^(b-1) / B(a, b)`` with ``a = concentration1``, ``b = concentration0``.
 
     Examples:
@@ -463,7 +478,9 @@ class Beta(ExponentialFamily):
 
 
 class Pareto(Distribution):
-    """Pareto (type I) distribution, torch's ``Pareto(scale, alpha)``: density
+    """Pareto (type I) distribution.
+
+    Pareto (type I) distribution, torch's ``Pareto(scale, alpha)``: density
     ``alpha scale^alpha / x^(alpha+1)`` for ``x >= scale``. The mean is ``+inf`` for
     ``alpha <= 1`` and the variance ``+inf`` for ``alpha <= 2`` (as in torch).
 
@@ -520,7 +537,9 @@ class Pareto(Distribution):
 
 
 class Uniform(Distribution):
-    """Uniform distribution on ``[low, high)``, torch's ``Uniform(low, high)``; ``low < high``
+    """Uniform distribution on an interval.
+
+    Uniform distribution on ``[low, high)``, torch's ``Uniform(low, high)``; ``low < high``
     is checked.
 
     Examples:
@@ -587,7 +606,9 @@ class Uniform(Distribution):
 
 
 class ContinuousBernoulli(ExponentialFamily):
-    r"""Continuous Bernoulli distribution on [0, 1] (Loaiza-Ganem & Cunningham, 2019), torch's
+    r"""Continuous Bernoulli distribution on [0, 1].
+
+    Continuous Bernoulli distribution on [0, 1] (Loaiza-Ganem & Cunningham, 2019), torch's
     ``ContinuousBernoulli(probs=None, logits=None, lims=(0.499, 0.501))``.
 
     .. math::
@@ -621,7 +642,8 @@ class ContinuousBernoulli(ExponentialFamily):
         if (probs is None) == (logits is None):
             raise ValueError(
                 "ContinuousBernoulli: give exactly one of `probs` and `logits`, got "
-                f"probs={'None' if probs is None else 'an array'} and logits={'None' if logits is None else 'an array'}"
+                f"probs={'None' if probs is None else 'an array'} and "
+                f"logits={'None' if logits is None else 'an array'}"
             )
         probs, logits = as_float_params(probs, logits)
         self._init(
@@ -749,7 +771,9 @@ class ContinuousBernoulli(ExponentialFamily):
 
 
 def _logit(p):
-    """``log(p / (1 - p))``; near ``p = 1/2`` as ``log1p((2p - 1)/(1 - p))`` (``2p - 1`` is exact
+    """``log(p / (1 - p))``, accurate near ``p = 1/2``.
+
+    ``log(p / (1 - p))``; near ``p = 1/2`` as ``log1p((2p - 1)/(1 - p))`` (``2p - 1`` is exact
     there), which keeps relative accuracy where ``log p - log1p(-p)`` cancels.
     """
     mid = (p > 0.25) & (p < 0.75)
@@ -758,7 +782,9 @@ def _logit(p):
 
 
 def logit_difference(p1, p2):
-    """``logit(p2) - logit(p1)`` from the difference of the probabilities (exact for close
+    """``logit(p2) - logit(p1)`` from the difference of the probabilities.
+
+    ``logit(p2) - logit(p1)`` from the difference of the probabilities (exact for close
     floats): ``log1p((p2 - p1)/p1) - log1p((p1 - p2)/(1 - p1))``.
     """
     d = p2 - p1
@@ -779,11 +805,13 @@ def _open_unit(x):
 
 
 class LogNormal(Distribution):
-    """Log-normal distribution: ``exp(Y)`` with ``Y ~ Normal(loc, scale)``; torch's
+    r"""Log-normal distribution.
+
+    Log-normal distribution: ``exp(Y)`` with ``Y ~ Normal(loc, scale)``; torch's
     ``LogNormal(loc, scale)``. Samples are reparameterised.
 
-    .. math:: p(x) = \\frac{1}{x\\,\\sigma\\sqrt{2\\pi}}
-        \\exp\\Big(-\\frac{(\\log x - \\mu)^2}{2\\sigma^2}\\Big), \\quad x > 0.
+    .. math:: p(x) = \frac{1}{x\,\sigma\sqrt{2\pi}}
+        \exp\Big(-\frac{(\log x - \mu)^2}{2\sigma^2}\Big), \quad x > 0.
 
     Examples:
         >>> from jaxkl import distributions as jd
@@ -857,9 +885,9 @@ class Chi2(Gamma):
 
 
 class Chi(Distribution):
-    """Chi distribution: the Euclidean norm of ``df`` standard normals; TFP's ``Chi(df)``.
+    r"""Chi distribution: the Euclidean norm of ``df`` standard normals; TFP's ``Chi(df)``.
 
-    .. math:: p(x) = \\frac{x^{k-1} e^{-x^2/2}}{2^{k/2-1}\\Gamma(k/2)}, \\quad x \\ge 0.
+    .. math:: p(x) = \frac{x^{k-1} e^{-x^2/2}}{2^{k/2-1}\Gamma(k/2)}, \quad x \ge 0.
 
     Samples (``sqrt`` of a chi-squared draw) are reparameterised.
 
@@ -908,10 +936,10 @@ class Chi(Distribution):
 
 
 class Weibull(Distribution):
-    """Weibull distribution, torch's ``Weibull(scale, concentration)``.
+    r"""Weibull distribution, torch's ``Weibull(scale, concentration)``.
 
-    .. math:: p(x) = \\frac{k}{\\lambda}\\Big(\\frac{x}{\\lambda}\\Big)^{k-1}
-        e^{-(x/\\lambda)^k}, \\quad x \\ge 0,
+    .. math:: p(x) = \frac{k}{\lambda}\Big(\frac{x}{\lambda}\Big)^{k-1}
+        e^{-(x/\lambda)^k}, \quad x \ge 0,
 
     with ``lambda = scale``, ``k = concentration``. Samples ``lambda E^(1/k)`` (``E``
     exponential) are reparameterised.
@@ -970,9 +998,9 @@ class Weibull(Distribution):
 
 
 class Kumaraswamy(Distribution):
-    """Kumaraswamy distribution, torch's ``Kumaraswamy(concentration1, concentration0)``.
+    r"""Kumaraswamy distribution, torch's ``Kumaraswamy(concentration1, concentration0)``.
 
-    .. math:: p(x) = a b\\, x^{a-1} (1 - x^a)^{b-1}, \\quad 0 \\le x \\le 1,
+    .. math:: p(x) = a b\, x^{a-1} (1 - x^a)^{b-1}, \quad 0 \le x \le 1,
 
     with ``a = concentration1``, ``b = concentration0``. Samples by the inverse CDF
     ``(1 - V^(1/b))^(1/a)`` (``V`` uniform) are reparameterised.
@@ -1038,11 +1066,13 @@ class Kumaraswamy(Distribution):
 
 
 class InverseGamma(Distribution):
-    """Inverse-gamma distribution: ``1/Y`` with ``Y ~ Gamma(concentration, rate)``; torch's
+    r"""Inverse-gamma distribution.
+
+    Inverse-gamma distribution: ``1/Y`` with ``Y ~ Gamma(concentration, rate)``; torch's
     ``InverseGamma(concentration, rate)``.
 
-    .. math:: p(x) = \\frac{\\beta^\\alpha}{\\Gamma(\\alpha)} x^{-\\alpha-1} e^{-\\beta/x},
-        \\quad x > 0.
+    .. math:: p(x) = \frac{\beta^\alpha}{\Gamma(\alpha)} x^{-\alpha-1} e^{-\beta/x},
+        \quad x > 0.
 
     The mean is ``+inf`` for ``concentration <= 1`` and the variance ``+inf`` for
     ``concentration <= 2`` (as in torch). Samples are reparameterised.
@@ -1102,10 +1132,10 @@ class InverseGamma(Distribution):
 
 
 class Moyal(Distribution):
-    """Moyal distribution, TFP's ``Moyal(loc, scale)``.
+    r"""Moyal distribution, TFP's ``Moyal(loc, scale)``.
 
-    .. math:: p(x) = \\frac{1}{\\sigma\\sqrt{2\\pi}} \\exp\\Big(-\\frac{z + e^{-z}}{2}\\Big),
-        \\quad z = \\frac{x - \\mu}{\\sigma}.
+    .. math:: p(x) = \frac{1}{\sigma\sqrt{2\pi}} \exp\Big(-\frac{z + e^{-z}}{2}\Big),
+        \quad z = \frac{x - \mu}{\sigma}.
 
     ``e^{-z}`` is chi-squared with one degree of freedom, so samples are
     ``loc - 2 scale log|N|`` with ``N`` standard normal (reparameterised).
@@ -1152,11 +1182,13 @@ class Moyal(Distribution):
 
 
 class LogitNormal(Distribution):
-    """Logit-normal distribution: ``sigmoid(Y)`` with ``Y ~ Normal(loc, scale)``; TFP's
+    r"""Logit-normal distribution.
+
+    Logit-normal distribution: ``sigmoid(Y)`` with ``Y ~ Normal(loc, scale)``; TFP's
     ``LogitNormal(loc, scale)``. Samples are reparameterised.
 
-    .. math:: p(x) = \\frac{1}{x (1 - x)\\,\\sigma\\sqrt{2\\pi}}
-        \\exp\\Big(-\\frac{(\\operatorname{logit} x - \\mu)^2}{2\\sigma^2}\\Big), \\quad 0 < x < 1.
+    .. math:: p(x) = \frac{1}{x (1 - x)\,\sigma\sqrt{2\pi}}
+        \exp\Big(-\frac{(\operatorname{logit} x - \mu)^2}{2\sigma^2}\Big), \quad 0 < x < 1.
 
     ``mean``, ``variance`` and ``entropy`` have no closed form; they are Gaussian
     expectations (of ``sigmoid``, ``sigmoid^2`` and ``softplus(y) + softplus(-y)``) computed by

@@ -49,7 +49,9 @@ def _rejection_sample(
     propose: Callable[[jax.Array], tuple[jax.Array, jax.Array]],
     like: jax.Array,
 ) -> jax.Array:
-    """Vectorised rejection sampling: ``propose(key) -> (candidate, accepted)`` for every
+    """Vectorised rejection sampling.
+
+    Vectorised rejection sampling: ``propose(key) -> (candidate, accepted)`` for every
     element; accepted candidates are kept, the rest redrawn, for at most
     ``_MAX_REJECTION_ROUNDS`` rounds (a ``while_loop``: jittable and vmappable).
     """
@@ -76,7 +78,9 @@ _jit_sample = jax.jit(lambda fn, dist, key, shape: fn(dist, key, shape), static_
 
 
 def _orthogonal_unit(key: jax.Array, mu: jax.Array) -> jax.Array:
-    """Uniform unit vectors orthogonal to ``mu`` (last axis): an isotropic Gaussian with its
+    """Uniform unit vectors orthogonal to ``mu``.
+
+    Uniform unit vectors orthogonal to ``mu`` (last axis): an isotropic Gaussian with its
     component along ``mu`` removed, normalised.
     """
     g = jax.random.normal(key, mu.shape, mu.dtype)
@@ -86,7 +90,9 @@ def _orthogonal_unit(key: jax.Array, mu: jax.Array) -> jax.Array:
 
 
 def _chi_square(key: jax.Array, df: int, shape, dtype) -> jax.Array:
-    """Chi-square variates with a static integer ``df``: sums of squared normals (up to 64
+    """Chi-square variates with a static integer ``df``.
+
+    Chi-square variates with a static integer ``df``: sums of squared normals (up to 64
     degrees of freedom; beyond, ``2 * Gamma(df / 2)``).
     """
     if df <= 64:
@@ -198,7 +204,9 @@ class VonMises(Distribution):
 
 
 class VonMisesFisher(Distribution):
-    r"""Von Mises-Fisher distribution on the unit sphere ``S^{d-1}``,
+    r"""Von Mises-Fisher distribution on the unit sphere.
+
+    Von Mises-Fisher distribution on the unit sphere ``S^{d-1}``,
     ``VonMisesFisher(mean_direction, concentration)`` as in TensorFlow Probability.
 
     .. math::
@@ -316,11 +324,14 @@ class VonMisesFisher(Distribution):
 
 
 class PowerSpherical(Distribution):
-    r"""Power spherical distribution on ``S^{d-1}`` (De Cao and Aziz, 2020),
+    r"""Power spherical distribution on the unit sphere.
+
+    Power spherical distribution on ``S^{d-1}`` (De Cao and Aziz, 2020),
     ``PowerSpherical(mean_direction, concentration)`` as in TensorFlow Probability.
 
     .. math::
-        p(x) = \frac{(1 + \mu^\top x)^\kappa}{2^{\alpha+\beta} \pi^\beta \Gamma(\alpha)/\Gamma(\alpha+\beta)},
+        p(x) = \frac{(1 + \mu^\top x)^\kappa}{2^{\alpha+\beta} \pi^\beta
+        \Gamma(\alpha)/\Gamma(\alpha+\beta)},
         \qquad \alpha = \tfrac{d-1}{2} + \kappa,\ \beta = \tfrac{d-1}{2}
 
     A von Mises-Fisher look-alike with a reparameterised sampler: ``t = mu^T x = 2z - 1``
@@ -419,7 +430,9 @@ class PowerSpherical(Distribution):
 
 
 class SphericalUniform(Distribution):
-    r"""Uniform distribution on the unit sphere ``S^{d-1}`` of ``R^d``,
+    r"""Uniform distribution on the unit sphere.
+
+    Uniform distribution on the unit sphere ``S^{d-1}`` of ``R^d``,
     ``SphericalUniform(dimension, batch_shape=())`` as in TensorFlow Probability.
 
     It has no array parameters: ``dimension`` (``d``) and ``batch_shape`` are static pytree
@@ -467,7 +480,8 @@ class SphericalUniform(Distribution):
             jnp.broadcast_shapes(self.batch_shape, batch_shape)
         except ValueError:
             raise ValueError(
-                f"SphericalUniform with batch_shape {self.batch_shape} cannot be expanded to {batch_shape}"
+                f"SphericalUniform with batch_shape {self.batch_shape} cannot be expanded to "
+                f"{batch_shape}"
             ) from None
         return self._replace(batch_shape=batch_shape)
 

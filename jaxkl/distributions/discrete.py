@@ -1,4 +1,6 @@
-"""Discrete families: Bernoulli, Binomial, Categorical, OneHotCategorical, Geometric, Poisson,
+"""Discrete families.
+
+Discrete families: Bernoulli, Binomial, Categorical, OneHotCategorical, Geometric, Poisson,
 ProbitBernoulli and Multinomial.
 
 Families parametrised by ``probs`` *or* ``logits`` (torch's keywords; ``probits`` for
@@ -181,7 +183,9 @@ class Bernoulli(BinaryParametrised, ExponentialFamily):
         return jax.nn.softplus(eta)
 
     def enumerate_support(self, expand: bool = True):
-        """``[0, 1]`` with shape ``(2,) + batch_shape`` (``(2,) + (1,) * batch ndims``
+        """The support ``[0, 1]`` of a binary family.
+
+        ``[0, 1]`` with shape ``(2,) + batch_shape`` (``(2,) + (1,) * batch ndims``
         without ``expand``), as torch.
         """
         values = jnp.arange(2, dtype=self.probs.dtype).reshape((2,) + (1,) * len(self.batch_shape))
@@ -291,7 +295,9 @@ class Binomial(BinaryParametrised):
 
 
 class Geometric(BinaryParametrised, ExponentialFamily):
-    """Geometric distribution: the number of failures before the first success, on
+    """Geometric distribution.
+
+    Geometric distribution: the number of failures before the first success, on
     {0, 1, ...}; ``Geometric(probs=None, logits=None)`` as in torch, probs in (0, 1].
 
     Examples:
@@ -391,7 +397,9 @@ class Poisson(ExponentialFamily):
 
 
 class SimplexParametrised:
-    """Mixin for families given by unnormalised ``_probs`` or ``_logits`` over the last axis
+    """Mixin for families given by unnormalised probabilities or logits over the last axis.
+
+    Mixin for families given by unnormalised ``_probs`` or ``_logits`` over the last axis
     (the other ``None``): ``probs`` and ``logits`` read them normalised, as torch does.
     Shared by Categorical, OneHotCategorical and Multinomial.
     """
@@ -412,7 +420,9 @@ class SimplexParametrised:
 
 
 class CategoricalParametrised(SimplexParametrised, ExponentialFamily):
-    """Shared machinery of Categorical and OneHotCategorical (fields ``_probs``, ``_logits``
+    """Shared machinery of Categorical and OneHotCategorical.
+
+    Shared machinery of Categorical and OneHotCategorical (fields ``_probs``, ``_logits``
     with one trailing category axis).
     """
 
@@ -441,7 +451,10 @@ class CategoricalParametrised(SimplexParametrised, ExponentialFamily):
         if self._probs is not None:
             p = self._probs
             ok = jnp.all((p >= 0) & jnp.isfinite(p)) & jnp.all(jnp.sum(p, axis=-1) > 0)
-            msg = "parameter `probs` must be non-negative and finite with a positive sum along the last axis"
+            msg = (
+                "parameter `probs` must be non-negative and finite with a positive sum along the "
+                "last axis"
+            )
             value = p
         else:
             value = self._logits
@@ -494,7 +507,9 @@ class CategoricalParametrised(SimplexParametrised, ExponentialFamily):
 
 
 class Categorical(CategoricalParametrised):
-    """Categorical distribution over ``{0, ..., K-1}``: ``Categorical(probs=None,
+    """Categorical distribution.
+
+    Categorical distribution over ``{0, ..., K-1}``: ``Categorical(probs=None,
     logits=None)`` as in torch. The last axis of the parameter indexes the categories;
     ``probs`` need not be normalised (non-negative, positive sum), ``logits`` are
     unnormalised log-probabilities. Samples are ``int32`` indices.
@@ -537,7 +552,9 @@ class Categorical(CategoricalParametrised):
 
 
 class OneHotCategorical(CategoricalParametrised):
-    """One-hot categorical distribution: ``OneHotCategorical(probs=None, logits=None)`` as in
+    """One-hot categorical distribution.
+
+    One-hot categorical distribution: ``OneHotCategorical(probs=None, logits=None)`` as in
     torch; event shape ``(K,)``, samples are one-hot float vectors.
 
     Examples:
@@ -593,7 +610,9 @@ def _given_repr(value) -> str:
 
 
 class ProbitBernoulli(Distribution):
-    r"""Bernoulli distribution with success probability ``Φ(probits)`` (Φ the standard
+    r"""Bernoulli distribution with success probability ``Φ(probits)``.
+
+    Bernoulli distribution with success probability ``Φ(probits)`` (Φ the standard
     normal CDF): TFP's ``ProbitBernoulli(probits=None, probs=None)``.
 
     With ``probits`` given, the outcome log-probabilities are ``log_ndtr(±probits)``, so
@@ -720,7 +739,8 @@ def _static_count(total_count) -> int:
     """``total_count`` as a Python int (concrete integral scalars are accepted)."""
     if isinstance(total_count, jax.core.Tracer):
         raise ValueError(
-            "Multinomial: `total_count` must be a static non-negative Python int (pytree metadata), "
+            "Multinomial: `total_count` must be a static non-negative Python int (pytree "
+            "metadata), "
             "got a traced value; close over it instead of passing it through jit"
         )
     if isinstance(total_count, bool):
@@ -737,7 +757,8 @@ def _static_count(total_count) -> int:
             or not float(arr.reshape(-1)[0]).is_integer()
         ):
             raise ValueError(
-                "Multinomial: `total_count` must be a non-negative int (one count for the whole batch, as "
+                "Multinomial: `total_count` must be a non-negative int (one count for the whole "
+                "batch, as "
                 f"torch), got {total_count!r}"
             )
         n = int(arr.reshape(-1)[0])
@@ -747,7 +768,9 @@ def _static_count(total_count) -> int:
 
 
 class Multinomial(SimplexParametrised, Distribution):
-    r"""Multinomial distribution: counts of ``total_count`` independent draws from ``k``
+    r"""Multinomial distribution.
+
+    Multinomial distribution: counts of ``total_count`` independent draws from ``k``
     categories; torch's ``Multinomial(total_count=1, probs=None, logits=None)``.
 
     ``total_count`` is a non-negative Python ``int`` (static, as in torch); ``probs`` need
@@ -810,7 +833,8 @@ class Multinomial(SimplexParametrised, Distribution):
             p = self._probs
             ok = jnp.all((p >= 0) & jnp.isfinite(p)) & jnp.all(jnp.sum(p, axis=-1) > 0)
             msg, value = (
-                "parameter `probs` must be non-negative and finite with a positive sum along the last axis",
+                "parameter `probs` must be non-negative and finite with a positive sum along the "
+                "last axis",
                 p,
             )
         else:
@@ -821,7 +845,8 @@ class Multinomial(SimplexParametrised, Distribution):
 
     def __repr__(self) -> str:
         given = "probs" if self._probs is not None else "logits"
-        return f"Multinomial(total_count: {self.total_count}, {given}: {tuple(jnp.shape(getattr(self, '_' + given)))})"
+        shape = tuple(jnp.shape(getattr(self, "_" + given)))
+        return f"Multinomial(total_count: {self.total_count}, {given}: {shape})"
 
     @property
     def _num_events(self) -> int:

@@ -47,7 +47,9 @@ def _eye_like(x):
 
 
 def mvlgamma(a: jax.Array, d: int) -> jax.Array:
-    r"""Multivariate log-gamma ``log Γ_d(a) = d(d-1)/4 log π + Σ_{j<d} lgamma(a - j/2)``
+    r"""Multivariate log-gamma function.
+
+    Multivariate log-gamma ``log Γ_d(a) = d(d-1)/4 log π + Σ_{j<d} lgamma(a - j/2)``
     (torch's ``mvlgamma``).
     """
     a = jnp.asarray(a)
@@ -91,7 +93,9 @@ def _broadcast_batch(cls_name, named):
 
 
 class Wishart(CovarianceParametrised, Distribution):
-    r"""Wishart distribution over ``d x d`` positive-definite matrices, torch's
+    r"""Wishart distribution over positive-definite matrices.
+
+    Wishart distribution over ``d x d`` positive-definite matrices, torch's
     ``Wishart(df, covariance_matrix=None, precision_matrix=None, scale_tril=None)``.
 
     ``X = Σ_{i=1}^{df} x_i x_i^T`` with ``x_i ~ N(0, Σ)`` for integer ``df``; any real
@@ -175,7 +179,8 @@ class Wishart(CovarianceParametrised, Distribution):
         df = self.df
         self._value_check(
             jnp.all(df > d - 1),
-            f"Wishart: parameter `df` must be greater than d - 1 = {d - 1} (the matrix is {d} x {d})",
+            f"Wishart: parameter `df` must be greater than d - 1 = {d - 1} (the matrix is {d} x "
+            f"{d})",
             df,
         )
         for name in _MATRIX_PARAMS:
@@ -276,7 +281,9 @@ class Wishart(CovarianceParametrised, Distribution):
 
 
 class MatrixNormal(Distribution):
-    r"""Matrix normal distribution over ``n x p`` matrices, TFP's ``MatrixNormal`` with
+    r"""Matrix normal distribution.
+
+    Matrix normal distribution over ``n x p`` matrices, TFP's ``MatrixNormal`` with
     lower-triangular scales: ``MatrixNormal(loc, scale_row, scale_column)``.
 
     ``X = loc + A Z B^T`` with ``Z`` of independent standard normals, ``A = scale_row``

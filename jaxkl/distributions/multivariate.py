@@ -59,7 +59,9 @@ def _broadcast_batch(
 
 
 def _apply_columns(fn, mat: jax.Array, vec: jax.Array) -> jax.Array:
-    """``fn(mat, v)`` for vectors ``vec`` of shape ``sample + batch' + (d,)`` against
+    """Apply ``fn(mat, v)`` to batched vectors without broadcasting the matrix.
+
+    ``fn(mat, v)`` for vectors ``vec`` of shape ``sample + batch' + (d,)`` against
     ``mat`` of shape ``batch + (d, d)``, without broadcasting the matrix to the sample
     shape: extra leading dims of ``vec`` become right-hand-side columns (torch's
     ``_batch_mahalanobis`` trick). ``fn(m, cols)`` maps ``(..., d, d), (..., d, n)`` to
@@ -127,7 +129,9 @@ def _check_square(cls_name: str, name: str, m: jax.Array, d: int, loc_name: str 
 
 
 class CovarianceParametrised:
-    """Mixin for families given by exactly one of ``covariance_matrix``,
+    """Mixin for families given by exactly one of three covariance parametrisations.
+
+    Mixin for families given by exactly one of ``covariance_matrix``,
     ``precision_matrix``, ``scale_tril`` (stored as ``_covariance_matrix``, ... with the
     others ``None``): ``given`` names it, the three public properties compute the rest.
     Shared by MultivariateNormal and Wishart.
@@ -270,7 +274,8 @@ class MultivariateNormal(CovarianceParametrised, _GaussianBase):
         }
         if len(given) != 1:
             raise ValueError(
-                "MultivariateNormal: exactly one of `covariance_matrix`, `precision_matrix` or `scale_tril` "
+                "MultivariateNormal: exactly one of `covariance_matrix`, `precision_matrix` or "
+                "`scale_tril` "
                 f"must be given, got {sorted(given) or 'none'}"
             )
         ((name, matrix),) = given.items()
@@ -355,7 +360,8 @@ class LowRankMultivariateNormal(_GaussianBase):
         if df != d or dd != d:
             raise ValueError(
                 f"{name}: event shapes do not match: `loc` {tuple(loc.shape)}, `cov_factor` "
-                f"{tuple(cov_factor.shape)} (d x rank) and `cov_diag` {tuple(cov_diag.shape)} must share d"
+                f"{tuple(cov_factor.shape)} (d x rank) and `cov_diag` {tuple(cov_diag.shape)} "
+                "must share d"
             )
         loc, cov_factor, cov_diag = _broadcast_batch(
             name, [("loc", loc, 1), ("cov_factor", cov_factor, 2), ("cov_diag", cov_diag, 1)]
@@ -449,7 +455,8 @@ class MultivariateNormalDiag(_GaussianBase):
         (ds,) = _event_size(name, "scale_diag", scale_diag, 1)
         if ds != d and ds != 1 and d != 1:
             raise ValueError(
-                f"{name}: event shapes do not match: `loc` {tuple(loc.shape)} and `scale_diag` {tuple(scale_diag.shape)}"
+                f"{name}: event shapes do not match: `loc` {tuple(loc.shape)} and `scale_diag` "
+                f"{tuple(scale_diag.shape)}"
             )
         shape = tuple(jnp.broadcast_shapes(loc.shape, scale_diag.shape))
         loc, scale_diag = jnp.broadcast_to(loc, shape), jnp.broadcast_to(scale_diag, shape)
@@ -532,7 +539,9 @@ class Dirichlet(ExponentialFamily):
 
     @property
     def mode(self):
-        """``(alpha - 1) / (alpha_0 - k)`` where every ``alpha_i > 1`` (torch's convention
+        """The Dirichlet mode.
+
+        ``(alpha - 1) / (alpha_0 - k)`` where every ``alpha_i > 1`` (torch's convention
         otherwise is not defined here; NaN).
         """
         k = self.concentration.shape[-1]

@@ -92,7 +92,9 @@ class Transform(Pytree, base=True):
         return _InverseTransform(self)
 
     def log_abs_det_jacobian(self, x: Any, y: Any) -> jax.Array:
-        """``log |det dy/dx|`` at ``x`` (with ``y = t(x)``), over the ``event_dim``
+        """``log |det dy/dx|`` at ``x``.
+
+        ``log |det dy/dx|`` at ``x`` (with ``y = t(x)``), over the ``event_dim``
         rightmost dimensions: shape ``x.shape[:x.ndim - event_dim]`` (broadcast with the
         parameters).
         """
@@ -328,7 +330,10 @@ class ExpTransform(Transform):
 
 
 class SigmoidTransform(Transform):
-    r"""``y = 1 / (1 + exp(-x))``; :math:`\log |dy/dx| = -\mathrm{softplus}(-x) - \mathrm{softplus}(x)`.
+    r"""The logistic sigmoid transform.
+
+    ``y = 1 / (1 + exp(-x))``; :math:`\log |dy/dx| = -\mathrm{softplus}(-x) -
+    \mathrm{softplus}(x)`.
 
     The forward map is clipped to the open unit interval (as torch does) so that the
     inverse stays finite, and the inverse is ``log(y) - log1p(-y)``.
@@ -359,7 +364,9 @@ class SigmoidTransform(Transform):
 
 
 class TanhTransform(Transform):
-    r"""``y = tanh(x)``; :math:`\log |dy/dx| = 2(\log 2 - x - \mathrm{softplus}(-2x))`,
+    r"""The hyperbolic tangent transform.
+
+    ``y = tanh(x)``; :math:`\log |dy/dx| = 2(\log 2 - x - \mathrm{softplus}(-2x))`,
     the stable form of :math:`\log(1 - \tanh^2 x)`.
 
     Examples:
@@ -384,7 +391,9 @@ class TanhTransform(Transform):
 
 
 class PowerTransform(Transform):
-    r"""``y = x ** exponent`` on the positive reals (torch's ``PowerTransform(exponent)``);
+    r"""The power transform on the positive reals.
+
+    ``y = x ** exponent`` on the positive reals (torch's ``PowerTransform(exponent)``);
     :math:`\log |dy/dx| = \log |\text{exponent} \cdot y / x|`.
 
     Examples:

@@ -66,7 +66,8 @@ def _dispatch(type_p: type, type_q: type) -> KLFn | None:
     if left_fn is not right_fn:
         warnings.warn(
             f"Ambiguous kl_divergence({type_p.__name__}, {type_q.__name__}): "
-            f"({left[0].__name__}, {left[1].__name__}) and ({right[0].__name__}, {right[1].__name__}) "
+            f"({left[0].__name__}, {left[1].__name__}) and ({right[0].__name__}, "
+            f"{right[1].__name__}) "
             "are equally specific; using the first. Register the exact pair to resolve it.",
             RuntimeWarning,
             stacklevel=3,
@@ -95,7 +96,8 @@ def kl_divergence(
     broadcast of both batch shapes; ``+inf`` where p's support is not inside q's.
 
     Args:
-        p, q: distributions with matching event shapes and broadcastable batch shapes.
+        p: a distribution.
+        q: a distribution with p's event shape and a batch shape that broadcasts with p's.
         key: a PRNG key. Only used when no closed form is registered for the pair: the
             Monte Carlo estimate :func:`jaxkl.distributions.monte_carlo_kl` with
             ``num_samples`` samples is returned instead of raising.
@@ -112,7 +114,8 @@ def kl_divergence(
     """
     if not isinstance(p, Distribution) or not isinstance(q, Distribution):
         raise TypeError(
-            f"kl_divergence expects two jaxkl distributions, got {type(p).__name__} and {type(q).__name__}"
+            f"kl_divergence expects two jaxkl distributions, got {type(p).__name__} and "
+            f"{type(q).__name__}"
         )
     p, q = broadcast_pair(p, q)
     fn = _dispatch(type(p), type(q))
@@ -122,7 +125,8 @@ def kl_divergence(
         return monte_carlo_kl(p, q, key, num_samples=num_samples)
     raise NotImplementedError(
         f"No closed-form KL is registered for ({type(p).__name__}, {type(q).__name__}). "
-        f"Register one with @jaxkl.distributions.register_kl({type(p).__name__}, {type(q).__name__}), "
+        f"Register one with @jaxkl.distributions.register_kl({type(p).__name__}, "
+        f"{type(q).__name__}), "
         "or estimate it by Monte Carlo: jaxkl.distributions.monte_carlo_kl(p, q, key) "
         "(or kl_divergence(p, q, key=key))."
     )

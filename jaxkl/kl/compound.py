@@ -1,4 +1,6 @@
-"""Closed forms whose p is in the compound group (Independent, TransformedDistribution),
+"""Closed forms whose p is in the compound group, and mixture approximations.
+
+Closed forms whose p is in the compound group (Independent, TransformedDistribution),
 and the variational approximations of the KL between mixtures.
 """
 
@@ -19,7 +21,9 @@ __all__ = ["mixture_kl_variational", "mixture_kl_upper_bound"]
 
 @register_kl(Independent, Independent)
 def _kl_independent_independent(p: Independent, q: Independent):
-    r"""KL of the bases, summed over the reinterpreted dimensions:
+    r"""KL between Independent distributions.
+
+    KL of the bases, summed over the reinterpreted dimensions:
 
     .. math::
         D_{KL}(p \| q) = \sum_{\text{event dims}} D_{KL}(p_{\text{base}} \| q_{\text{base}})
@@ -41,7 +45,9 @@ def _kl_independent_independent(p: Independent, q: Independent):
 
 @register_kl(TransformedDistribution, TransformedDistribution)
 def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistribution):
-    r"""KL is invariant under a common bijection: for equal transforms ``T``,
+    r"""KL between transformed distributions with equal transforms.
+
+    KL is invariant under a common bijection: for equal transforms ``T``,
 
     .. math::
         D_{KL}(T_\# p \| T_\# q) = D_{KL}(p \| q).
@@ -76,7 +82,8 @@ def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistri
 def _check_mixtures(p, q, name):
     if not isinstance(p, MixtureSameFamily) or not isinstance(q, MixtureSameFamily):
         raise TypeError(
-            f"{name} expects two MixtureSameFamily distributions, got {type(p).__name__} and {type(q).__name__}"
+            f"{name} expects two MixtureSameFamily distributions, got {type(p).__name__} and "
+            f"{type(q).__name__}"
         )
     return broadcast_pair(p, q)
 
@@ -112,8 +119,9 @@ def mixture_kl_variational(p: MixtureSameFamily, q: MixtureSameFamily) -> jax.Ar
     :func:`mixture_kl_upper_bound`, for an unbiased estimate :func:`monte_carlo_kl`.
 
     Args:
-        p, q: ``MixtureSameFamily`` distributions with equal event shapes and broadcastable
-            batch shapes, whose component pair has a registered KL.
+        p: a ``MixtureSameFamily`` distribution.
+        q: a ``MixtureSameFamily`` distribution with p's event shape and a batch shape that
+            broadcasts with p's; the pair of components must have a registered KL.
 
     Returns:
         Shape ``broadcast(p.batch_shape, q.batch_shape)``.
@@ -125,8 +133,9 @@ def mixture_kl_variational(p: MixtureSameFamily, q: MixtureSameFamily) -> jax.Ar
     Examples:
         >>> import jax.numpy as jnp
         >>> from jaxkl import distributions as jd
-        >>> p = jd.MixtureSameFamily(jd.Categorical(logits=jnp.zeros(2)), jd.Normal(jnp.array([-1.0, 1.0]), 1.0))
-        >>> q = jd.MixtureSameFamily(jd.Categorical(logits=jnp.zeros(2)), jd.Normal(jnp.array([-1.5, 1.0]), 1.0))
+        >>> w = jd.Categorical(logits=jnp.zeros(2))
+        >>> p = jd.MixtureSameFamily(w, jd.Normal(jnp.array([-1.0, 1.0]), 1.0))
+        >>> q = jd.MixtureSameFamily(w, jd.Normal(jnp.array([-1.5, 1.0]), 1.0))
         >>> print(f"{jd.mixture_kl_variational(p, p):.4f} {jd.mixture_kl_variational(p, q):.4f}")
         0.0000 0.0966
     """
@@ -159,8 +168,9 @@ def mixture_kl_upper_bound(
     gives the convexity bound ``sum_ab pi_a w_b D(f_a || g_b)``).
 
     Args:
-        p, q: ``MixtureSameFamily`` distributions with equal event shapes and broadcastable
-            batch shapes, whose component pair has a registered KL.
+        p: a ``MixtureSameFamily`` distribution.
+        q: a ``MixtureSameFamily`` distribution with p's event shape and a batch shape that
+            broadcasts with p's; the pair of components must have a registered KL.
         num_iters: alternating updates (static, a non-negative int).
 
     Returns:
@@ -173,8 +183,9 @@ def mixture_kl_upper_bound(
     Examples:
         >>> import jax.numpy as jnp
         >>> from jaxkl import distributions as jd
-        >>> p = jd.MixtureSameFamily(jd.Categorical(logits=jnp.zeros(2)), jd.Normal(jnp.array([-1.0, 1.0]), 1.0))
-        >>> q = jd.MixtureSameFamily(jd.Categorical(logits=jnp.zeros(2)), jd.Normal(jnp.array([-1.5, 1.0]), 1.0))
+        >>> w = jd.Categorical(logits=jnp.zeros(2))
+        >>> p = jd.MixtureSameFamily(w, jd.Normal(jnp.array([-1.0, 1.0]), 1.0))
+        >>> q = jd.MixtureSameFamily(w, jd.Normal(jnp.array([-1.5, 1.0]), 1.0))
         >>> print(f"{jd.mixture_kl_upper_bound(p, q):.4f}")
         0.0625
     """

@@ -80,7 +80,9 @@ from jaxkl.kl._registry import register_kl
 
 
 def _scale_term(sp, sq):
-    """``rho^2 - 1 - 2 log rho`` (``rho = sp/sq``): ``x_minus_log1p`` of ``x = rho^2 - 1`` formed
+    """``rho^2 - 1 - 2 log rho`` for the scale ratio ``rho``.
+
+    ``rho^2 - 1 - 2 log rho`` (``rho = sp/sq``): ``x_minus_log1p`` of ``x = rho^2 - 1`` formed
     from the scale difference near 1, ``rho^2 - 1 - 2 (log sp - log sq)`` far from 1 (where
     ``rho^2`` may underflow to 0 or ``sq^2`` overflow).
     """
@@ -92,7 +94,9 @@ def _scale_term(sp, sq):
 
 @register_kl(Normal, Normal)
 def _kl_normal_normal(p: Normal, q: Normal):
-    r"""KL(N(mu_p, s_p) || N(mu_q, s_q)) = (x - log1p(x))/2 + ((mu_p - mu_q)/s_q)^2/2
+    r"""KL between normals.
+
+    KL(N(mu_p, s_p) || N(mu_q, s_q)) = (x - log1p(x))/2 + ((mu_p - mu_q)/s_q)^2/2
 
     with ``x = (s_p/s_q)^2 - 1 = (s_p - s_q)(s_p + s_q)/s_q^2``, formed from the difference
     of the scales so that nearly equal distributions keep full relative precision.
@@ -105,7 +109,9 @@ def _kl_normal_normal(p: Normal, q: Normal):
 
 @register_kl(HalfNormal, HalfNormal)
 def _kl_halfnormal_halfnormal(p: HalfNormal, q: HalfNormal):
-    r"""KL between half-normals: the zero-mean Normal KL, ``(x - log1p(x))/2`` with
+    r"""KL between half-normals.
+
+    KL between half-normals: the zero-mean Normal KL, ``(x - log1p(x))/2`` with
     ``x = (s_p - s_q)(s_p + s_q)/s_q^2`` (folding both at 0 keeps the density ratio).
 
     References: torch's ``_kl_halfnormal_halfnormal`` (KL of the base normals).
@@ -139,7 +145,8 @@ def _kl_cauchy_cauchy(p: Cauchy, q: Cauchy):
 
     .. math::
         \log\frac{(\gamma_p + \gamma_q)^2 + (\mu_p - \mu_q)^2}{4 \gamma_p \gamma_q}
-        = \operatorname{log1p}\frac{(\gamma_p - \gamma_q)^2 + (\mu_p - \mu_q)^2}{4 \gamma_p \gamma_q}.
+        = \operatorname{log1p}\frac{(\gamma_p - \gamma_q)^2 + (\mu_p - \mu_q)^2}{4 \gamma_p
+        \gamma_q}.
 
     References: Chyzak & Nielsen (2019), "A closed-form formula for the Kullback-Leibler
     divergence between Cauchy distributions", arXiv:1905.10965; torch's ``_kl_cauchy_cauchy``.
@@ -178,7 +185,9 @@ def _kl_gumbel_gumbel(p: Gumbel, q: Gumbel):
 
 @register_kl(Exponential, Exponential)
 def _kl_exponential_exponential(p: Exponential, q: Exponential):
-    r"""KL between exponentials: ``r - 1 - log r`` with ``r = rate_q/rate_p``, as
+    r"""KL between exponentials.
+
+    KL between exponentials: ``r - 1 - log r`` with ``r = rate_q/rate_p``, as
     ``x_minus_log1p((rate_q - rate_p)/rate_p)``.
 
     References: Penny (2001), "KL-divergences of Normal, Gamma, Dirichlet and Wishart
@@ -197,7 +206,8 @@ def _kl_gamma_gamma(p: Gamma, q: Gamma):
         = B(c_p, d) + c_p\,(e - \operatorname{log1p} e) - d \operatorname{log1p} e,
 
     with ``d = c_q - c_p``, ``e = (r_q - r_p)/r_p`` and ``B(a, d) = lnΓ(a + d) - lnΓ(a) - d ψ(a)``
-    (:func:`jaxkl._numerics.lgamma_bregman` with ``h = -d``). The cross term ``d log1p(e)`` can cancel
+    (:func:`jaxkl._numerics.lgamma_bregman` with ``h = -d``). The cross term ``d log1p(e)`` can
+    cancel
     against the others along ``d/c ≈ e`` (equal means) when ``c`` is large: there the
     relative error grows like ``c * eps``.
 
@@ -224,7 +234,8 @@ def _kl_beta_beta(p: Beta, q: Beta):
         = B(a_p, d_a) + B(b_p, d_b) - B(a_p + b_p, d_a + d_b),
 
     with ``d_a = a_q - a_p``, ``d_b = b_q - b_p`` and ``B`` the log-gamma Bregman remainder
-    (:func:`jaxkl._numerics.lgamma_bregman` with ``h = -d``), each accurate for tiny differences. The last
+    (:func:`jaxkl._numerics.lgamma_bregman` with ``h = -d``), each accurate for tiny differences.
+    The last
     term cancels part of the first two along ``d_a/a ≈ d_b/b`` (equal means) for large
     concentrations: there the relative error grows like ``min(a, b) * eps``.
 
@@ -240,7 +251,9 @@ def _kl_beta_beta(p: Beta, q: Beta):
 
 @register_kl(Pareto, Pareto)
 def _kl_pareto_pareto(p: Pareto, q: Pareto):
-    r"""KL between Pareto distributions: ``+inf`` when ``scale_p < scale_q``, else
+    r"""KL between Pareto distributions.
+
+    KL between Pareto distributions: ``+inf`` when ``scale_p < scale_q``, else
 
     .. math::
         \alpha_q \log\frac{s_p}{s_q} + \frac{\alpha_q}{\alpha_p} - 1 - \log\frac{\alpha_q}{\alpha_p}
@@ -264,7 +277,9 @@ def _kl_pareto_pareto(p: Pareto, q: Pareto):
 
 @register_kl(Uniform, Uniform)
 def _kl_uniform_uniform(p: Uniform, q: Uniform):
-    r"""KL between uniforms: ``+inf`` unless ``[low_p, high_p] ⊆ [low_q, high_q]``, else
+    r"""KL between uniforms.
+
+    KL between uniforms: ``+inf`` unless ``[low_p, high_p] ⊆ [low_q, high_q]``, else
 
     .. math::
         \log\frac{h_q - l_q}{h_p - l_p}
@@ -330,14 +345,20 @@ def _xlogx(x):
 
 
 def _uniform_mean_log(low, high):
-    r""":math:`\mathbb{E}[\log X]` for ``X ~ Uniform(low, high)``, ``0 <= low < high``:
+    r""":math:`\mathbb{E}[\log X]` for a uniform ``X``.
+
+    :math:`\mathbb{E}[\log X]` for ``X ~ Uniform(low, high)``, ``0 <= low < high``:
     :math:`(h \log h - l \log l)/(h - l) - 1`.
     """
     return (_xlogx(high) - _xlogx(low)) / (high - low) - 1.0
 
 
 def _beta_neg_entropy(a, b):
-    r""":math:`-H(\mathrm{Beta}(a, b)) = -\log B(a, b) + (a-1)\psi(a) + (b-1)\psi(b) - (a+b-2)\psi(a+b)`."""
+    r"""The negative Beta entropy.
+
+    .. math::
+        -H(\mathrm{Beta}(a, b)) = -\log B(a, b) + (a-1)\psi(a) + (b-1)\psi(b) - (a+b-2)\psi(a+b)
+    """
     return (
         -betaln(a, b)
         + (a - 1.0) * digamma(a)
@@ -352,8 +373,11 @@ def _gamma_neg_entropy(k, r):
 
 
 def _normal_cross_entropy(mean, var, q: Normal):
-    r""":math:`\mathbb{E}_p[-\log \mathcal{N}(X; \mu, \sigma)]` from p's mean and variance:
-    :math:`\log\sigma + \tfrac12\log 2\pi + (\mathrm{Var}_p + (\mathbb{E}_p X - \mu)^2) / (2\sigma^2)`.
+    r"""The Normal cross-entropy from p's mean and variance.
+
+    :math:`\mathbb{E}_p[-\log \mathcal{N}(X; \mu, \sigma)]` from p's mean and variance:
+    :math:`\log\sigma + \tfrac12\log 2\pi + (\mathrm{Var}_p + (\mathbb{E}_p X - \mu)^2) /
+    (2\sigma^2)`.
     """
     d = mean - q.loc
     return jnp.log(q.scale) + _HALF_LOG_2PI + 0.5 * (var + d * d) / (q.scale * q.scale)
@@ -379,7 +403,10 @@ def _cb_neg_entropy_and_moments(d: ContinuousBernoulli):
 
 
 def _cb_cross_entropy(mean_x, q: ContinuousBernoulli):
-    r""":math:`\mathbb{E}_p[-\log q(X)] = A(\eta) - \eta\,\mathbb{E}_p X` for q = ContinuousBernoulli."""
+    r"""The ContinuousBernoulli cross-entropy from p's mean.
+
+    :math:`\mathbb{E}_p[-\log q(X)] = A(\eta) - \eta\,\mathbb{E}_p X`.
+    """
     eta = q.logits
     log_norm, _, _ = _cb_parts(eta)
     return log_norm - eta * mean_x
@@ -396,7 +423,9 @@ def _beta_mean(p: Beta):
 
 @register_kl(Beta, ContinuousBernoulli)
 def _kl_beta_continuous_bernoulli(p: Beta, q: ContinuousBernoulli):
-    r"""KL(Beta(a, b) || CB(eta)) = -H(p) + A(eta) - eta a/(a+b), with the CB log-normaliser
+    r"""KL(Beta || ContinuousBernoulli).
+
+    KL(Beta(a, b) || CB(eta)) = -H(p) + A(eta) - eta a/(a+b), with the CB log-normaliser
     :math:`A(\eta) = \log(\mathrm{expm1}(\eta)/\eta)`.
 
     References: Loaiza-Ganem & Cunningham, "The continuous Bernoulli", NeurIPS 2019 (the
@@ -423,7 +452,9 @@ def _kl_beta_exponential(p: Beta, q: Exponential):
 
 @register_kl(Beta, Gamma)
 def _kl_beta_gamma(p: Beta, q: Gamma):
-    r"""KL(Beta(a, b) || Gamma(k, r)) = -H(p) + log Gamma(k) - k log r - (k-1) E[log X] + r E[X],
+    r"""KL(Beta || Gamma).
+
+    KL(Beta(a, b) || Gamma(k, r)) = -H(p) + log Gamma(k) - k log r - (k-1) E[log X] + r E[X],
 
     with :math:`\mathbb{E}[\log X] = \psi(a) - \psi(a+b)`.
 
@@ -444,7 +475,10 @@ def _kl_beta_gamma(p: Beta, q: Gamma):
 
 @register_kl(Beta, Normal)
 def _kl_beta_normal(p: Beta, q: Normal):
-    r"""KL(Beta(a, b) || N(mu, sigma)) = -H(p) + log(sigma sqrt(2 pi)) + (Var + (E X - mu)^2)/(2 sigma^2),
+    r"""KL(Beta || Normal).
+
+    KL(Beta(a, b) || N(mu, sigma)) = -H(p) + log(sigma sqrt(2 pi)) + (Var + (E X - mu)^2)/(2
+    sigma^2),
 
     with :math:`\mathbb{E}X = a/(a+b)`, :math:`\mathrm{Var}X = ab/((a+b)^2(a+b+1))`.
 
@@ -477,7 +511,9 @@ def _kl_beta_uniform(p: Beta, q: Uniform):
 
 @register_kl(ContinuousBernoulli, Exponential)
 def _kl_continuous_bernoulli_exponential(p: ContinuousBernoulli, q: Exponential):
-    r"""KL(CB(eta) || Exp(rate)) = -H(p) - log(rate) + rate E[X], with
+    r"""KL(ContinuousBernoulli || Exponential).
+
+    KL(CB(eta) || Exp(rate)) = -H(p) - log(rate) + rate E[X], with
     :math:`-H = \eta\,\mathbb{E}X - A(\eta)`, :math:`\mathbb{E}X = A'(\eta)`.
 
     References: Loaiza-Ganem & Cunningham, NeurIPS 2019 (mean and entropy); torch's
@@ -489,7 +525,9 @@ def _kl_continuous_bernoulli_exponential(p: ContinuousBernoulli, q: Exponential)
 
 @register_kl(ContinuousBernoulli, Normal)
 def _kl_continuous_bernoulli_normal(p: ContinuousBernoulli, q: Normal):
-    r"""KL(CB(eta) || N(mu, sigma)) = -H(p) + log(sigma sqrt(2 pi)) + (Var + (E X - mu)^2)/(2 sigma^2),
+    r"""KL(ContinuousBernoulli || Normal).
+
+    KL(CB(eta) || N(mu, sigma)) = -H(p) + log(sigma sqrt(2 pi)) + (Var + (E X - mu)^2)/(2 sigma^2),
     with :math:`\mathrm{Var}X = A''(\eta)`.
 
     References: Loaiza-Ganem & Cunningham, NeurIPS 2019; torch's
@@ -521,7 +559,9 @@ def _kl_continuous_bernoulli_uniform(p: ContinuousBernoulli, q: Uniform):
 
 @register_kl(Exponential, Gamma)
 def _kl_exponential_gamma(p: Exponential, q: Gamma):
-    r"""KL(Exp(lam) || Gamma(k, r)) = k log(lam/r) + r/lam - 1 + log Gamma(k) + (k-1) gamma_E,
+    r"""KL(Exponential || Gamma).
+
+    KL(Exp(lam) || Gamma(k, r)) = k log(lam/r) + r/lam - 1 + log Gamma(k) + (k-1) gamma_E,
 
     from :math:`\mathbb{E}[\log X] = -\gamma_E - \log\lambda`, :math:`\mathbb{E}X = 1/\lambda`.
     With :math:`y = r/\lambda` it is evaluated as
@@ -543,7 +583,9 @@ def _kl_exponential_gamma(p: Exponential, q: Gamma):
 
 @register_kl(Exponential, Gumbel)
 def _kl_exponential_gumbel(p: Exponential, q: Gumbel):
-    r"""KL(Exp(lam) || Gumbel(mu, beta)) = log(c) - 1 + 1/c - mu/beta + e^{mu/beta} c/(1 + c),
+    r"""KL(Exponential || Gumbel).
+
+    KL(Exp(lam) || Gumbel(mu, beta)) = log(c) - 1 + 1/c - mu/beta + e^{mu/beta} c/(1 + c),
     with :math:`c = \lambda\beta`, from :math:`\mathbb{E}e^{-X/\beta} = c/(1+c)`.
 
     References: the Laplace transform of the exponential distribution; torch's
@@ -556,7 +598,10 @@ def _kl_exponential_gumbel(p: Exponential, q: Gumbel):
 
 @register_kl(Exponential, Normal)
 def _kl_exponential_normal(p: Exponential, q: Normal):
-    r"""KL(Exp(lam) || N(mu, sigma)) = log(lam) - 1 + log(sigma sqrt(2 pi)) + (1/lam^2 + (1/lam - mu)^2)/(2 sigma^2).
+    r"""KL(Exponential || Normal).
+
+    KL(Exp(lam) || N(mu, sigma)) = log(lam) - 1 + log(sigma sqrt(2 pi)) + (1/lam^2 + (1/lam -
+    mu)^2)/(2 sigma^2).
 
     References: Johnson, Kotz & Balakrishnan vol. 1, ch. 19; torch's ``_kl_exponential_normal``.
     """
@@ -588,7 +633,9 @@ def _kl_gamma_exponential(p: Gamma, q: Exponential):
 
 @register_kl(Gamma, Gumbel)
 def _kl_gamma_gumbel(p: Gamma, q: Gumbel):
-    r"""KL(Gamma(k, r) || Gumbel(mu, beta)) = -H(p) + log(beta) + (k/r - mu)/beta
+    r"""KL(Gamma || Gumbel).
+
+    KL(Gamma(k, r) || Gumbel(mu, beta)) = -H(p) + log(beta) + (k/r - mu)/beta
     + exp(mu/beta - k log(1 + 1/(r beta))),
 
     from the Gamma Laplace transform :math:`\mathbb{E}e^{-X/\beta} = (1 + 1/(r\beta))^{-k}`
@@ -604,7 +651,10 @@ def _kl_gamma_gumbel(p: Gamma, q: Gumbel):
 
 @register_kl(Gamma, Normal)
 def _kl_gamma_normal(p: Gamma, q: Normal):
-    r"""KL(Gamma(k, r) || N(mu, sigma)) = -H(p) + log(sigma sqrt(2 pi)) + (k/r^2 + (k/r - mu)^2)/(2 sigma^2).
+    r"""KL(Gamma || Normal).
+
+    KL(Gamma(k, r) || N(mu, sigma)) = -H(p) + log(sigma sqrt(2 pi)) + (k/r^2 + (k/r - mu)^2)/(2
+    sigma^2).
 
     References: Johnson, Kotz & Balakrishnan vol. 1, ch. 17; torch's ``_kl_gamma_normal``.
     """
@@ -619,7 +669,9 @@ def _kl_gamma_normal(p: Gamma, q: Normal):
 
 @register_kl(Gumbel, Normal)
 def _kl_gumbel_normal(p: Gumbel, q: Normal):
-    r"""KL(Gumbel(m, s) || N(mu, sigma)) = -log s - gamma_E - 1 + log(sigma sqrt(2 pi))
+    r"""KL(Gumbel || Normal).
+
+    KL(Gumbel(m, s) || N(mu, sigma)) = -log s - gamma_E - 1 + log(sigma sqrt(2 pi))
     + (pi^2 s^2/6 + (m + s gamma_E - mu)^2)/(2 sigma^2).
 
     References: Johnson, Kotz & Balakrishnan vol. 2, ch. 22 (Gumbel moments and entropy);
@@ -636,7 +688,10 @@ def _kl_gumbel_normal(p: Gumbel, q: Normal):
 
 @register_kl(Laplace, Normal)
 def _kl_laplace_normal(p: Laplace, q: Normal):
-    r"""KL(Laplace(m, b) || N(mu, sigma)) = -1 - log(2b) + log(sigma sqrt(2 pi)) + (2b^2 + (m - mu)^2)/(2 sigma^2).
+    r"""KL(Laplace || Normal).
+
+    KL(Laplace(m, b) || N(mu, sigma)) = -1 - log(2b) + log(sigma sqrt(2 pi)) + (2b^2 + (m -
+    mu)^2)/(2 sigma^2).
 
     References: Johnson, Kotz & Balakrishnan vol. 2, ch. 24; torch's ``_kl_laplace_normal``.
     """
@@ -646,7 +701,9 @@ def _kl_laplace_normal(p: Laplace, q: Normal):
 
 @register_kl(Normal, Gumbel)
 def _kl_normal_gumbel(p: Normal, q: Gumbel):
-    r"""KL(N(m, s) || Gumbel(mu, beta)) = -log(s/beta) - (1 + log 2 pi)/2 + (m - mu)/beta
+    r"""KL(Normal || Gumbel).
+
+    KL(N(m, s) || Gumbel(mu, beta)) = -log(s/beta) - (1 + log 2 pi)/2 + (m - mu)/beta
     + exp(-(m - mu)/beta + s^2/(2 beta^2)),
 
     from the Gaussian moment generating function.
@@ -660,9 +717,12 @@ def _kl_normal_gumbel(p: Normal, q: Gumbel):
 
 @register_kl(Normal, Laplace)
 def _kl_normal_laplace(p: Normal, q: Laplace):
-    r"""KL(N(m, s) || Laplace(mu, b)) = -log(s/b) - (1 + log(pi/2))/2 + E|X - mu|/b,
+    r"""KL(Normal || Laplace).
 
-    with the folded-normal mean :math:`\mathbb{E}|X-\mu| = s\sqrt{2/\pi}\,e^{-d^2/(2s^2)} + d\,\mathrm{erf}(d/(s\sqrt2))`,
+    KL(N(m, s) || Laplace(mu, b)) = -log(s/b) - (1 + log(pi/2))/2 + E|X - mu|/b,
+
+    with the folded-normal mean :math:`\mathbb{E}|X-\mu| = s\sqrt{2/\pi}\,e^{-d^2/(2s^2)} +
+    d\,\mathrm{erf}(d/(s\sqrt2))`,
     :math:`d = m - \mu`.
 
     References: Leone, Nelson & Nottingham, "The folded normal distribution",
@@ -687,7 +747,9 @@ def _pareto_neg_entropy(s, a):
 
 @register_kl(Pareto, Exponential)
 def _kl_pareto_exponential(p: Pareto, q: Exponential):
-    r"""KL(Pareto(s, alpha) || Exp(lam)) = -H(p) - log lam + lam alpha s/(alpha - 1) for alpha > 1,
+    r"""KL(Pareto || Exponential).
+
+    KL(Pareto(s, alpha) || Exp(lam)) = -H(p) - log lam + lam alpha s/(alpha - 1) for alpha > 1,
     +inf for alpha <= 1 (infinite mean).
 
     References: Johnson, Kotz & Balakrishnan vol. 1, ch. 20 (Pareto moments and entropy);
@@ -701,10 +763,13 @@ def _kl_pareto_exponential(p: Pareto, q: Exponential):
 
 @register_kl(Pareto, Gamma)
 def _kl_pareto_gamma(p: Pareto, q: Gamma):
-    r"""KL(Pareto(s, alpha) || Gamma(k, r)) = -H(p) + log Gamma(k) - k log r - (k-1)(log s + 1/alpha)
+    r"""KL(Pareto || Gamma).
+
+    KL(Pareto(s, alpha) || Gamma(k, r)) = -H(p) + log Gamma(k) - k log r - (k-1)(log s + 1/alpha)
     + r alpha s/(alpha - 1) for alpha > 1, +inf for alpha <= 1.
 
-    References: Johnson, Kotz & Balakrishnan vol. 1, ch. 20 (:math:`\mathbb{E}\log X = \log s + 1/\alpha`);
+    References: Johnson, Kotz & Balakrishnan vol. 1, ch. 20 (:math:`\mathbb{E}\log X = \log s +
+    1/\alpha`);
     torch's ``_kl_pareto_gamma``.
     """
     ok = p.alpha > 1.0
@@ -723,8 +788,12 @@ def _kl_pareto_gamma(p: Pareto, q: Gamma):
 
 @register_kl(Pareto, Normal)
 def _kl_pareto_normal(p: Pareto, q: Normal):
-    r"""KL(Pareto(s, alpha) || N(mu, sigma)) = -H(p) + log(sigma sqrt(2 pi)) + (Var + (E X - mu)^2)/(2 sigma^2)
-    for alpha > 2 (:math:`\mathbb{E}X = \alpha s/(\alpha-1)`, :math:`\mathrm{Var}X = \alpha s^2/((\alpha-1)^2(\alpha-2))`),
+    r"""KL(Pareto || Normal).
+
+    KL(Pareto(s, alpha) || N(mu, sigma)) = -H(p) + log(sigma sqrt(2 pi)) + (Var + (E X - mu)^2)/(2
+    sigma^2)
+    for alpha > 2 (:math:`\mathbb{E}X = \alpha s/(\alpha-1)`, :math:`\mathrm{Var}X = \alpha
+    s^2/((\alpha-1)^2(\alpha-2))`),
     +inf for alpha <= 2 (infinite variance).
 
     References: Johnson, Kotz & Balakrishnan vol. 1, ch. 20; torch's ``_kl_pareto_normal``.
@@ -749,7 +818,9 @@ def _safe_interval(p: Uniform, ok, low_fill, high_fill):
 
 @register_kl(Uniform, Beta)
 def _kl_uniform_beta(p: Uniform, q: Beta):
-    r"""KL(U(l, h) || Beta(a, b)) = -log(h - l) + log B(a, b) - (a-1) E[log X] - (b-1) E[log(1-X)]
+    r"""KL(Uniform || Beta).
+
+    KL(U(l, h) || Beta(a, b)) = -log(h - l) + log B(a, b) - (a-1) E[log X] - (b-1) E[log(1-X)]
     for 0 <= l < h <= 1, +inf otherwise, with
     :math:`\mathbb{E}\log X = (h\log h - l\log l)/(h-l) - 1`.
 
@@ -770,7 +841,10 @@ def _kl_uniform_beta(p: Uniform, q: Beta):
 
 @register_kl(Uniform, ContinuousBernoulli)
 def _kl_uniform_continuous_bernoulli(p: Uniform, q: ContinuousBernoulli):
-    r"""KL(U(l, h) || CB(eta)) = -log(h - l) + A(eta) - eta (l + h)/2 for 0 <= l < h <= 1, +inf otherwise.
+    r"""KL(Uniform || ContinuousBernoulli).
+
+    KL(U(l, h) || CB(eta)) = -log(h - l) + A(eta) - eta (l + h)/2 for 0 <= l < h <= 1, +inf
+    otherwise.
 
     torch returns ``+inf`` also when ``l == 0`` or ``h == 1``, where the KL is finite (e.g.
     for ``Uniform(0, 1)`` it is ``A(eta) - eta/2``); this follows the mathematics.
@@ -798,7 +872,9 @@ def _kl_uniform_exponential(p: Uniform, q: Exponential):
 
 @register_kl(Uniform, Gamma)
 def _kl_uniform_gamma(p: Uniform, q: Gamma):
-    r"""KL(U(l, h) || Gamma(k, r)) = -log(h - l) + log Gamma(k) - k log r - (k-1) E[log X] + r (l + h)/2
+    r"""KL(Uniform || Gamma).
+
+    KL(U(l, h) || Gamma(k, r)) = -log(h - l) + log Gamma(k) - k log r - (k-1) E[log X] + r (l + h)/2
     for l >= 0, +inf otherwise.
 
     References: elementary integration of :math:`\log x`; torch's ``_kl_uniform_gamma``.
@@ -818,7 +894,10 @@ def _kl_uniform_gamma(p: Uniform, q: Gamma):
 
 @register_kl(Uniform, Gumbel)
 def _kl_uniform_gumbel(p: Uniform, q: Gumbel):
-    r"""KL(U(l, h) || Gumbel(mu, beta)) = log(beta/(h - l)) + (z_l + z_h)/2 + beta/(h - l) (e^{-z_l} - e^{-z_h}),
+    r"""KL(Uniform || Gumbel).
+
+    KL(U(l, h) || Gumbel(mu, beta)) = log(beta/(h - l)) + (z_l + z_h)/2 + beta/(h - l) (e^{-z_l} -
+    e^{-z_h}),
     :math:`z = (x - \mu)/\beta`; the last difference is formed as
     :math:`-e^{-z_l}\,\mathrm{expm1}(-(h-l)/\beta)`.
 
@@ -833,7 +912,10 @@ def _kl_uniform_gumbel(p: Uniform, q: Gumbel):
 
 @register_kl(Uniform, Normal)
 def _kl_uniform_normal(p: Uniform, q: Normal):
-    r"""KL(U(l, h) || N(mu, sigma)) = -log(h - l) + log(sigma sqrt(2 pi)) + ((h-l)^2/12 + ((l+h)/2 - mu)^2)/(2 sigma^2).
+    r"""KL(Uniform || Normal).
+
+    KL(U(l, h) || N(mu, sigma)) = -log(h - l) + log(sigma sqrt(2 pi)) + ((h-l)^2/12 + ((l+h)/2 -
+    mu)^2)/(2 sigma^2).
 
     References: elementary integration; torch's ``_kl_uniform_normal``.
     """
@@ -843,7 +925,9 @@ def _kl_uniform_normal(p: Uniform, q: Normal):
 
 @register_kl(Uniform, Pareto)
 def _kl_uniform_pareto(p: Uniform, q: Pareto):
-    r"""KL(U(l, h) || Pareto(s, alpha)) = -log(h - l) - log(alpha) - alpha log(s) + (alpha + 1) E[log X]
+    r"""KL(Uniform || Pareto).
+
+    KL(U(l, h) || Pareto(s, alpha)) = -log(h - l) - log(alpha) - alpha log(s) + (alpha + 1) E[log X]
     for l >= s, +inf otherwise.
 
     References: elementary integration of :math:`\log x`; torch's ``_kl_uniform_pareto``.
@@ -876,7 +960,9 @@ def _log_ratio(num, den):
 
 
 def _two_product(a, b):
-    """``(p, e)`` with ``p = fl(a * b)`` and ``p + e = a * b`` exactly (Dekker's product with
+    """The exact product ``a * b`` as a rounded value and its error.
+
+    ``(p, e)`` with ``p = fl(a * b)`` and ``p + e = a * b`` exactly (Dekker's product with
     Veltkamp's split), so that ``a * b - 1`` can be formed without the rounding of ``p``.
     """
     bits = 27 if a.dtype == jnp.float64 else 12
@@ -935,7 +1021,9 @@ def _kl_inversegamma_inversegamma(p: InverseGamma, q: InverseGamma):
 @register_kl(Chi2, Gamma)
 @register_kl(Gamma, Chi2)
 def _kl_chi2_gamma(p: Gamma, q: Gamma):
-    r"""KL between a chi-squared and a Gamma (either order) or two chi-squareds: ``Chi2(df)``
+    r"""KL between chi-squared and Gamma distributions (either order).
+
+    KL between a chi-squared and a Gamma (either order) or two chi-squareds: ``Chi2(df)``
     is ``Gamma(df/2, 1/2)``, so this is :func:`jaxkl.kl.continuous._kl_gamma_gamma`.
 
     References: Penny (2001), "KL-divergences of Normal, Gamma, Dirichlet and Wishart
@@ -946,7 +1034,9 @@ def _kl_chi2_gamma(p: Gamma, q: Gamma):
 
 @register_kl(Chi, Chi)
 def _kl_chi_chi(p: Chi, q: Chi):
-    r"""KL between chi distributions (``k = df``):
+    r"""KL between chi distributions.
+
+    KL between chi distributions (``k = df``):
 
     .. math::
         \ln\Gamma(k_q/2) - \ln\Gamma(k_p/2) - \frac{k_q - k_p}{2}\,\psi(k_p/2)
@@ -1029,7 +1119,8 @@ def _kl_moyal_moyal(p: Moyal, q: Moyal):
     r"""KL between Moyal distributions.
 
     With ``s = (sigma_p - sigma_q)/sigma_q``, ``m = (mu_p - mu_q)/sigma_q`` and
-    ``e^{-Z} ~ chi^2_1`` for the standard Moyal ``Z`` (so ``E[e^{-rho Z}] = 2^rho Γ(1/2 + rho)/Γ(1/2)``),
+    ``e^{-Z} ~ chi^2_1`` for the standard Moyal ``Z`` (so ``E[e^{-rho Z}] = 2^rho Γ(1/2 +
+    rho)/Γ(1/2)``),
 
     .. math::
         KL = \tfrac12\operatorname{expm1\_minus\_x}(A) + \tfrac12 B(3/2, -s)

@@ -24,7 +24,8 @@ def _kl_vonmises_vonmises(p: VonMises, q: VonMises):
     r"""KL between two von Mises distributions.
 
     .. math::
-        \mathrm{KL} = \underbrace{\log I_0(\kappa_q) - \log I_0(\kappa_p) - A(\kappa_p)(\kappa_q - \kappa_p)}_{\ge 0}
+        \mathrm{KL} = \underbrace{\log I_0(\kappa_q) - \log I_0(\kappa_p) - A(\kappa_p)(\kappa_q -
+        \kappa_p)}_{\ge 0}
             + 2 A(\kappa_p)\,\kappa_q \sin^2\frac{\mu_p - \mu_q}{2},
         \qquad A = I_1 / I_0
 
@@ -46,7 +47,9 @@ def _kl_vonmises_vonmises(p: VonMises, q: VonMises):
 
 @register_kl(VonMisesFisher, SphericalUniform)
 def _kl_vonmisesfisher_sphericaluniform(p: VonMisesFisher, q: SphericalUniform):
-    r"""KL(vMF(mu, kappa) || uniform on S^{d-1}), ``nu = d/2 - 1``:
+    r"""KL(von Mises-Fisher || uniform on the sphere).
+
+    KL(vMF(mu, kappa) || uniform on S^{d-1}), ``nu = d/2 - 1``:
 
     .. math::
         \mathrm{KL} = \kappa A_\nu(\kappa) - \log\big(\Gamma(\nu+1)(2/\kappa)^\nu I_\nu(\kappa)\big)
@@ -65,10 +68,13 @@ def _kl_vonmisesfisher_sphericaluniform(p: VonMisesFisher, q: SphericalUniform):
 
 @register_kl(PowerSpherical, SphericalUniform)
 def _kl_powerspherical_sphericaluniform(p: PowerSpherical, q: SphericalUniform):
-    r"""KL(PowerSpherical(mu, kappa) || uniform on S^{d-1}), ``beta = (d-1)/2``:
+    r"""KL(PowerSpherical || uniform on the sphere).
+
+    KL(PowerSpherical(mu, kappa) || uniform on S^{d-1}), ``beta = (d-1)/2``:
 
     .. math::
-        \mathrm{KL} = \log\frac{\Gamma(2\beta+\kappa)\Gamma(\beta)}{\Gamma(\beta+\kappa)\Gamma(2\beta)}
+        \mathrm{KL} =
+        \log\frac{\Gamma(2\beta+\kappa)\Gamma(\beta)}{\Gamma(\beta+\kappa)\Gamma(2\beta)}
             - \kappa\,[\psi(2\beta+\kappa) - \psi(\beta+\kappa)],
 
     formed as a difference of two log-gamma Bregman remainders for small kappa and from
@@ -88,7 +94,8 @@ def _kl_powerspherical_vonmisesfisher(p: PowerSpherical, q: VonMisesFisher):
     With ``E_p[x] = E_p[t] mu_p``, ``E_p[t] = kappa_p / (d - 1 + kappa_p)``:
 
     .. math::
-        \mathrm{KL} = \mathrm{KL}(p \,\|\, U) + h_\nu(\kappa_q) - \kappa_q\,(\mu_p^\top\mu_q)\,\mathbb{E}_p[t],
+        \mathrm{KL} = \mathrm{KL}(p \,\|\, U) + h_\nu(\kappa_q) -
+        \kappa_q\,(\mu_p^\top\mu_q)\,\mathbb{E}_p[t],
         \qquad h_\nu(\kappa) = \log\big(\Gamma(\nu+1)(2/\kappa)^\nu I_\nu(\kappa)\big),
 
     since ``-log vMF(x) = h_nu(kappa_q) + log|S^{d-1}| - kappa_q mu_q^T x``. For large

@@ -58,7 +58,9 @@ from jaxkl.kl._registry import register_kl
 
 
 def _binary_weights_and_log_ratios(p: BinaryParametrised, q: BinaryParametrised):
-    """Weights ``[1 - a, a]`` of p and ``log(q_i / p_i)`` (up to a constant) for the two
+    """Outcome weights and log-ratios of two binary distributions.
+
+    Weights ``[1 - a, a]`` of p and ``log(q_i / p_i)`` (up to a constant) for the two
     outcomes, from exact differences of the parameters that were given.
     """
     if p._logits is not None and q._logits is not None:
@@ -81,7 +83,9 @@ def _binary_weights_and_log_ratios(p: BinaryParametrised, q: BinaryParametrised)
 
 
 def _log_ratio(p, q, q_minus_p):
-    """``log(q / p)`` for p > 0 (0 elsewhere): ``log1p((q - p) / p)`` with the exact
+    """``log(q / p)`` for p > 0, without rounding ``q/p - 1``.
+
+    ``log(q / p)`` for p > 0 (0 elsewhere): ``log1p((q - p) / p)`` with the exact
     difference when q ~ p, else a difference of logs (no rounding of ``q/p - 1``).
     """
     pos = p > 0
@@ -133,7 +137,9 @@ def _kl_geometric_geometric(p: Geometric, q: Geometric) -> jax.Array:
 
 
 def _count_sums(n_p, n_q, lp1, lp0):
-    """``(S0, S1) = (E[c(k)], E[c(k) k])`` for k ~ Binomial(n_p, a) where n_p < n_q, with
+    """The expectations over p's counts that the Binomial KL needs when ``n_p < n_q``.
+
+    ``(S0, S1) = (E[c(k)], E[c(k) k])`` for k ~ Binomial(n_p, a) where n_p < n_q, with
     ``c(k) = log C(n_p, k) - log C(n_q, k)`` (0 elsewhere), by a loop over k = 0..max n_p.
 
     ``lp1, lp0`` are ``log a`` and ``log(1 - a)``. The loop length depends on the values
@@ -185,7 +191,8 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> jax.Array:
 
       .. math::
           n_p\,KL(\mathrm{Bern}(a)\|\mathrm{Bern}(b)) - (n_q - n_p)\log(1-b)
-          + \mathbb{E}_{k\sim \mathrm{Bin}(n_p,a)}\Big[\log\tbinom{n_p}{k} - \log\tbinom{n_q}{k}\Big],
+          + \mathbb{E}_{k\sim \mathrm{Bin}(n_p,a)}\Big[\log\tbinom{n_p}{k} -
+          \log\tbinom{n_q}{k}\Big],
 
       the expectation summed over the support (a loop of ``max n_p + 1`` steps, jittable,
       differentiable through a custom JVP).
@@ -260,7 +267,9 @@ def _kl_poisson_poisson(p: Poisson, q: Poisson) -> jax.Array:
 
 @register_kl(Bernoulli, Poisson)
 def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> jax.Array:
-    r"""KL(Bern(a) || Poi(r)) = -H(a) + r - a log r
+    r"""KL(Bernoulli || Poisson).
+
+    KL(Bern(a) || Poi(r)) = -H(a) + r - a log r
     = [(1-a) log(1-a) + a] + [a log(a/r) - a + r],
 
     two non-negative terms (exact near a = r -> 0). +inf where r = 0 < a; 0 at a = r = 0
@@ -302,7 +311,9 @@ __all__: list = []
 
 
 def _outcome_term(log_w: jax.Array, log_q: jax.Array, d: jax.Array) -> jax.Array:
-    """``w (e^d - 1 - d)`` for one outcome with ``log w``, ``log q`` and the accurate
+    """One outcome's term ``w (e^d - 1 - d)``.
+
+    ``w (e^d - 1 - d)`` for one outcome with ``log w``, ``log q`` and the accurate
     ``d = log q - log w``. An outcome p never takes (``log w = -inf``) contributes ``q``
     (the identity's ``w e^d``); one that q never takes while p does gives +inf.
     """

@@ -29,8 +29,8 @@ def exponential_family_kl(p: ExponentialFamily, q: ExponentialFamily) -> jax.Arr
     needs finite natural parameters (e.g. no zero Categorical probabilities).
 
     Args:
-        p, q: instances of the *same* :class:`~jaxkl.distributions.ExponentialFamily`
-            subclass with broadcastable batch shapes.
+        p: an instance of an :class:`~jaxkl.distributions.ExponentialFamily` subclass.
+        q: an instance of the *same* subclass, with a batch shape that broadcasts with p's.
 
     Returns:
         KL values with the broadcast batch shape.

@@ -14,7 +14,8 @@ a sum of non-negative terms that keeps full relative precision when p ≈ q.
 Wishart
 -------
 .. math::
-    D_{KL} = \tfrac{n_q}{2}\log\frac{|Σ_q|}{|Σ_p|} + \tfrac{n_p}{2}\big(\operatorname{tr}(Σ_q^{-1}Σ_p) - d\big)
+    D_{KL} = \tfrac{n_q}{2}\log\frac{|Σ_q|}{|Σ_p|} +
+    \tfrac{n_p}{2}\big(\operatorname{tr}(Σ_q^{-1}Σ_p) - d\big)
     + \log\frac{Γ_d(n_q/2)}{Γ_d(n_p/2)} + \tfrac{n_p - n_q}{2}\,ψ_d(n_p/2)
 
 rewritten as ``(n_p/2) G(X) + (n_p - n_q) Σ_i log M_ii + Σ_{j<d} B((n_p - j)/2, (n_p - n_q)/2)``
@@ -68,7 +69,9 @@ def _t(x):
 
 
 def _g_from_x(x: jax.Array, xd: jax.Array) -> jax.Array:
-    """``G(X) = Σ_{i>j} X_ij² + Σ_i φ(X_ii (X_ii + 2))`` (``xd``: the diagonal of X,
+    """The Cholesky-factor part ``G(X)`` of a Gaussian KL.
+
+    ``G(X) = Σ_{i>j} X_ij² + Σ_i φ(X_ii (X_ii + 2))`` (``xd``: the diagonal of X,
     formed from the factors' diagonals directly).
     """
     off = jnp.sum(jnp.square(jnp.tril(x, -1)), axis=(-2, -1))
@@ -84,7 +87,9 @@ def _tril_parts(l_p: jax.Array, l_q: jax.Array):
 
 
 def _eig_parts(e: jax.Array, chol: jax.Array):
-    """``(Σ φ(λ), ½ Σ log1p(λ))`` for the eigenvalues ``λ`` of ``L^{-1} E L^{-T}`` (one
+    """The eigenvalue parts of a Gaussian KL.
+
+    ``(Σ φ(λ), ½ Σ log1p(λ))`` for the eigenvalues ``λ`` of ``L^{-1} E L^{-T}`` (one
     triangular solve on ``[E | I]``).
     """
     d = chol.shape[-1]
@@ -101,7 +106,9 @@ def _eig_parts(e: jax.Array, chol: jax.Array):
 
 @register_kl(Wishart, Wishart)
 def _kl_wishart_wishart(p: Wishart, q: Wishart) -> jax.Array:
-    r"""KL between Wishart distributions ``W(n_p, Σ_p)`` and ``W(n_q, Σ_q)`` (module
+    r"""KL between Wishart distributions.
+
+    KL between Wishart distributions ``W(n_p, Σ_p)`` and ``W(n_q, Σ_q)`` (module
     docstring): ``(n_p/2) G + (n_p - n_q) Σ log M_ii + Σ_j B((n_p - j)/2, (n_p - n_q)/2)``.
 
     Accurate where p ≈ q (float32 relative error below 1e-4 down to relative parameter
@@ -138,7 +145,9 @@ def _kl_wishart_wishart(p: Wishart, q: Wishart) -> jax.Array:
 
 @register_kl(MatrixNormal, MatrixNormal)
 def _kl_matrixnormal_matrixnormal(p: MatrixNormal, q: MatrixNormal) -> jax.Array:
-    r"""KL between matrix normals, the Gaussian KL of ``N(vec M, V ⊗ U)`` written with the
+    r"""KL between matrix normal distributions.
+
+    KL between matrix normals, the Gaussian KL of ``N(vec M, V ⊗ U)`` written with the
     factors of ``U`` and ``V`` (module docstring):
     ``½[p G(X_A) + n G(X_B) + αβ + ‖A_q^{-1}(M_q - M_p)B_q^{-T}‖²]``.
 

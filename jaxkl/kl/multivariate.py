@@ -76,7 +76,9 @@ def gaussian_kl_from_scale_tril(l_p: jax.Array, l_q: jax.Array, dmu: jax.Array) 
 def gaussian_kl_from_covariance_difference(
     e: jax.Array, l_q: jax.Array, dmu: jax.Array
 ) -> jax.Array:
-    r"""KL between Gaussians from ``E = Σ_p - Σ_q``, the Cholesky factor of ``Σ_q`` and
+    r"""KL between Gaussians from the covariance difference.
+
+    KL between Gaussians from ``E = Σ_p - Σ_q``, the Cholesky factor of ``Σ_q`` and
     ``dmu = μ_q - μ_p``: ``½ Σ φ(λ_i) + ½‖z‖²`` with ``λ`` the eigenvalues of
     ``L_q^{-1} E L_q^{-T}`` (> -1 since Σ_p is positive definite) and ``z = L_q^{-1} dmu``.
 
@@ -124,7 +126,9 @@ def _kl_multivariatenormal_multivariatenormal(p: MultivariateNormal, q: Multivar
 
 @register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
 def _kl_lowrankmultivariatenormal_lowrankmultivariatenormal(p, q):
-    """KL between low-rank normals, from ``E = W_p W_p^T - W_q W_q^T + diag(D_p - D_q)``
+    """KL between low-rank multivariate normals.
+
+    KL between low-rank normals, from ``E = W_p W_p^T - W_q W_q^T + diag(D_p - D_q)``
     formed from parameter differences (eigenvalue form).
     """
     return gaussian_kl_from_covariance_difference(
@@ -146,7 +150,9 @@ def _kl_multivariatenormal_lowrankmultivariatenormal(p, q):
 
 @register_kl(MultivariateNormalDiag, MultivariateNormalDiag)
 def _kl_multivariatenormaldiag_multivariatenormaldiag(p, q):
-    r"""Sum over the event of Normal–Normal KLs:
+    r"""Sum over the event of Normal-Normal KLs.
+
+    Sum over the event of Normal–Normal KLs:
     ``½ Σ_i [φ(x_i) + ((μ_p,i - μ_q,i)/s_q,i)²]`` with
     ``x_i = (s_p,i - s_q,i)(s_p,i + s_q,i)/s_q,i²`` (no cancellation near p = q).
     """
@@ -160,7 +166,9 @@ def _kl_multivariatenormaldiag_multivariatenormaldiag(p, q):
 @register_kl(MultivariateNormal, MultivariateNormalDiag)
 @register_kl(LowRankMultivariateNormal, MultivariateNormalDiag)
 def _kl_gaussian_diag_cross(p, q):
-    """Diagonal normal against a full or low-rank normal (either order), from the Cholesky
+    """KL between a diagonal normal and a full or low-rank normal (either order).
+
+    Diagonal normal against a full or low-rank normal (either order), from the Cholesky
     factors (the diagonal one's factor is ``diag(scale_diag)``).
     """
     return gaussian_kl_from_scale_tril(p.scale_tril, q.scale_tril, q.loc - p.loc)

@@ -108,7 +108,9 @@ CASES = [
 
 
 class LogitNormalRef:
-    """Reference logit-normal: density from scipy's normal, moments and entropy by quadrature
+    """Reference logit-normal distribution.
+
+    Reference logit-normal: density from scipy's normal, moments and entropy by quadrature
     over the normal variable ``y`` (``x = expit(y)``).
     """
 
@@ -131,7 +133,7 @@ class LogitNormalRef:
         for i in np.ndindex(self.shape):
             n = stats.norm(loc[i], scale[i])
             out[i] = integrate.quad(
-                lambda y: fn(y, i) * n.pdf(y),
+                lambda y, i=i, n=n: fn(y, i) * n.pdf(y),
                 -np.inf,
                 np.inf,
                 epsabs=1e-14,

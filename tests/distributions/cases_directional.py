@@ -102,6 +102,7 @@ class _PowerSphericalRef(_BatchedSphereRef):
 
     def _t_moment(self, k, f):
         """``E[f(t)]`` by quadrature with the density of t normalised numerically."""
+
         def w(t):
             return np.exp(special.xlog1py(k, t) - k * math.log(2.0)) * (1.0 - t * t) ** (
                 0.5 * (self.d - 3)

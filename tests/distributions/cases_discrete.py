@@ -35,7 +35,8 @@ CASES = [
             ({"total_count": -1.0, "probs": 0.3}, "total_count"),
             ({"total_count": 3.0, "probs": 1.2}, "probs"),
         ],
-        has_entropy=False,  # torch's needs a homogeneous total_count; see tests/distributions/test_discrete.py
+        # torch's needs a homogeneous total_count; see tests/distributions/test_discrete.py
+        has_entropy=False,
     ),
     DistCase(
         jd.Categorical,

@@ -1,4 +1,6 @@
-"""Quirks of the compound group and the transforms (the generic contract is in
+"""Quirks of the compound group and the transforms.
+
+Quirks of the compound group and the transforms (the generic contract is in
 test_contract.py).
 """
 

@@ -1,4 +1,6 @@
-"""Quirks of the directional families that the generic contract tests do not cover:
+"""Quirks of the directional families.
+
+Quirks of the directional families that the generic contract tests do not cover:
 von Mises entropy / mean / circular variance, normalisation by quadrature, the samplers'
 distributions (Kolmogorov-Smirnov against exact CDFs) for small, moderate and huge
 concentrations, SphericalUniform (no array parameters), and validation.
@@ -100,8 +102,10 @@ def test_vmf_and_power_spherical_log_prob_integrate_to_one(d):
             e /= np.linalg.norm(e)
             pts = ts[:, None] * mu + np.sqrt(1 - ts**2)[:, None] * e
             lp = np.asarray(dist.log_prob(jnp.asarray(pts, jnp.float32)), np.float64)
-            def f(t):
+
+            def f(t, ts=ts, lp=lp):
                 return np.exp(np.interp(t, ts, lp)) * (1 - t * t) ** (0.5 * (d - 3))
+
             total = (
                 math.exp(_log_area(d - 1))
                 * integrate.quad(f, -1, 1, limit=400, points=[0.99], epsrel=1e-6)[0]
@@ -120,7 +124,8 @@ def test_vmf_entropy_matches_scipy_and_is_finite_for_huge_concentrations(d):
     want = np.array([st.vonmises_fisher(mu, k).entropy() for k in ks])
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     huge = jd.VonMisesFisher(jnp.asarray(mu, jnp.float32), jnp.asarray([1e4, 1e6], jnp.float32))
-    # entropy -> log|S^{d-1}| - KL, and KL ~ ((d-1)/2) log(kappa / (2 pi e)) + ... : finite and decreasing
+    # entropy -> log|S^{d-1}| - KL, and KL ~ ((d-1)/2) log(kappa / (2 pi e)) + ... : finite and
+    # decreasing
     h = np.asarray(huge.entropy())
     assert np.all(np.isfinite(h)) and h[1] < h[0]
     assert np.all(np.isfinite(np.asarray(huge.log_prob(jnp.asarray(mu, jnp.float32)))))

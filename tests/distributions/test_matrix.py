@@ -1,4 +1,6 @@
-"""Quirks of Wishart and MatrixNormal and their KLs: the Wishart KL against a torch-based
+"""Quirks of Wishart and MatrixNormal and their KLs.
+
+Quirks of Wishart and MatrixNormal and their KLs: the Wishart KL against a torch-based
 Monte Carlo estimate (torch's sampler and log_prob), Wishart log densities against scipy,
 the MatrixNormal KL against TFP, and one triangular solve under jit.
 """
@@ -20,7 +22,9 @@ _SQ = np.array([[0.8, -0.1, 0.0], [-0.1, 1.4, 0.4], [0.0, 0.4, 1.1]])
 @pytest.mark.timeout(60)
 @pytest.mark.filterwarnings("ignore:Singular sample detected")
 def test_wishart_kl_agrees_with_torch_monte_carlo():
-    """E_p[log p(X) - log q(X)] with torch's Wishart sampler and log_prob, 20000 draws:
+    """The Wishart KL agrees with a torch-based Monte Carlo estimate.
+
+    E_p[log p(X) - log q(X)] with torch's Wishart sampler and log_prob, 20000 draws:
     within 5 standard errors of the closed form.
     """
     import torch
@@ -100,7 +104,9 @@ def test_matrix_normal_kl_matches_tfp():
 
 @pytest.mark.timeout(60)
 def test_matrix_normal_kl_and_log_prob_under_jit_at_moderate_size():
-    """One triangular solve per evaluation: jit at 24 x 16 completes (no XLA CPU deadlock)
+    """One triangular solve per evaluation.
+
+    One triangular solve per evaluation: jit at 24 x 16 completes (no XLA CPU deadlock)
     and agrees with the eager value.
     """
     rng = np.random.default_rng(1)

@@ -115,8 +115,10 @@ def _mp_kl_gamma(p, q):
 
 def _mp_kl_beta(p, q):
     a, b, c, d = p["concentration1"], p["concentration0"], q["concentration1"], q["concentration0"]
+
     def lbeta(x, y):
         return mp.loggamma(x) + mp.loggamma(y) - mp.loggamma(x + y)
+
     return (
         lbeta(c, d)
         - lbeta(a, b)
@@ -285,7 +287,9 @@ PAIRS = [
 
 
 def _cb_logpdf(probs):
-    """Continuous Bernoulli log-density ``log C(l) + x log l + (1 - x) log(1 - l)`` on [0, 1],
+    """Continuous Bernoulli log-density.
+
+    Continuous Bernoulli log-density ``log C(l) + x log l + (1 - x) log(1 - l)`` on [0, 1],
     ``C(l) = 2 atanh(1 - 2l) / (1 - 2l)`` (= 2 at l = 1/2), from Loaiza-Ganem & Cunningham (2019).
     """
     lam = float(probs)
@@ -745,7 +749,9 @@ def _quad_kl_kumaraswamy_beta(pp, qp):
 
 
 def quad_kl_scalar(p_name, pp, q_name, qp):
-    """``int_0^1 [log p - log q](F_p^-1(u)) du``: the lower half through ``ppf(u)``, the upper
+    """KL by quadrature over p's quantiles.
+
+    ``int_0^1 [log p - log q](F_p^-1(u)) du``: the lower half through ``ppf(u)``, the upper
     half through ``isf(1 - u)`` (no rounding of ``1 - u`` next to the upper end).
     """
     if p_name == "Kumaraswamy":

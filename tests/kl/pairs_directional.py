@@ -52,7 +52,7 @@ def _vm_reference(pp, qp):
     for i in np.ndindex(lp.shape):
         fp, fq = _vm_log_density(lp[i], kp[i]), _vm_log_density(lq[i], kq[i])
         out[i] = integrate.quad(
-            lambda th: np.exp(fp(th)) * (fp(th) - fq(th)),
+            lambda th, fp=fp, fq=fq: np.exp(fp(th)) * (fp(th) - fq(th)),
             lp[i] - math.pi,
             lp[i] + math.pi,
             epsabs=1e-13,
@@ -78,11 +78,15 @@ def _log_area(d):
 
 
 def _t_integral(f, d):
-    """``|S^{d-2}| * int_{-1}^{1} f(t) (1 - t^2)^{(d-3)/2} dt``: the integral over S^{d-1} of a
+    """The integral over the sphere of a function of ``t = mu . x``.
+
+    ``|S^{d-2}| * int_{-1}^{1} f(t) (1 - t^2)^{(d-3)/2} dt``: the integral over S^{d-1} of a
     function of ``t = mu . x``.
     """
+
     def w(t):
         return f(t) * (1.0 - t * t) ** (0.5 * (d - 3))
+
     return (
         math.exp(_log_area(d - 1))
         * integrate.quad(w, -1.0, 1.0, epsabs=1e-14, epsrel=1e-12, limit=400, points=[0.9, 0.99])[0]
@@ -127,8 +131,8 @@ def _ps_vmf_reference(pp, qp):
     for i in np.ndindex(cos.shape):
         lp = _normalised(_ps_log_kernel(kp[i]), d)
         lq = _normalised(_vmf_log_kernel(kq[i]), d)
-        neg_h = _t_integral(lambda t: np.exp(lp(t)) * lp(t), d)
-        mean_t = _t_integral(lambda t: np.exp(lp(t)) * t, d)
+        neg_h = _t_integral(lambda t, lp=lp: np.exp(lp(t)) * lp(t), d)
+        mean_t = _t_integral(lambda t, lp=lp: np.exp(lp(t)) * t, d)
         # E_p[log q(x)] = log C_q + kq (mu_q . E_p[x]), E_p[x] = E_p[t] mu_p by symmetry
         e_log_q = lq(1.0) - kq[i] + kq[i] * cos[i] * mean_t
         out[i] = neg_h - e_log_q

@@ -18,7 +18,9 @@ from tests.kl._case import PairCase
 
 
 def _torch_elementwise(p_name, q_name):
-    """Torch's KL after broadcasting every parameter of both sides to one shape (torch's
+    """Torch's KL after broadcasting every parameter of both sides to one shape.
+
+    Torch's KL after broadcasting every parameter of both sides to one shape (torch's
     Bernoulli/Binomial KLs index with masks of one side's shape and do not broadcast).
     """
 

@@ -190,7 +190,9 @@ def _torch_via_mvn(pp, qp):
 
 
 def _scipy_dirichlet_reference(pp, qp):
-    """Independent of torch: KL by the exponential-family identity with scipy's special
+    """The Dirichlet KL independent of torch.
+
+    Independent of torch: KL by the exponential-family identity with scipy's special
     functions, E_p[log x_i] = digamma(a_i) - digamma(a_0).
     """
     from scipy.special import digamma, gammaln
@@ -201,8 +203,10 @@ def _scipy_dirichlet_reference(pp, qp):
     )
     b = np.broadcast_to(qp["concentration"], a.shape)
     elog = digamma(a) - digamma(a.sum(-1, keepdims=True))
+
     def logb(c):
         return gammaln(c).sum(-1) - gammaln(c.sum(-1))
+
     return logb(b) - logb(a) + ((a - b) * elog).sum(-1)
 
 

@@ -1,4 +1,6 @@
-"""Quirks of the compound-group KLs and the mixture approximations (the generic pair tests
+"""Quirks of the compound-group KLs and the mixture approximations.
+
+Quirks of the compound-group KLs and the mixture approximations (the generic pair tests
 are in test_pairs.py).
 """
 

@@ -446,7 +446,9 @@ def test_pareto_is_infinite_exactly_up_to_the_moment_condition(q_name, qp, alpha
 
 
 def test_masked_pairs_have_finite_gradients_next_to_the_mask():
-    """Gradients of the finite entries stay finite while other entries of the batch are +inf
+    """Finite entries keep finite gradients next to +inf entries.
+
+    Gradients of the finite entries stay finite while other entries of the batch are +inf
     (the masked inputs are made safe before the logs).
     """
 
@@ -517,7 +519,9 @@ def test_infinite_pairs_keep_float64():
 
 @pytest.mark.x64
 def test_gamma_gumbel_does_not_overflow_where_torch_does():
-    """Torch forms exp(mu/beta) * (1 + 1/(rate beta))^(-k) as a product: exp(720) overflows to
+    """Gamma || Gumbel does not overflow where torch's product form does.
+
+    Torch forms exp(mu/beta) * (1 + 1/(rate beta))^(-k) as a product: exp(720) overflows to
     +inf although the KL (~1e233) is finite. Reference: mpmath quadrature at 50 digits.
     """
     k, r, mu, beta = 60.0, 0.05, 720.0, 1.0
@@ -549,8 +553,10 @@ def test_closed_form_matches_quadrature_in_float64(row):
     q = row.make_q({k: jnp.asarray(v, jnp.float64) for k, v in qp.items()})
     got = np.asarray(jd.kl_divergence(p, q), np.float64).reshape(-1)[::3]  # 4 of the 12 entries
     shape = np.broadcast_shapes(*(np.shape(v) for v in list(pp.values()) + list(qp.values())))
+
     def sub(d):
         return {k: np.broadcast_to(v, shape).reshape(-1)[::3] for k, v in d.items()}
+
     want = quad_kl(row.p_type, row.q_type)(sub(pp), sub(qp))
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
 

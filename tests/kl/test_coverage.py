@@ -1,4 +1,6 @@
-"""Coverage: every pair torch.distributions registers is registered here, and every
+"""Coverage of torch's pairs and of the pair table.
+
+Coverage: every pair torch.distributions registers is registered here, and every
 registered pair has a row in the pair table (tests/kl/pairs.py).
 """
 

@@ -101,7 +101,9 @@ def test_poisson_extreme_rates_match_mpmath(r, s):
 
 
 def test_where_torch_returns_nan_or_inf_we_return_the_mathematics():
-    """torch: KL(Poi(0)||Poi(s)) = NaN, KL(Bern(0)||Poi(0)) = NaN, KL(Geom(1)||Geom(1)) = inf,
+    """Point-mass edge cases, where torch returns NaN or inf.
+
+    torch: KL(Poi(0)||Poi(s)) = NaN, KL(Bern(0)||Poi(0)) = NaN, KL(Geom(1)||Geom(1)) = inf,
     KL(Poi(0)||Bern(b)) = KL(Poi(0)||Bin(n, b)) = inf. Poi(0) and Bern(0) are point masses
     at 0, so the values below follow from the definition.
     """
@@ -130,7 +132,7 @@ def _binomial_kl_by_enumeration(n_p, a, n_q, b):
 
 @pytest.mark.parametrize("transform", ["eager", "jit"])
 def test_binomial_with_fewer_trials_in_p_is_the_exact_finite_kl(transform):
-    """Torch raises NotImplementedError for p.total_count < q.total_count; we sum over the support."""
+    """Torch raises NotImplementedError for p.total_count < q.total_count; we sum the support."""
     n_p = jnp.array([3.0, 5.0, 0.0, 5.0, 7.0])
     n_q = jnp.array([8.0, 5.0, 4.0, 20.0, 2.0])
     a = jnp.array([0.3, 0.6, 0.2, 0.999, 0.4])

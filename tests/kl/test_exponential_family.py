@@ -1,4 +1,6 @@
-"""The generic exponential-family (Bregman) KL against every same-family closed form,
+"""The generic exponential-family (Bregman) KL.
+
+The generic exponential-family (Bregman) KL against every same-family closed form,
 as torch's ``test_kl_exponential_family`` does, and against torch's own Bregman fallback.
 """
 

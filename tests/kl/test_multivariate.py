@@ -69,7 +69,7 @@ def test_gaussian_kl_does_a_single_triangular_solve(pq):
 
 @pytest.mark.timeout(60)
 def test_jitted_mvn_kl_runs_repeatedly_at_moderate_size():
-    """Many calls of the jitted KL at d=32, batch 8 (the two-solve form hangs at d=256, batch 64)."""
+    """Many calls of the jitted KL at d=32, batch 8 (the two-solve form hung at d=256, batch 64)."""
     rng = np.random.default_rng(0)
     a = rng.normal(size=(2, 8, 32, 32)) / 6
     L = np.linalg.cholesky(a @ np.swapaxes(a, -1, -2) + np.eye(32)).astype(np.float32)
@@ -94,7 +94,9 @@ def test_jitted_mvn_kl_runs_repeatedly_at_moderate_size():
 
 
 def test_near_equal_mvn_is_accurate_where_torch_float32_is_not():
-    """KL(N(0, L L^T) || N(0, L' L'^T)) with L' = L (1 + 1e-4): ours matches float64 torch,
+    """Near-equal full-covariance normals keep their digits in float32.
+
+    KL(N(0, L L^T) || N(0, L' L'^T)) with L' = L (1 + 1e-4): ours matches float64 torch,
     torch's own float32 value loses most digits to cancellation.
     """
     L = np.asarray(_tril(3), np.float64)
