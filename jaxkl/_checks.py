@@ -43,11 +43,14 @@ def _env_default() -> bool:
 try:
     from jax._src import config as _jax_config
 
-    _STATE = _jax_config.bool_state(
-        "jaxkl_value_checks",
-        _env_default(),
-        "Emit jaxkl's value checks as checkify checks under a trace (see jaxkl.value_checks).",
-        include_in_trace_context=True,
+    # Defined once per process (a module reloaded in tests finds the one defined before).
+    _STATE = getattr(jax.config, "_value_holders", {}).get("jaxkl_value_checks") or (
+        _jax_config.bool_state(
+            "jaxkl_value_checks",
+            _env_default(),
+            "Emit jaxkl's value checks as checkify checks under a trace (jaxkl.value_checks).",
+            include_in_trace_context=True,
+        )
     )
 except (ImportError, AttributeError, TypeError):  # pragma: no cover - depends on JAX version
     _STATE = None

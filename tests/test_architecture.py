@@ -227,3 +227,22 @@ def test_every_module_imports_on_its_own():
         timeout=110,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_import_jaxkl_leaves_flax_and_matplotlib_until_the_metric_is_touched():
+    code = textwrap.dedent(
+        """
+        import sys
+        import jaxkl
+        heavy = ("flax", "matplotlib", "optax", "torch", "numpyro", "tensorflow_probability")
+        print(sorted(m for m in heavy if m in sys.modules))
+        jaxkl.distributions.kl_divergence, jaxkl.functional.kl_divergence, jaxkl.losses
+        print(sorted(m for m in heavy if m in sys.modules))
+        jaxkl.metrics.KLDivergence
+        print("flax" in sys.modules, "matplotlib" in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.split("\n")[:3] == ["[]", "[]", "True False"], out.stdout
