@@ -193,8 +193,8 @@ def table(grouped: bool = False) -> str:
     counts: dict[str, int] = {}
     for r in rs:
         counts[r[3]] = counts.get(r[3], 0) + 1
-    summary = f"{len(rs)} pairs: " + "; ".join(
-        f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])
+    summary = f"{len(rs)} pairs: " + ", ".join(
+        f"{n} {k.replace(', ', ' and ')}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])
     )
     lines = [summary + ".", ""]
     if not with_refs:
@@ -206,7 +206,9 @@ def table(grouped: bool = False) -> str:
         group = [r for r in rs if r[0] == module]
         noun = "pair" if len(group) == 1 else "pairs"
         lines += [f"## p in `jaxkl.kl.{module}` ({len(group)} {noun})", ""]
-        lines += _table(group, with_refs) + [""]
+        # the heading names the module: the function column gives the bare name
+        short = [(*r[:4], r[4].replace(f"`{module}.", "`"), r[5]) for r in group]
+        lines += _table(short, with_refs) + [""]
     return "\n".join(lines).rstrip()
 
 

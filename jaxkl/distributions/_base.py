@@ -84,8 +84,8 @@ def as_float_params(*xs: Any, broadcast: bool = True) -> tuple[jax.Array, ...]:
 class Distribution(Pytree, base=True):
     """Base class of every distribution. See the module docstring for how to subclass."""
 
-    #: parameter name -> constraint, checked at construction (concrete: ValueError;
-    #: traced: checkify check).
+    #: parameter name -> constraint, checked at construction (a ValueError on concrete
+    #: values, a checkify check under a trace when value checks are switched on)
     arg_constraints: ClassVar[dict[str, C.Constraint]] = {}
     #: the support of the distribution (a constraint, or None when it depends on params)
     support: ClassVar[C.Constraint | None] = None
@@ -157,8 +157,7 @@ class Distribution(Pytree, base=True):
     def expand(self, batch_shape: Sequence[int]) -> Distribution:
         """The same distribution with its parameters broadcast to ``batch_shape``.
 
-        The same distribution with its parameters broadcast to ``batch_shape`` (torch's
-        ``expand``). Families whose leaves are not plain parameters override this.
+        torch's ``expand``. Families whose leaves are not plain parameters override this.
         """
         batch_shape = tuple(batch_shape)
         if batch_shape == self.batch_shape:
