@@ -726,7 +726,7 @@ class ContinuousBernoulli(ExponentialFamily):
         return self.icdf(u)
 
     def icdf(self, value):
-        """Inverse cdf ``log1p(u expm1(eta)) / eta``, stable for large ``|eta|`` and ``eta -> 0``."""
+        """Inverse cdf ``log1p(u expm1(eta)) / eta``, stable for large ``|eta|`` and near 0."""
         eta = self.logits
         tiny = jnp.abs(eta) < 1e-6
         e = jnp.where(tiny, 1.0, eta)
