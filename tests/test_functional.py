@@ -100,6 +100,29 @@ def test_near_equal_rows_are_accurate_in_float32(rng):
     _assert_close(kl_divergence(p, q, reduction="none"), mpmath_kl_rows(p, q, dps=30), rtol=2e-2)
 
 
+@pytest.mark.parametrize("log_prob", [False, True])
+def test_long_event_axes_are_summed_in_chunks_with_the_same_values(rng, log_prob):
+    # 40960 > 32768 entries per row: on CPU summed as 4 chunks of 10240 (_event_sum)
+    p, q = _random_pair(rng, (3, 40960), np.float32, log_prob)
+    out = jax.jit(lambda a, b: kl_divergence(a, b, log_prob, "none"))(p, q)
+    _assert_close(out, torchmetrics_kl(p, q, log_prob, "none"), rtol=1e-4, atol=F32_ATOL)
+    grads = jax.grad(lambda a, b: kl_divergence(a, b, log_prob, "sum"), argnums=(0, 1))(p, q)
+    for g in grads:
+        assert np.all(np.isfinite(g))
+
+
+def test_log_space_rows_with_minus_inf_take_the_exact_pass():
+    # the plain exp(p) (p - q) pass is NaN on these rows; the exact pass must replace them
+    inf = np.inf
+    with np.errstate(divide="ignore"):
+        p = np.log(np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [0.5, 0.5, 0.0]], np.float32))
+        q = np.log(np.array([[0.25, 0.25, 0.5], [0.2, 0.3, 0.5], [0.5, 0.0, 0.5]], np.float32))
+    out = jax.jit(lambda a, b: kl_divergence(a, b, True, "none"))(p, q)
+    np.testing.assert_allclose(out[:2], [np.log(2.0), 0.0], rtol=1e-6, atol=1e-7)
+    assert out[2] == inf
+    assert p[0, 2] == -inf
+
+
 def test_quickstart_value_of_torchmetrics_docstring():
     p = np.array([[0.36, 0.48, 0.16]], np.float32)
     q = np.array([[1 / 3, 1 / 3, 1 / 3]], np.float32)
