@@ -10,9 +10,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
 import jax
 import numpy as np
 import pytest
@@ -26,8 +23,11 @@ collect_ignore = ["metrics/_multiprocess_worker.py"]
 
 @pytest.fixture(autouse=True, scope="module")
 def _strict_dtype_promotion():
-    """Strict promotion for every test here; the doctests in jaxkl/ and README.md run with
-    JAX's default, as users do (flax's own nnx metrics need it)."""
+    """Strict promotion for every test here.
+
+    The doctests in jaxkl/, docs/ and README.md run with JAX's default, as users do (flax's
+    own nnx metrics need it).
+    """
     with jax.numpy_dtype_promotion("strict"):
         yield
 

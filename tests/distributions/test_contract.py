@@ -17,7 +17,11 @@ import jaxkl
 from tests.distributions.cases import CASES
 
 ROWS = [pytest.param(row, id=row.name) for row in CASES]
-REF_ROWS = [pytest.param(row, id=row.name) for row in CASES if row.torch not in (None, False) or row.scipy_ref]
+REF_ROWS = [
+    pytest.param(row, id=row.name)
+    for row in CASES
+    if row.torch not in (None, False) or row.scipy_ref
+]
 BAD_ROWS = [
     pytest.param(row, bad, name, id=f"{row.name}-{name}-{i}")
     for row in CASES
@@ -40,7 +44,9 @@ def _float_leaves_split(dist):
 
     def rebuild(float_leaves):
         it = iter(float_leaves)
-        return jax.tree_util.tree_unflatten(treedef, [next(it) if f else x for x, f in zip(leaves, is_float)])
+        return jax.tree_util.tree_unflatten(
+            treedef, [next(it) if f else x for x, f in zip(leaves, is_float)]
+        )
 
     return [x for x, f in zip(leaves, is_float) if f], rebuild
 
@@ -56,7 +62,9 @@ def _torch_dist(row, params):
 
     if row.torch is True:
         cls = getattr(td, row.cls.__name__)
-        return cls(**{k: torch.as_tensor(np.array(v)) for k, v in params.items()}, validate_args=False)
+        return cls(
+            **{k: torch.as_tensor(np.array(v)) for k, v in params.items()}, validate_args=False
+        )
     return row.torch(params)
 
 
@@ -106,7 +114,9 @@ class _Reference:
 def _close(got, want, rtol, atol):
     got = np.asarray(got, np.float64)
     want = np.broadcast_to(np.asarray(want, np.float64), got.shape)
-    assert not np.any(np.isnan(got) & ~np.isnan(want)), f"NaN where the reference is not: {got} vs {want}"
+    assert not np.any(np.isnan(got) & ~np.isnan(want)), (
+        f"NaN where the reference is not: {got} vs {want}"
+    )
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
@@ -147,8 +157,15 @@ def test_vmap_over_parameters_equals_each_slice(row):
     d0, d1 = row.make(p0), row.make(p1)
     x = _values(d0, jax.random.key(0))
     floats = [k for k, v in p0.items() if np.asarray(v).dtype.kind == "f"]
-    stacked = {k: np.stack([np.broadcast_to(p0[k], np.broadcast_shapes(np.shape(p0[k]), np.shape(p1[k]))),
-                            np.broadcast_to(p1[k], np.broadcast_shapes(np.shape(p0[k]), np.shape(p1[k])))]) for k in floats}
+    stacked = {
+        k: np.stack(
+            [
+                np.broadcast_to(p0[k], np.broadcast_shapes(np.shape(p0[k]), np.shape(p1[k]))),
+                np.broadcast_to(p1[k], np.broadcast_shapes(np.shape(p0[k]), np.shape(p1[k]))),
+            ]
+        )
+        for k in floats
+    }
     fixed = {k: v for k, v in p0.items() if k not in floats}
 
     def log_prob(prm):
@@ -169,7 +186,11 @@ def test_lax_scan_over_a_stacked_distribution(row):
         lp = dist.log_prob(x)
         return carry + jnp.sum(jnp.where(jnp.isfinite(lp), lp, 0.0)), lp
 
-    total, per_step = jax.lax.scan(body, jnp.zeros((), x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32), stacked)
+    total, per_step = jax.lax.scan(
+        body,
+        jnp.zeros((), x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32),
+        stacked,
+    )
     _close(per_step[0], d0.log_prob(x), 1e-5, 1e-5)
     _close(per_step[1], d1.log_prob(x), 1e-5, 1e-5)
 
@@ -235,8 +256,10 @@ def test_sample_shapes(row):
 
 @pytest.mark.parametrize("row", MOMENT_ROWS)
 def test_sample_moments_match_mean_and_variance(row):
-    """Sample mean within 5 standard errors of ``mean``; sample variance within 6
-    standard errors (of the variance estimator) plus 2% of ``variance``.
+    """Sample mean and variance agree with ``mean`` and ``variance``.
+
+    The mean within 5 standard errors; the variance within 6 standard errors (of the
+    variance estimator) plus 2% of ``variance``.
     """
     n = 20000
     d = row.make(_params(row))
@@ -245,7 +268,9 @@ def test_sample_moments_match_mean_and_variance(row):
     if row.has_mean:
         se = x.std(0) / np.sqrt(n)
         mean = np.broadcast_to(np.asarray(d.mean, np.float64), m.shape)
-        assert np.all(np.abs(m - mean) <= 5 * se + 1e-6 * np.abs(mean) + 1e-7), f"{m} vs {mean} ± {se}"
+        assert np.all(np.abs(m - mean) <= 5 * se + 1e-6 * np.abs(mean) + 1e-7), (
+            f"{m} vs {mean} ± {se}"
+        )
     if row.has_variance:
         sq = (x - m) ** 2
         s2, se2 = sq.mean(0), sq.std(0) / np.sqrt(n)

@@ -20,7 +20,10 @@ MC_ROWS = [pytest.param(row, id=row.name) for row in PAIRS if row.monte_carlo]
 
 
 def _jax_params(params, dtype):
-    return {k: (jnp.asarray(v, dtype) if np.asarray(v).dtype.kind == "f" else jnp.asarray(v)) for k, v in params.items()}
+    return {
+        k: (jnp.asarray(v, dtype) if np.asarray(v).dtype.kind == "f" else jnp.asarray(v))
+        for k, v in params.items()
+    }
 
 
 def _kl(row, pp, qp):
@@ -31,7 +34,9 @@ def _assert_close_with_infs(got, want, rtol, atol=0.0):
     got = np.asarray(got, np.float64)
     want = np.broadcast_to(np.asarray(want, np.float64), got.shape)
     assert not np.any(np.isnan(got)), f"NaN in result: {got}"
-    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want), err_msg="+inf positions differ")
+    np.testing.assert_array_equal(
+        np.isposinf(got), np.isposinf(want), err_msg="+inf positions differ"
+    )
     fin = np.isfinite(want)
     np.testing.assert_allclose(got[fin], want[fin], rtol=rtol, atol=atol)
 
@@ -82,8 +87,16 @@ def test_gradients_are_finite_where_kl_is_finite(row):
     pp, qp = row.params(rng)
     pj, qj = _jax_params(pp, jnp.float32), _jax_params(qp, jnp.float32)
     names = row.grad_params
-    grad_p = {k: v for k, v in pj.items() if jnp.issubdtype(v.dtype, jnp.floating) and (names is None or k in names)}
-    grad_q = {k: v for k, v in qj.items() if jnp.issubdtype(v.dtype, jnp.floating) and (names is None or k in names)}
+    grad_p = {
+        k: v
+        for k, v in pj.items()
+        if jnp.issubdtype(v.dtype, jnp.floating) and (names is None or k in names)
+    }
+    grad_q = {
+        k: v
+        for k, v in qj.items()
+        if jnp.issubdtype(v.dtype, jnp.floating) and (names is None or k in names)
+    }
 
     def total(gp, gq):
         value = _kl(row, {**pj, **gp}, {**qj, **gq})
@@ -102,11 +115,23 @@ def test_float32_accuracy_for_nearly_equal_distributions(row):
         pj, qj = _jax_params(pp, jnp.float32), _jax_params(qp, jnp.float32)
         got = float(np.asarray(_kl(row, pj, qj)).reshape(-1)[0])
         # the reference is evaluated on the exact float32 parameters
-        mpp = {k: mp.mpf(float(np.asarray(v).reshape(-1)[0])) if np.size(v) == 1 else [mp.mpf(float(x)) for x in np.asarray(v).ravel()] for k, v in pj.items()}
-        mpq = {k: mp.mpf(float(np.asarray(v).reshape(-1)[0])) if np.size(v) == 1 else [mp.mpf(float(x)) for x in np.asarray(v).ravel()] for k, v in qj.items()}
+        mpp = {
+            k: mp.mpf(float(np.asarray(v).reshape(-1)[0]))
+            if np.size(v) == 1
+            else [mp.mpf(float(x)) for x in np.asarray(v).ravel()]
+            for k, v in pj.items()
+        }
+        mpq = {
+            k: mp.mpf(float(np.asarray(v).reshape(-1)[0]))
+            if np.size(v) == 1
+            else [mp.mpf(float(x)) for x in np.asarray(v).ravel()]
+            for k, v in qj.items()
+        }
         want = float(row.mp_kl(mpp, mpq))
         assert want > 0, (eps, want)
-        assert abs(got - want) <= 1e-4 * want, f"eps={eps}: got {got!r}, mpmath {want!r}, rel err {abs(got - want) / want:.2e}"
+        assert abs(got - want) <= 1e-4 * want, (
+            f"eps={eps}: got {got!r}, mpmath {want!r}, rel err {abs(got - want) / want:.2e}"
+        )
 
 
 @pytest.mark.parametrize("row", NEAR_ROWS)
@@ -118,8 +143,11 @@ def test_kl_is_zero_for_identical_arguments(row):
 
 @pytest.mark.parametrize("row", MC_ROWS)
 def test_closed_form_agrees_with_monte_carlo(row):
-    """The closed form is within 5 standard errors of ``monte_carlo_kl`` (the mean of
-    log p(x) - log q(x) over 20000 draws of p), for every finite entry."""
+    """The closed form is within 5 standard errors of ``monte_carlo_kl``.
+
+    The estimate is the mean of log p(x) - log q(x) over 20000 draws of p, for every finite
+    entry.
+    """
     rng = np.random.default_rng(5)
     pp, qp = row.params(rng)
     p, q = row.make_p(_jax_params(pp, jnp.float32)), row.make_q(_jax_params(qp, jnp.float32))
