@@ -13,6 +13,7 @@ from jaxkl.kl import discrete_extra, matrix  # noqa: F401,E402
 from jaxkl.kl.exponential_family import exponential_family_kl  # noqa: E402
 from jaxkl.kl.compound import mixture_kl_upper_bound, mixture_kl_variational  # noqa: E402
 from jaxkl.kl.monte_carlo import monte_carlo_kl  # noqa: E402
+from jaxkl.kl.quadrature import quadrature_kl  # noqa: E402
 
-__all__ = ["kl_divergence", "register_kl", "registered_pairs", "lookup", "monte_carlo_kl",
+__all__ = ["kl_divergence", "register_kl", "registered_pairs", "lookup", "monte_carlo_kl", "quadrature_kl",
            "mixture_kl_variational", "mixture_kl_upper_bound", "exponential_family_kl"]
