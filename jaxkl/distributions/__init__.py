@@ -24,10 +24,11 @@ from jaxkl.kl import kl_divergence, register_kl  # noqa: E402
 from jaxkl.kl import monte_carlo_kl, mixture_kl_upper_bound, mixture_kl_variational  # noqa: E402
 from jaxkl.kl import exponential_family_kl  # noqa: E402
 from jaxkl.kl import quadrature_kl  # noqa: E402
+from jaxkl.distributions.adapters import from_numpyro, from_tfp, from_torch  # noqa: E402
 
 __all__ = (
     ["Distribution", "ExponentialFamily", "constraints", "transforms", "kl_divergence", "register_kl",
-     "set_default_validate_args", "monte_carlo_kl", "quadrature_kl", "exponential_family_kl", "mixture_kl_variational", "mixture_kl_upper_bound"]
+     "set_default_validate_args", "monte_carlo_kl", "quadrature_kl", "from_numpyro", "from_tfp", "from_torch", "exponential_family_kl", "mixture_kl_variational", "mixture_kl_upper_bound"]
     + continuous.__all__
     + discrete.__all__
     + multivariate.__all__

@@ -64,6 +64,8 @@ _LOOSE = {
     "Gumbel-Gumbel": (2e-3, 1e-6, "integrand far in the tail"),
     "Moyal-Moyal": (5e-3, 1e-6, "integrand far in the tail"),
     "Gumbel-Normal": (2e-4, 1e-7, "integrand far in the tail"),
+    # no quantile function, and an infinite mean for alpha <= 1: nodes placed by a guess
+    "Pareto-Pareto": (1e-4, 1e-7, "nodes placed without quartiles"),
 }
 #: rows whose closed form is +inf for a divergent integral (not a support mismatch), which
 #: quadrature does not detect: only their finite entries are compared
@@ -306,7 +308,7 @@ def test_transformed_distributions_map_their_support():
         got = jd.quadrature_kl(
             jd.TransformedDistribution(base_p, t), jd.TransformedDistribution(base_q, t)
         )
-        np.testing.assert_allclose(got, want, rtol=1e-5)
+        np.testing.assert_allclose(got, want, rtol=1e-4)
 
 
 def test_nearly_equal_distributions_keep_relative_accuracy_in_float32():
@@ -328,11 +330,11 @@ def test_is_deterministic_and_zero_for_identical_arguments():
     np.testing.assert_allclose(a, 0.0, atol=1e-7)
 
 
-def test_more_points_are_at_least_as_accurate():
-    p, q = jd.Normal(0.0, 1.0), jd.Cauchy(1.0, 0.3)
-    coarse = float(jd.quadrature_kl(p, q, num_points=41))
-    fine = float(jd.quadrature_kl(p, q, num_points=161))
-    assert abs(coarse - fine) < 1e-2 * fine
+def test_more_points_converge():
+    p, q = _heavy("Normal-Cauchy", jnp.float32)
+    want = _mp_reference("Normal-Cauchy")
+    errors = [abs(float(jd.quadrature_kl(p, q, num_points=n)) - want) for n in (41, 81, 161)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-5 * want, errors
 
 
 def test_bad_arguments_raise():
