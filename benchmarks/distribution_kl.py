@@ -6,7 +6,8 @@ Workloads (``--quick`` shrinks each):
 * Normal–Normal over 16M elements
 * Dirichlet d=1000, batch 1024
 * MultivariateNormalDiag d=512, batch 1024 (issue 6's row)
-* VonMisesFisher–SphericalUniform d=128, batch 4096 (issue 6; TFP is the only other library with the pair)
+* VonMisesFisher–SphericalUniform d=128, batch 4096 (issue 6; TFP is the only other library with the
+pair)
 
 Rows per workload: jaxkl (jit), numpyro (jit), TFP JAX substrate (jit; tfp-nightly, skipped
 with a note if it does not import), torch.distributions (eager, CPU), and the *limit* row:
@@ -64,7 +65,9 @@ def make_data(kind, d, b, seed=0):
 
         def tril():
             a = rng.standard_normal((b, d, d), dtype=np.float32) / np.float32(np.sqrt(d))
-            return np.linalg.cholesky(a @ np.swapaxes(a, -1, -2) + np.eye(d, dtype=np.float32)).astype(np.float32)
+            return np.linalg.cholesky(
+                a @ np.swapaxes(a, -1, -2) + np.eye(d, dtype=np.float32)
+            ).astype(np.float32)
 
         return {
             "loc_p": rng.standard_normal((b, d), dtype=np.float32),
@@ -81,7 +84,10 @@ def make_data(kind, d, b, seed=0):
             "scale_q": rng.uniform(0.5, 2.0, n).astype(np.float32),
         }
     if kind == "dirichlet":
-        return {"conc_p": rng.uniform(0.5, 5.0, (b, d)).astype(np.float32), "conc_q": rng.uniform(0.5, 5.0, (b, d)).astype(np.float32)}
+        return {
+            "conc_p": rng.uniform(0.5, 5.0, (b, d)).astype(np.float32),
+            "conc_q": rng.uniform(0.5, 5.0, (b, d)).astype(np.float32),
+        }
     if kind == "diag":
         return {
             "loc_p": rng.standard_normal((b, d), dtype=np.float32),
@@ -92,7 +98,10 @@ def make_data(kind, d, b, seed=0):
     if kind == "vmf":
         mu = rng.standard_normal((b, d)).astype(np.float32)
         mu /= np.linalg.norm(mu, axis=-1, keepdims=True)
-        return {"mean_direction": mu, "concentration": rng.uniform(0.1, 1000.0, b).astype(np.float32)}
+        return {
+            "mean_direction": mu,
+            "concentration": rng.uniform(0.1, 1000.0, b).astype(np.float32),
+        }
     raise ValueError(kind)
 
 
@@ -116,7 +125,9 @@ def _jax_kl_fn(lib, kind):
         tfd = tfp.distributions
         return lambda prm: tfd.kl_divergence(
             tfd.VonMisesFisher(prm["mean_direction"], prm["concentration"]),
-            tfd.SphericalUniform(prm["mean_direction"].shape[-1], batch_shape=prm["concentration"].shape),
+            tfd.SphericalUniform(
+                prm["mean_direction"].shape[-1], batch_shape=prm["concentration"].shape
+            ),
         )
     if lib == "jaxkl":
         from jaxkl import distributions as m
@@ -158,7 +169,6 @@ def _jax_kl_fn(lib, kind):
 
 
 def _torch_kl_fn(kind):
-    import torch
     import torch.distributions as td
 
     if kind == "mvn":
@@ -167,12 +177,23 @@ def _torch_kl_fn(kind):
             td.MultivariateNormal(t["loc_q"], scale_tril=t["tril_q"], validate_args=False),
         )
     if kind == "normal":
-        return lambda t: td.kl_divergence(td.Normal(t["loc_p"], t["scale_p"], validate_args=False), td.Normal(t["loc_q"], t["scale_q"], validate_args=False))
+        return lambda t: td.kl_divergence(
+            td.Normal(t["loc_p"], t["scale_p"], validate_args=False),
+            td.Normal(t["loc_q"], t["scale_q"], validate_args=False),
+        )
     if kind == "dirichlet":
-        return lambda t: td.kl_divergence(td.Dirichlet(t["conc_p"], validate_args=False), td.Dirichlet(t["conc_q"], validate_args=False))
+        return lambda t: td.kl_divergence(
+            td.Dirichlet(t["conc_p"], validate_args=False),
+            td.Dirichlet(t["conc_q"], validate_args=False),
+        )
     if kind == "diag":
-        ind = lambda loc, s: td.Independent(td.Normal(loc, s, validate_args=False), 1)  # noqa: E731
-        return lambda t: td.kl_divergence(ind(t["loc_p"], t["scale_p"]), ind(t["loc_q"], t["scale_q"]))
+
+        def ind(loc, s):
+            return td.Independent(td.Normal(loc, s, validate_args=False), 1)
+
+        return lambda t: td.kl_divergence(
+            ind(t["loc_p"], t["scale_p"]), ind(t["loc_q"], t["scale_q"])
+        )
     raise ValueError(kind)
 
 
@@ -192,7 +213,15 @@ def worker(lib, workload, quick, repeats):
                 t0 = time.perf_counter()
                 fn(t)
                 times.append(time.perf_counter() - t0)
-        print(json.dumps({"median_s": statistics.median(times), "compile_s": None, "checksum": float(out.double().sum())}))
+        print(
+            json.dumps(
+                {
+                    "median_s": statistics.median(times),
+                    "compile_s": None,
+                    "checksum": float(out.double().sum()),
+                }
+            )
+        )
         return
     import jax
 
@@ -208,7 +237,15 @@ def worker(lib, workload, quick, repeats):
         t0 = time.perf_counter()
         compiled(prm).block_until_ready()
         times.append(time.perf_counter() - t0)
-    print(json.dumps({"median_s": statistics.median(times), "compile_s": compile_s, "checksum": float(np.asarray(out, np.float64).sum())}))
+    print(
+        json.dumps(
+            {
+                "median_s": statistics.median(times),
+                "compile_s": compile_s,
+                "checksum": float(np.asarray(out, np.float64).sum()),
+            }
+        )
+    )
 
 
 def _cpu_seconds(pid):
@@ -222,7 +259,15 @@ def _cpu_seconds(pid):
 def run_cell(lib, workload, args):
     if workloads(args.quick)[workload][0] == "vmf" and lib in ("numpyro", "torch"):
         return {"status": "no such pair"}
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", lib, workload, "--repeats", str(args.repeats)]
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        lib,
+        workload,
+        "--repeats",
+        str(args.repeats),
+    ]
     if args.quick:
         cmd.append("--quick")
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -249,7 +294,11 @@ def run_cell(lib, workload, args):
 
 
 def _tfp_available():
-    r = subprocess.run([sys.executable, "-c", "import tensorflow_probability.substrates.jax"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", "import tensorflow_probability.substrates.jax"],
+        capture_output=True,
+        text=True,
+    )
     return r.returncode == 0, (r.stderr.strip().splitlines() or [""])[-1]
 
 
@@ -258,7 +307,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small sizes")
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--timeout", type=float, default=None, help="seconds per cell")
-    ap.add_argument("--hang-after", type=float, default=20.0, help="seconds without CPU use that count as a hang")
+    ap.add_argument(
+        "--hang-after",
+        type=float,
+        default=20.0,
+        help="seconds without CPU use that count as a hang",
+    )
     ap.add_argument("--only", default=None, help="comma-separated workload names")
     ap.add_argument("--worker", nargs=2, metavar=("LIB", "WORKLOAD"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -272,13 +326,18 @@ def main():
     libs = list(LIBS)
     ok, why = _tfp_available()
     if not ok:
-        print(f"note: TFP's JAX substrate does not import ({why}); its rows are left out. "
-              "Install tfp-nightly to include them.")
+        print(
+            f"note: TFP's JAX substrate does not import ({why}); its rows are left out. "
+            "Install tfp-nightly to include them."
+        )
         libs.remove("tfp")
     import jax
 
-    print(f"jax {jax.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
-          f"median of {args.repeats} calls per cell; {'quick sizes' if args.quick else 'full sizes'}")
+    print(
+        f"jax {jax.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at "
+        "start; "
+        f"median of {args.repeats} calls per cell; {'quick sizes' if args.quick else 'full sizes'}"
+    )
     names = list(workloads(args.quick))
     if args.only:
         names = [n for n in names if n in args.only.split(",")]

@@ -95,7 +95,10 @@ def compile_seconds(fn, *args) -> float:
 def main(steps: int = 200, batch: int = 256, repeats: int = 5) -> dict:
     rng = np.random.default_rng(0)
     xs = [jnp.asarray(rng.normal(size=(batch, IN)), jnp.float32) for _ in range(8)]
-    teachers = [jax.nn.log_softmax(jnp.asarray(rng.normal(size=(batch, CLASSES)), jnp.float32)) for _ in range(8)]
+    teachers = [
+        jax.nn.log_softmax(jnp.asarray(rng.normal(size=(batch, CLASSES)), jnp.float32))
+        for _ in range(8)
+    ]
     params = init(jax.random.key(0))
     opt_state = opt.init(params)
     state = KL.empty()
@@ -103,7 +106,9 @@ def main(steps: int = 200, batch: int = 256, repeats: int = 5) -> dict:
 
     compile_s = {
         "train step": compile_seconds(train_plain, params, opt_state, xs[0], teachers[0]),
-        "train step + metric": compile_seconds(train_metric, params, opt_state, state, xs[0], teachers[0]),
+        "train step + metric": compile_seconds(
+            train_metric, params, opt_state, state, xs[0], teachers[0]
+        ),
         "eval step": compile_seconds(eval_plain, params, xs[0], teachers[0]),
         "eval step + metric": compile_seconds(eval_metric, params, state, xs[0], teachers[0]),
     }
@@ -121,7 +126,9 @@ def main(steps: int = 200, batch: int = 256, repeats: int = 5) -> dict:
             jax.block_until_ready(loss)
         elif name == "train step + metric":
             for i in range(steps):
-                params, opt_state, state, loss = train_metric(params, opt_state, state, xs[i % 8], teachers[i % 8])
+                params, opt_state, state, loss = train_metric(
+                    params, opt_state, state, xs[i % 8], teachers[i % 8]
+                )
             jax.block_until_ready((loss, state))
         elif name == "eval step":
             for i in range(steps):
@@ -168,8 +175,11 @@ def main(steps: int = 200, batch: int = 256, repeats: int = 5) -> dict:
 
     train_overhead = us["train step + metric"] / us["train step"] - 1
     eval_overhead = us["eval step + metric"] / us["eval step"] - 1
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__}; "
-          f"MLP {IN}-{HIDDEN}-{HIDDEN}-{CLASSES}, batch {batch}, {steps} steps x {repeats} repeats (median)")
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__}; "
+        f"MLP {IN}-{HIDDEN}-{HIDDEN}-{CLASSES}, batch {batch}, {steps} steps x {repeats} repeats "
+        "(median)"
+    )
     print()
     print("| variant | us / step | vs. step without metric |")
     print("|---|---:|---:|")
@@ -179,8 +189,10 @@ def main(steps: int = 200, batch: int = 256, repeats: int = 5) -> dict:
     print(f"| eval step + metric | {us['eval step + metric']:.1f} | {1 + eval_overhead:.3f} |")
     print(f"| jaxkl metric update alone (jit) | {us['metric update alone (jit)']:.1f} | |")
     ratio = us["torchmetrics update"] / us["metric update alone (jit)"]
-    print(f"| torchmetrics KLDivergence.update | {us['torchmetrics update']:.1f} | "
-          f"{ratio:.2f}x jaxkl's update |")
+    print(
+        f"| torchmetrics KLDivergence.update | {us['torchmetrics update']:.1f} | "
+        f"{ratio:.2f}x jaxkl's update |"
+    )
     print()
     print("| jit compile | seconds |")
     print("|---|---:|")
@@ -188,9 +200,17 @@ def main(steps: int = 200, batch: int = 256, repeats: int = 5) -> dict:
         print(f"| {name} | {sec:.3f} |")
     print()
     verdict = "meets" if train_overhead < 0.05 else "MISSES"
-    print(f"metric overhead on the train step: {100 * train_overhead:+.1f}% ({verdict} the < 5% target); "
-          f"on the eval step: {100 * eval_overhead:+.1f}%")
-    return {"us": us, "compile_s": compile_s, "train_overhead": train_overhead, "eval_overhead": eval_overhead}
+    print(
+        f"metric overhead on the train step: {100 * train_overhead:+.1f}% ({verdict} the < 5% "
+        "target); "
+        f"on the eval step: {100 * eval_overhead:+.1f}%"
+    )
+    return {
+        "us": us,
+        "compile_s": compile_s,
+        "train_overhead": train_overhead,
+        "eval_overhead": eval_overhead,
+    }
 
 
 if __name__ == "__main__":

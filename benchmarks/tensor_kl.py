@@ -34,7 +34,7 @@ def _median_time(fn, repeats):
 
 
 def _naive_port(p, q):
-    """torchmetrics' formula, jitted: normalise, xlogy(p, p/q), row sums, mean."""
+    """Torchmetrics' formula, jitted: normalise, xlogy(p, p/q), row sums, mean."""
     p = p / p.sum(-1, keepdims=True)
     q = q / q.sum(-1, keepdims=True)
     return jnp.mean(jnp.sum(jax.scipy.special.xlogy(p, p / q), -1))
@@ -57,19 +57,43 @@ def run_case(shape, dtype, log_prob, repeats):
     ours = jax.jit(lambda a, b: kl_divergence(a, b, log_prob))
     rows = [("jaxkl.functional.kl_divergence (in jit)", lambda: ours(jp, jq).block_until_ready())]
     # The eager call: concrete value checks (one extra pass and one host sync), then the kernel.
-    rows.append(("jaxkl eager call, with value checks", lambda: kl_divergence(jp, jq, log_prob).block_until_ready()))
+    rows.append(
+        (
+            "jaxkl eager call, with value checks",
+            lambda: kl_divergence(jp, jq, log_prob).block_until_ready(),
+        )
+    )
     rows.append(("torchmetrics.functional.kl_divergence", lambda: tm_kl(tp, tq, log_prob)))
     if log_prob:
         # kl_div(input=log q, target=log p, log_target=True) = sum exp(p)(p - q)
-        rows.append(("torch kl_div(batchmean, log_target)", lambda: F.kl_div(tq, tp, reduction="batchmean", log_target=True)))
+        rows.append(
+            (
+                "torch kl_div(batchmean, log_target)",
+                lambda: F.kl_div(tq, tp, reduction="batchmean", log_target=True),
+            )
+        )
         optax_fn = jax.jit(lambda a, b: jnp.mean(optax.losses.kl_divergence_with_log_targets(b, a)))
-        rows.append(("optax kl_divergence_with_log_targets", lambda: optax_fn(jp, jq).block_until_ready()))
+        rows.append(
+            ("optax kl_divergence_with_log_targets", lambda: optax_fn(jp, jq).block_until_ready())
+        )
     else:
-        rows.append(("torch kl_div(batchmean) [pre-normalised]", lambda: F.kl_div(tq.log(), tp, reduction="batchmean")))
+        rows.append(
+            (
+                "torch kl_div(batchmean) [pre-normalised]",
+                lambda: F.kl_div(tq.log(), tp, reduction="batchmean"),
+            )
+        )
         optax_fn = jax.jit(lambda a, b: jnp.mean(optax.losses.kl_divergence(jnp.log(b), a)))
-        rows.append(("optax.losses.kl_divergence [pre-normalised]", lambda: optax_fn(jp, jq).block_until_ready()))
+        rows.append(
+            (
+                "optax.losses.kl_divergence [pre-normalised]",
+                lambda: optax_fn(jp, jq).block_until_ready(),
+            )
+        )
         if dtype == "float32":
-            rows.append(("scipy.special.rel_entr(...).sum()", lambda: scipy.special.rel_entr(p, q).sum()))
+            rows.append(
+                ("scipy.special.rel_entr(...).sum()", lambda: scipy.special.rel_entr(p, q).sum())
+            )
         naive = jax.jit(_naive_port)
         rows.append(("naive jitted torchmetrics port", lambda: naive(jp, jq).block_until_ready()))
     read = jax.jit(lambda a, b: jnp.sum(a, dtype=jnp.float32) + jnp.sum(b, dtype=jnp.float32))
@@ -80,7 +104,10 @@ def run_case(shape, dtype, log_prob, repeats):
     times = [(name, _median_time(fn, repeats)) for name, fn in rows]
     base = times[0][1]
     title = f"shape {list(shape)}  {dtype}  log_prob={log_prob}"
-    print(f"\n{title}\n{'-' * 78}\n{'implementation':46s} {'median ms':>10s} {'jaxkl speed-up':>16s}", flush=True)
+    print(
+        f"\n{title}\n{'-' * 78}\n{'implementation':46s} {'median ms':>10s} {'jaxkl speed-up':>16s}",
+        flush=True,
+    )
     for name, t in times:
         print(f"{name:46s} {t * 1e3:10.2f} {t / base:15.2f}x", flush=True)
 
@@ -93,10 +120,13 @@ def main():
     torch.set_num_threads(os.cpu_count() or 1)
     repeats = args.repeats or (3 if args.quick else 7)
     shapes = [(256, 2048), (16, 32064)] if args.quick else [(4096, 8192), (256, 128256)]
-    print(f"load average {os.getloadavg()[0]:.1f}; "
-          f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__} "
-          f"with {torch.get_num_threads()} threads; median of {repeats}; "
-          "'jaxkl speed-up' = row time / jaxkl (in jit) time", flush=True)
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; "
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch.__version__} "
+        f"with {torch.get_num_threads()} threads; median of {repeats}; "
+        "'jaxkl speed-up' = row time / jaxkl (in jit) time",
+        flush=True,
+    )
     for shape in shapes:
         run_case(shape, "float32", False, repeats)
     run_case(shapes[0], "bfloat16", False, repeats)

@@ -1,10 +1,13 @@
 """Render docs/kl_metric.png from a real run of examples/vae_training_step.py's train step."""
+
 import sys
+
 sys.path.insert(0, "examples")
 import matplotlib
+
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import jax
+import matplotlib.pyplot as plt
 import vae_training_step as vae
 
 data = vae.make_data(40 * 64)
@@ -14,10 +17,10 @@ params = vae.init_params(k)
 opt_state = vae.optimizer.init(params)
 history = []
 metric = vae.TokenKL.empty()
-for epoch in range(5):
+for _epoch in range(5):
     for step in range(40):
         key, sk = jax.random.split(key)
-        tokens = data[step * 64:(step + 1) * 64]
+        tokens = data[step * 64 : (step + 1) * 64]
         params, opt_state, metric, loss = vae.train_step(params, opt_state, metric, tokens, sk)
         history.append(metric)  # running epoch-to-date state
     metric = vae.TokenKL.empty()

@@ -40,8 +40,8 @@ def worker(port: int, process_id: int) -> None:
     everything = KLDivergence.from_model_output(p, q)  # what one process fed all rows gets
     np.testing.assert_allclose(merged.compute(), everything.compute(), rtol=1e-6)
     print(
-        f"process {jax.process_index()}/{jax.process_count()}: local rows {int(local.count)}, "
-        f"local KL {float(local.compute()):.6f}, merged rows {int(merged.count)}, "
+        f"process {jax.process_index()}/{jax.process_count()}: local rows {int(local.num_rows())}, "
+        f"local KL {float(local.compute()):.6f}, merged rows {int(merged.num_rows())}, "
         f"merged KL {float(merged.compute()):.6f}",
         flush=True,
     )

@@ -8,13 +8,13 @@ Run: ``python examples/pmap_evaluation.py``.
 """
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
-jax.config.update("jax_num_cpu_devices", 4)  # before jax initialises its backends
+from jaxkl.metrics import KLDivergence
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-from jaxkl.metrics import KLDivergence  # noqa: E402
+# Importing does not start jax's backends, so this still takes effect.
+jax.config.update("jax_num_cpu_devices", 4)
 
 N_DEV, PER_DEVICE, CLASSES = 4, 8, 10
 
@@ -57,12 +57,15 @@ def main() -> tuple[float, float]:
         pad = global_batch - len(xb)
         xb = np.pad(xb, ((0, pad), (0, 0)))
         tb = np.pad(tb, ((0, pad), (0, 0)))
-        shard = lambda a: a.reshape((N_DEV, PER_DEVICE) + a.shape[1:])  # noqa: E731
+
+        def shard(a):
+            return a.reshape((N_DEV, PER_DEVICE) + a.shape[1:])
+
         merged = pmapped_eval(params, shard(xb), shard(tb), shard(valid))
         state = state.merge(jax.tree_util.tree_map(lambda leaf: leaf[0], merged))  # replicated
 
     reference = single_device_eval(params, x, teacher, np.ones(n, bool))
-    print(f"devices: {jax.device_count()}  rows: {int(state.count)}")
+    print(f"devices: {jax.device_count()}  rows: {int(state.num_rows())}")
     print(f"merged over devices: {float(state.compute()):.6f}")
     print(f"single device:       {float(reference.compute()):.6f}")
     np.testing.assert_allclose(state.compute(), reference.compute(), rtol=1e-5)

@@ -1,5 +1,8 @@
-"""jaxkl in one minute: tensor KL (torchmetrics' semantics), masks, log-probabilities, and
-the KL between two distributions. Run: ``python examples/quickstart.py``."""
+"""jaxkl in one minute.
+
+jaxkl in one minute: tensor KL (torchmetrics' semantics), masks, log-probabilities, and
+the KL between two distributions. Run: ``python examples/quickstart.py``.
+"""
 
 import jax
 import jax.numpy as jnp

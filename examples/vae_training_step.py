@@ -1,4 +1,6 @@
-"""A small VAE on synthetic categorical data: the KL term from jaxkl distributions inside a
+"""A small VAE trained with a jaxkl KL term and a jaxkl metric.
+
+A small VAE on synthetic categorical data: the KL term from jaxkl distributions inside a
 jitted optax train step, with the jaxkl metric accumulating a token-level tensor KL.
 
 Data: sequences of 16 tokens over 4 symbols, generated from a 2-D latent variable. The encoder
@@ -98,10 +100,15 @@ def main(epochs: int = 5, steps_per_epoch: int = 40, batch: int = 64) -> list[fl
         for step in range(steps_per_epoch):
             key, step_key = jax.random.split(key)
             tokens = data[step * batch : (step + 1) * batch]
-            params, opt_state, metric, loss = train_step(params, opt_state, metric, tokens, step_key)
+            params, opt_state, metric, loss = train_step(
+                params, opt_state, metric, tokens, step_key
+            )
             total += float(loss)
         losses.append(total / steps_per_epoch)
-        print(f"epoch {epoch}: loss {losses[-1]:.3f}  token KL(data || decoder) {float(metric.compute()):.4f}")
+        print(
+            f"epoch {epoch}: loss {losses[-1]:.3f}  token KL(data || decoder) "
+            f"{float(metric.compute()):.4f}"
+        )
     assert losses[-1] < losses[0], "the loss should decrease"
     return losses
 

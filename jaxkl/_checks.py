@@ -43,11 +43,14 @@ def _env_default() -> bool:
 try:
     from jax._src import config as _jax_config
 
-    _STATE = _jax_config.bool_state(
-        "jaxkl_value_checks",
-        _env_default(),
-        "Emit jaxkl's value checks as checkify checks under a trace (see jaxkl.value_checks).",
-        include_in_trace_context=True,
+    # Defined once per process (a module reloaded in tests finds the one defined before).
+    _STATE = getattr(jax.config, "_value_holders", {}).get("jaxkl_value_checks") or (
+        _jax_config.bool_state(
+            "jaxkl_value_checks",
+            _env_default(),
+            "Emit jaxkl's value checks as checkify checks under a trace (jaxkl.value_checks).",
+            include_in_trace_context=True,
+        )
     )
 except (ImportError, AttributeError, TypeError):  # pragma: no cover - depends on JAX version
     _STATE = None
@@ -134,13 +137,15 @@ def value_check(ok: jax.Array | Callable[[], jax.Array], message: str, *concrete
     raises at once; when any is a tracer it is a ``checkify.check`` if traced checks are
     on (:func:`value_checks`) and nothing at all otherwise.
     """
-    concrete = is_concrete(*concrete_of)
-    if not concrete and not traced_checks_enabled():
+    enabled = traced_checks_enabled()
+    if not enabled and not is_concrete(*concrete_of):
         return
     flag = ok() if callable(ok) else ok
-    if concrete and is_concrete(flag):
+    if is_concrete(flag):
         if not bool(np.asarray(flag)):
             raise ValueError(message)
-    else:
+    elif enabled:
         # checkify formats its message with str.format: keep braces literal.
         checkify.check(jnp.asarray(flag), message.replace("{", "{{").replace("}", "}}"))
+    # else: concrete arrays closed over by a traced function give a traced flag; checks
+    # are off under the trace, so nothing is staged.

@@ -7,8 +7,8 @@ from typing import Any
 import jax
 
 from jaxkl import functional
-from jaxkl.distributions import Distribution
-from jaxkl.kl import kl_divergence as _distribution_kl
+from jaxkl.distributions._base import Distribution
+from jaxkl.kl._registry import kl_divergence as _distribution_kl
 
 
 def kl_divergence(p: Any, q: Any, *args: Any, **kwargs: Any) -> jax.Array:

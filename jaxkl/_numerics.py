@@ -6,10 +6,16 @@ Closed forms and the tensor KL call these instead of writing the tricks inline.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.special as jsp
+import numpy as np
+
+#: The Euler-Mascheroni constant (``-psi(1)``), shared by the closed forms and entropies.
+EULER_GAMMA = 0.57721566490153286060651209
 
 
 def _atanh_tail(u2: jax.Array, terms: int) -> jax.Array:
@@ -69,11 +75,6 @@ def expm1_minus_x(x: jax.Array) -> jax.Array:
     return jnp.where(small, series, jnp.expm1(x) - x)
 
 
-def ratio_minus_one_minus_log(r: jax.Array) -> jax.Array:
-    """``r - 1 - log(r)`` for r > 0, written as ``x - log1p(x)`` with ``x = r - 1``."""
-    return x_minus_log1p(jnp.asarray(r) - 1.0)
-
-
 def kl_div_term(p: jax.Array, q: jax.Array) -> jax.Array:
     """``p log(p/q) - p + q`` (>= 0) for p, q >= 0, accurate also when p ~ q.
 
@@ -99,7 +100,10 @@ def kl_div_term(p: jax.Array, q: jax.Array) -> jax.Array:
 
 
 def kl_from_log_ratios(
-    weights: jax.Array, log_ratio: jax.Array, axis: int = -1, q_mass_outside: jax.Array | None = None
+    weights: jax.Array,
+    log_ratio: jax.Array,
+    axis: int = -1,
+    q_mass_outside: jax.Array | None = None,
 ) -> jax.Array:
     r"""``sum_i p_i log(p_i / q_i)`` from ``p_i`` and ``delta_i = log(q_i / p_i) + c``.
 
@@ -110,7 +114,8 @@ def kl_from_log_ratios(
     ``q`` or logits are fine), centring ``d_i = delta_i - sum_j p_j delta_j`` gives
 
     .. math::
-        KL = \log \sum_i p_i e^{d_i} = \operatorname{log1p}\Big(\sum_i p_i\,(e^{d_i} - 1 - d_i)\Big),
+        KL = \log \sum_i p_i e^{d_i} = \operatorname{log1p}\Big(\sum_i p_i\,(e^{d_i} - 1 -
+        d_i)\Big),
 
     a sum of non-negative terms: no cancellation. ``weights`` must be normalised along
     ``axis``. ``p_i = 0`` contributes 0 whatever ``delta_i`` is (also NaN or inf);
@@ -150,9 +155,7 @@ def kl_from_log_ratios(
 
 
 def _bernoulli_numbers(n: int):
-    """Exact Bernoulli numbers ``B_0 .. B_n`` (``B_1 = -1/2``), by the Akiyama-Tanigawa algorithm."""
-    from fractions import Fraction
-
+    """Exact Bernoulli numbers ``B_0 .. B_n`` (``B_1 = -1/2``), by Akiyama-Tanigawa."""
     out = []
     a = [Fraction(0)] * (n + 1)
     for m in range(n + 1):
@@ -169,10 +172,11 @@ _BERNOULLI = _bernoulli_numbers(64)
 
 
 def _log_sinhc_coeffs(count: int):
-    """``c_k`` with ``log(sinh h / h) = sum_{k>=1} c_k h^{2k}``: ``c_k = 4^k B_{2k} / (2k (2k)!)``."""
-    import math as _math
-
-    return [float(4**k * _BERNOULLI[2 * k] / (2 * k * _math.factorial(2 * k))) for k in range(1, count + 1)]
+    """``c_k = 4^k B_{2k} / (2k (2k)!)``: ``log(sinh h / h) = sum_{k>=1} c_k h^{2k}``."""
+    return [
+        float(4**k * _BERNOULLI[2 * k] / (2 * k * math.factorial(2 * k)))
+        for k in range(1, count + 1)
+    ]
 
 
 _LSC = _log_sinhc_coeffs(30)
@@ -302,14 +306,14 @@ _STIRLING_SHIFT = 8
 
 
 def lgamma_difference(a: jax.Array, d: jax.Array) -> jax.Array:
-    """``lgamma(a + d) - lgamma(a)`` for ``a > 0``, ``a + d > 0``, with full relative accuracy
+    """``lgamma(a + d) - lgamma(a)``, accurate for tiny ``d``.
+
+    ``lgamma(a + d) - lgamma(a)`` for ``a > 0``, ``a + d > 0``, with full relative accuracy
     for tiny ``d`` (TFP's ``log_gamma_difference``): ``d * digamma(a) + lgamma_bregman(a, -d)``.
 
     Why: ``lgamma(a + d)`` and ``lgamma(a)`` agree in their leading digits when ``|d| << a``.
     The second-order remainder comes from :func:`lgamma_bregman` (whose ``h`` is ``-d``).
     """
-    import jax.scipy.special as jsp
-
     return d * jsp.digamma(a) + lgamma_bregman(a, -d)
 
 
@@ -348,7 +352,8 @@ def lbeta_difference(a: jax.Array, b: jax.Array, da: jax.Array, db: jax.Array) -
     return lgamma_difference(a, da) + lgamma_difference(b, db) - lgamma_difference(a + b, da + db)
 
 
-# Stirling-series coefficients B_2k / (2k (2k - 1)) of log Gamma(y) - [(y - 1/2) log y - y + log(2 pi)/2]
+# Stirling-series coefficients B_2k / (2k (2k - 1)) of log Gamma(y) - [(y - 1/2) log y - y + log(2
+# pi)/2]
 _STIRLING = (1.0 / 12, -1.0 / 360, 1.0 / 1260, -1.0 / 1680, 1.0 / 1188)
 
 
@@ -414,7 +419,6 @@ def _debye_coefficients(count: int):
     polynomials satisfy ``U_k - V_k = p (1 - p^2) (U_{k-1}/2 + p U_{k-1}')`` (DLMF 10.41.11);
     ``Q_k`` is that expression without its factor ``(1 - p^2)``, divided by ``p^k``.
     """
-    from fractions import Fraction
 
     def deriv(c):
         return [i * c[i] for i in range(1, len(c))] or [Fraction(0)]
@@ -456,9 +460,12 @@ def _horner(coeffs, p: jax.Array) -> jax.Array:
 
 
 def _bessel_series_tail(nu: float, x: jax.Array, terms: int) -> jax.Array:
-    """``Gamma(nu + 1) (2/x)^nu I_nu(x) - 1 = sum_{k>=1} (x^2/4)^k / (k! (nu+1)_k)``, by Horner's
+    """The normalised Bessel series ``Gamma(nu + 1) (2/x)^nu I_nu(x) - 1``.
+
+    ``Gamma(nu + 1) (2/x)^nu I_nu(x) - 1 = sum_{k>=1} (x^2/4)^k / (k! (nu+1)_k)``, by Horner's
     rule from the last term (all terms positive: relative error a few ulp, also for tiny x).
-    Unrolled elementwise steps fuse into one loop (a cumulative product is ~25x slower on CPU)."""
+    Unrolled elementwise steps fuse into one loop (a cumulative product is ~25x slower on CPU).
+    """
     q = 0.25 * x * x
     acc = jnp.ones_like(x)
     for k in range(terms, 1, -1):
@@ -549,7 +556,8 @@ def bessel_i_terms(nu: float, x: jax.Array) -> BesselTerms:
     if nu >= 1:
         # log_normalized without the O(nu log x) cancellation of lnmx_l + x: with
         # y = (s - nu)/(2 nu) and Stirling's remainder r(nu) = lgamma(nu + 1) - (nu log nu - nu
-        # + log(2 pi nu)/2) (a float64 constant), h = nu (y + y - log1p y) + log(nu/s)/2 + log U + r.
+        # + log(2 pi nu)/2) (a float64 constant), h = nu (y + y - log1p y) + log(nu/s)/2 + log U +
+        # r.
         y = xl * xl / ((s + nu) * 2.0 * nu)
         stirling = lg - (nu * math.log(nu) - nu + 0.5 * math.log(2 * math.pi * nu))
         lnorm_l = nu * (y + x_minus_log1p(y)) + 0.5 * jnp.log(nu / s) + jnp.log(big_u) + stirling
@@ -579,8 +587,11 @@ def log_bessel_ive(nu: float, x: jax.Array) -> jax.Array:
 
 
 def bessel_i_ratio(nu: float, x: jax.Array) -> jax.Array:
-    """``I_{nu+1}(x) / I_nu(x)`` for ``x >= 0`` (the mean resultant length of the von
-    Mises-Fisher distribution in dimension ``2 nu + 2``). See :func:`bessel_i_terms`."""
+    """The Bessel ratio ``I_{nu+1}(x) / I_nu(x)``.
+
+    ``I_{nu+1}(x) / I_nu(x)`` for ``x >= 0`` (the mean resultant length of the von
+    Mises-Fisher distribution in dimension ``2 nu + 2``). See :func:`bessel_i_terms`.
+    """
     return bessel_i_terms(nu, x).ratio
 
 
@@ -591,17 +602,18 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     of the von Mises KL; near p = q it is ``~ A_0'(kp) (kq - kp)^2 / 2`` while its terms are
     ``~ kq - kp``: float32 keeps no digit of it for ``|kq - kp| ~ 1e-5 kp``.
 
-    How: with ``x = (kq - kp)/kp`` and ``l = log1p(x)``. For ``-0.3 <= x <= 0.5`` and ``kp < 10``
+    How: with ``x = (kq - kp)/kp`` and ``log1p_x = log1p(x)``. For ``-0.3 <= x <= 0.5`` and ``kp <
+    10``
     (30 in float64),
     ``log I_0 = log sum_k w_k`` with positive terms ``w_k ~ (kp^2/4)^k/k!^2 (1+x)^{2k}``;
     normalising the weights at kp,
 
-    .. math:: B = -(M - \log(1+M)) + \sum_k w_k\,[\,\mathrm{expm1}(2kl) - 2kl - 2k(x - l)\,],
+    .. math:: B = -(M - \log(1+M)) + \sum_k w_k\,[\,\mathrm{expm1}(2kl) - 2kl - 2k(x - log1p_x)\,],
         \qquad M = \sum_k w_k\,\mathrm{expm1}(2kl),
 
     each piece formed with :func:`expm1_minus_x` and :func:`x_minus_log1p`. For larger ``kp``
     the same trick on Hankel's expansion ``log I_0(k) = k - log(2 pi k)/2 + log sum_k c_k k^-k``
-    (``c_k > 0``) gives ``(x - l)/2`` plus the analogous weighted sum. Otherwise ``B`` is not
+    (``c_k > 0``) gives ``(x - log1p_x)/2`` plus the analogous weighted sum. Otherwise ``B`` is not
     small and is formed directly from :func:`bessel_i_terms` (normalised logs below 30, scaled
     logs above).
     """
@@ -620,7 +632,7 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     x = delta / kp_safe
     near = (x >= -0.3) & (x <= 0.5) & (kp > 0)
     xn = jnp.where(near, x, 0.0)
-    l = jnp.log1p(xn)
+    log1p_x = jnp.log1p(xn)
     xml = x_minus_log1p(xn)
     # power series weights at kp (clipped into the series range)
     switch = 30.0 if kp.dtype == jnp.float64 else 10.0
@@ -634,18 +646,24 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
         terms.append(terms[-1] * (q / (i * i)))
     w = jnp.concatenate(terms, axis=-1)
     w = w / jnp.sum(w, axis=-1, keepdims=True)
-    two_k_l = 2.0 * k * l[..., None]
+    two_k_l = 2.0 * k * log1p_x[..., None]
     m = jnp.sum(w * jnp.expm1(two_k_l), axis=-1)
-    series = -x_minus_log1p(m) + jnp.sum(w * (expm1_minus_x(two_k_l) - 2.0 * k * xml[..., None]), axis=-1)
+    series = -x_minus_log1p(m) + jnp.sum(
+        w * (expm1_minus_x(two_k_l) - 2.0 * k * xml[..., None]), axis=-1
+    )
     # Hankel weights at kp (clipped into the asymptotic range)
     kh = jnp.where(series_side, switch, kp_safe)
     c = jnp.asarray([coeffs[0] for coeffs in _DEBYE_U], kp.dtype)
     j = jnp.arange(len(_DEBYE_U), dtype=kp.dtype)
     wh = c * (1.0 / kh)[..., None] ** j
     wh = wh / jnp.sum(wh, axis=-1, keepdims=True)
-    minus_j_l = -j * l[..., None]
+    minus_j_l = -j * log1p_x[..., None]
     mh = jnp.sum(wh * jnp.expm1(minus_j_l), axis=-1)
-    hankel = 0.5 * xml - x_minus_log1p(mh) + jnp.sum(wh * (expm1_minus_x(minus_j_l) + j * xml[..., None]), axis=-1)
+    hankel = (
+        0.5 * xml
+        - x_minus_log1p(mh)
+        + jnp.sum(wh * (expm1_minus_x(minus_j_l) + j * xml[..., None]), axis=-1)
+    )
     out = jnp.where(near, jnp.where(series_side, series, hankel), direct)
     return jnp.maximum(out, 0.0)
 
@@ -669,7 +687,9 @@ def ratio_minus_one_minus_log_of(num: jax.Array, den: jax.Array) -> jax.Array:
 
 
 def log_ndtr_difference(a: jax.Array, b: jax.Array) -> jax.Array:
-    r"""``log Φ(b) - log Φ(a)`` (Φ the standard normal CDF), accurate for close ``a``, ``b``
+    r"""``log Φ(b) - log Φ(a)``, accurate for close arguments and never underflowing.
+
+    ``log Φ(b) - log Φ(a)`` (Φ the standard normal CDF), accurate for close ``a``, ``b``
     and finite for any finite ``a``, ``b`` (no underflow of Φ: probits of ±30 are fine).
 
     Why: the log-ratio of the outcome probabilities of two close ProbitBernoulli
@@ -684,8 +704,6 @@ def log_ndtr_difference(a: jax.Array, b: jax.Array) -> jax.Array:
     while ``|h| max(1, |m|) < 1/2`` (then the series converges like ``4^{-2k} / (2k)!``);
     farther apart the direct difference of ``log_ndtr`` has no harmful cancellation.
     """
-    import jax.scipy.special as jsp
-
     a, b = jnp.asarray(a), jnp.asarray(b)
     h = b - a
     m = a + 0.5 * h
@@ -742,14 +760,13 @@ def _tanh_sinh_unit(step: float, tau_max: float):
 
     ``v = (1 + tanh z)/2`` with ``z = (pi/2) sinh(tau)``, ``tau = k * step``; the logs are
     formed from ``z`` (``log v = -softplus(-2z)``), so nodes within 1e-30 of an end keep
-    their distance to it."""
-    import numpy as _np
-
-    tau = _np.arange(-tau_max, tau_max + step / 2, step)
-    z = 0.5 * math.pi * _np.sinh(tau)
-    log_v = -_np.logaddexp(0.0, -2.0 * z)
-    log_1mv = -_np.logaddexp(0.0, 2.0 * z)
-    weight = step * 0.25 * math.pi * _np.cosh(tau) / _np.cosh(z) ** 2
+    their distance to it.
+    """
+    tau = np.arange(-tau_max, tau_max + step / 2, step)
+    z = 0.5 * math.pi * np.sinh(tau)
+    log_v = -np.logaddexp(0.0, -2.0 * z)
+    log_1mv = -np.logaddexp(0.0, 2.0 * z)
+    weight = step * 0.25 * math.pi * np.cosh(tau) / np.cosh(z) ** 2
     return log_v, log_1mv, weight
 
 
@@ -769,7 +786,8 @@ def kumaraswamy_log_ratio_mean(a: jax.Array, b: jax.Array) -> jax.Array:
     smooth integrand (between ``-log a`` at ``t = 0`` and 0 at ``t = 1``; exactly 0 for
     ``a = 1``). Tanh-sinh quadrature on fixed nodes (57 in float32, 129 in float64; the
     nodes' logs are exact in float64, so ``log(1 - t)`` is ``log(-expm1(log V / b))`` next to
-    ``t = 1`` and ``log1p(-t)`` below ``t = 1/2``, accurate at both ends) handles the algebraic end-point behaviour; ``t < 1e-4``
+    ``t = 1`` and ``log1p(-t)`` below ``t = 1/2``, accurate at both ends) handles the algebraic
+    end-point behaviour; ``t < 1e-4``
     (``1e-8`` in float64) uses ``log phi = -log a + t (a - 1)/(2a)``. Checked against mpmath
     at 30 digits for ``a, b`` in [0.05, 100]: absolute error below 1e-7 (float32), 1e-10
     (float64).
@@ -787,7 +805,11 @@ def kumaraswamy_log_ratio_mean(a: jax.Array, b: jax.Array) -> jax.Array:
     small = lt < thr
     lts = jnp.where(small, thr, lt)
     near_one = lts > -math.log(2.0)
-    log_1mt = jnp.where(near_one, jnp.log(-jnp.expm1(jnp.where(near_one, lts, -1.0))), jnp.log1p(-jnp.exp(jnp.minimum(lts, -math.log(2.0)))))
+    log_1mt = jnp.where(
+        near_one,
+        jnp.log(-jnp.expm1(jnp.where(near_one, lts, -1.0))),
+        jnp.log1p(-jnp.exp(jnp.minimum(lts, -math.log(2.0)))),
+    )
     log_phi = jnp.log(-jnp.expm1(log_1mt / a)) - lts
     t = jnp.exp(jnp.where(small, lt, thr))
     log_phi_small = -jnp.log(a) + t * (a - 1) / (2 * a)
@@ -813,13 +835,51 @@ def normal_expectation(fn, loc: jax.Array, scale: jax.Array) -> jax.Array:
     about 1e-7 at ``scale = 20``; the truncation at 10 standard deviations costs ``1e-23``.
     ``fn`` must map an array of ``Y`` values to an array of the same shape.
     """
-    import numpy as _np
-
     loc = jnp.asarray(loc)
     scale = jnp.asarray(scale)
     dtype = jnp.result_type(loc, scale)
-    k = _np.arange(-_GAUSS_TRAPEZOID_HALF, _GAUSS_TRAPEZOID_HALF + 1)
+    k = np.arange(-_GAUSS_TRAPEZOID_HALF, _GAUSS_TRAPEZOID_HALF + 1)
     z = k * _GAUSS_TRAPEZOID_STEP
-    w = _GAUSS_TRAPEZOID_STEP * _np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    w = _GAUSS_TRAPEZOID_STEP * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
     y = loc[..., None] + scale[..., None] * jnp.asarray(z, dtype)
     return jnp.sum(jnp.asarray(w, dtype) * fn(y), axis=-1)
+
+
+def vmf_kl_uniform(d: int, kappa: jax.Array) -> jax.Array:
+    r"""KL(von Mises-Fisher || uniform) on the sphere ``S^{d-1}``.
+
+    KL(vMF(kappa) || uniform on S^{d-1}) ``= kappa A_nu(kappa) - log(Gamma(nu+1) (2/kappa)^nu
+    I_nu(kappa))`` with ``nu = d/2 - 1``: the normalising constants cancel analytically. Below
+    the series switch this is formed from the normalised log-Bessel (``~ kappa^2/(4(nu+1))``
+    near 0, no cancellation of constants); above it as ``-kappa (1 - A) - (h - kappa)``.
+    """
+    t = bessel_i_terms(0.5 * d - 1.0, kappa)
+    small = kappa * kappa * t.ratio_over_x - t.log_normalized
+    large = -kappa * t.one_minus_ratio - t.log_normalized_minus_x
+    return jnp.where(t.small, small, large)
+
+
+def power_spherical_kl_uniform(d: int, kappa: jax.Array) -> jax.Array:
+    r"""KL(PowerSpherical(kappa) || uniform on S^{d-1}).
+
+    With ``beta = (d-1)/2`` the normalisers cancel to
+
+    .. math::
+        \mathrm{KL} = B(\beta + \kappa, \kappa) - B(2\beta + \kappa, \kappa),
+        \qquad B(x, h) = \log\Gamma(x - h) - \log\Gamma(x) + h\,\psi(x),
+
+    two non-negative Bregman remainders (:func:`jaxkl._numerics.lgamma_bregman`), exact to
+    relative precision as kappa -> 0 (KL ~ kappa^2 (psi'(beta) - psi'(2 beta)) / 2). For
+    ``kappa > beta + 8`` (where ``B`` becomes a difference of O(kappa) terms) it is written
+    as ``[lgamma(a + beta) - lgamma(a)] - [lgamma(2 beta) - lgamma(beta)] - kappa [psi(a + beta)
+    - psi(a)]`` with ``a = beta + kappa``, each difference from the asymptotic helpers.
+    """
+    beta = 0.5 * (d - 1)
+    small = kappa <= beta + 8.0
+    ks = jnp.where(small, kappa, 0.0)
+    kl_small = lgamma_bregman(beta + ks, ks) - lgamma_bregman(2 * beta + ks, ks)
+    kb = jnp.where(small, beta + 9.0, kappa)
+    a = beta + kb
+    const = math.lgamma(2 * beta) - math.lgamma(beta)
+    kl_large = lgamma_difference(a, beta) - const - kb * digamma_difference(a, beta)
+    return jnp.maximum(jnp.where(small, kl_small, kl_large), 0.0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Literal, Optional
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +23,7 @@ from jax.typing import ArrayLike
 from jaxkl import _checks
 from jaxkl._numerics import log1p_minus_x
 
-Reduction = Optional[Literal["mean", "sum", "none"]]
+Reduction = Literal["mean", "sum", "none"] | None
 
 __all__ = ["kl_divergence"]
 
@@ -35,7 +35,7 @@ def kl_divergence(
     reduction: Reduction = "mean",
     *,
     axis: int = -1,
-    where: Optional[ArrayLike] = None,
+    where: ArrayLike | None = None,
 ) -> jax.Array:
     r"""KL divergence between the rows of two tensors of (log-)probabilities.
 
@@ -67,6 +67,12 @@ def kl_divergence(
     Where the value is ``+inf`` (``q_i = 0 < p_i``) the gradient of that row is 0, and
     masked rows get a zero gradient. In log space (``log_prob=True``) gradients are finite
     at ``p = -inf`` (0 for that entry).
+
+    Every finite input gets the right value: rows whose sums or terms overflow (``p = q =
+    [1e38] * 4`` in float32) are computed again, scaled by powers of two, behind a
+    ``lax.cond`` that the common path does not take. Subnormal inputs are another matter:
+    XLA on CPU flushes them to zero, so ``q = [1e-40, 1]`` reads as ``[0, 1]`` (and gives
+    ``+inf`` against a ``p`` with mass there) and an all-subnormal row reads as all-zero.
 
     Args:
         p: data distribution; any rank >= 1, shape ``[..., d, ...]`` with the event axis at
@@ -126,7 +132,7 @@ def _kl_rows(
     *,
     log_prob: bool,
     axis: int = -1,
-    where: Optional[ArrayLike] = None,
+    where: ArrayLike | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """Validate, then return ``(rows, mask)``: per-row KL (0 on masked rows) and the mask.
 
@@ -173,9 +179,7 @@ def _prepare(p, q, axis, where):
     p = p if isinstance(p, jax.Array) else jnp.asarray(p)
     q = q if isinstance(q, jax.Array) else jnp.asarray(q)
     if p.shape != q.shape:
-        raise ValueError(
-            f"Expected p and q to have the same shape but got {p.shape} and {q.shape}"
-        )
+        raise ValueError(f"Expected p and q to have the same shape but got {p.shape} and {q.shape}")
     if p.ndim == 0:
         raise ValueError(
             "Expected p and q to have at least one dimension (the event axis) but got "
@@ -188,7 +192,9 @@ def _prepare(p, q, axis, where):
     except TypeError:
         raise ValueError(f"Expected `axis` to be an int but got {axis!r}") from None
     if not -p.ndim <= axis < p.ndim:
-        raise ValueError(f"`axis`={axis} is out of range for inputs of rank {p.ndim} (shape {p.shape})")
+        raise ValueError(
+            f"`axis`={axis} is out of range for inputs of rank {p.ndim} (shape {p.shape})"
+        )
     axis = axis % p.ndim
     dtype = jnp.promote_types(_accumulation_dtype(p.dtype), _accumulation_dtype(q.dtype))
     batch_shape = p.shape[:axis] + p.shape[axis + 1 :]
@@ -256,7 +262,7 @@ def _check_values(p, q, where, *, log_prob, axis, dtype):
         for passed, message in zip(ok, messages):
             if not passed:
                 raise ValueError(message)
-    else:
+    elif _checks.traced_checks_enabled():  # (closed-over constants under a trace: skipped)
         for i, message in enumerate(messages):
             checkify.check(flags[i], message)
 
@@ -294,7 +300,10 @@ def _row_sum(x: jax.Array, axis: int) -> jax.Array:
     def by_dot(v):
         ones = jnp.ones((v.shape[axis],), v.dtype)
         return lax.dot_general(
-            v, ones, (((axis,), (0,)), ((), ())), precision=lax.Precision.HIGHEST,
+            v,
+            ones,
+            (((axis,), (0,)), ((), ())),
+            precision=lax.Precision.HIGHEST,
             preferred_element_type=v.dtype,
         )
 
@@ -308,20 +317,23 @@ def _row_sum(x: jax.Array, axis: int) -> jax.Array:
 
 @jax.custom_jvp
 def _kl_term(p: jax.Array, q: jax.Array) -> jax.Array:
-    """``p log(p/q) - p + q`` (>= 0) elementwise, with ``p = 0`` giving ``q`` and ``+inf``
-    for ``p > 0 = q``.
+    """``p log(p/q) - p + q`` (>= 0) elementwise: ``q`` at ``p = 0``, ``+inf`` at ``p > 0 = q``.
 
     Arithmetic only (``maximum``, no compare/select): XLA's CPU backend fuses these into
     the row reduction, while a ``where`` makes the reduction read a materialised copy.
     ``den = max(q, tiny - p)`` is ``q`` for every normal ``p > 0`` (so ``q = 0`` gives
     ``log(p/0) = +inf``) and positive for ``p = 0``; there ``log(0/den) = -inf`` is clamped
-    to the finite ``-max`` before the product with ``p = 0``. ``q - p`` is exact for close
-    ``p`` and ``q`` (Sterbenz), so near ``p = q`` the term does not cancel to noise.
+    to the finite ``log(tiny/max)`` before the product with ``p = 0`` (the same clamp keeps
+    a tiny ``p`` whose ``p/q`` underflows from contributing ``p * -inf``). ``q - p`` is
+    exact for close ``p`` and ``q`` (Sterbenz), so near ``p = q`` the term does not cancel.
     The derivative rule below is NaN-free (double ``where``).
     """
     finfo = jnp.finfo(p.dtype)
     den = jnp.maximum(q, float(finfo.tiny) - p)
-    return p * jnp.maximum(jnp.log(p / den), -float(finfo.max)) + (q - p)
+    # log(p/q) of two normal numbers is at least log(tiny/max); below that p/q underflowed
+    # (to 0 where XLA flushes subnormals), so the clamp keeps p * log(p/q) about 0 for tiny p.
+    floor = float(np.log(finfo.tiny) - np.log(finfo.max))
+    return p * jnp.maximum(jnp.log(p / den), floor) + (q - p)
 
 
 @_kl_term.defjvp
@@ -340,6 +352,7 @@ def _kl_term_jvp(primals, tangents):
     return _kl_term(p, q), grad_p * dp + grad_q * dq
 
 
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _rows_prob_space(p, q, axis):
     """Normalised KL per row in one pass over ``p`` and ``q``, from three row sums.
 
@@ -353,7 +366,123 @@ def _rows_prob_space(p, q, axis):
 
     Rounding: about ``eps * (1 + Q/P)`` absolute; rows of ``q`` that sum to far more than
     those of ``p`` lose digits (normalise them first if that matters).
+
+    Finite inputs whose sums (or terms) overflow, e.g. ``p = q = [1e38] * 4`` in float32:
+    such rows are computed again with each row of ``p`` and ``q`` divided by its maximum,
+    which leaves the normalised KL unchanged. The second pass sits behind a ``lax.cond``
+    on "any row overflowed", so the common path pays one extra boolean reduction (under
+    ``vmap`` the ``cond`` becomes a select, and both passes run).
     """
+    value, overflowed = _rows_from_sums(p, q, axis)
+
+    def rescued():
+        return jnp.where(overflowed, _rows_log_domain(p, q, axis), value)
+
+    return lax.cond(jnp.any(overflowed), rescued, lambda: value)
+
+
+@_rows_prob_space.defjvp
+def _rows_prob_space_jvp(axis, primals, tangents):
+    """Analytic derivative of the normalised KL, NaN-free for every finite input.
+
+    With ``w = p/P`` and ``S/P = KL - log(Q/P)``: ``dKL/dp_i = (log(p_i/q_i) - S/P)/P`` and
+    ``dKL/dq_i = 1/Q - w_i/q_i``. At ``p_i = 0`` the ``0 log 0`` term is held at its limit
+    (``log(p_i/q_i)`` reads ``-1``: the derivative of the rest, see the public docstring);
+    rows whose value is not finite get a zero derivative. Log-ratios are taken as
+    ``log p - log q`` so that no ratio over- or underflows; rows whose sums overflow get
+    ``P``, ``Q`` and ``w`` from the power-of-two scaled rows (behind the same ``cond``).
+    """
+    p, q = primals
+    dp, dq = tangents
+    value = _rows_prob_space(p, q, axis)
+    one = jnp.ones((), p.dtype)
+    zero = jnp.zeros((), p.dtype)
+    big_p, big_q = _row_sum(p, axis), _row_sum(q, axis)
+    sums_ok = (big_p < jnp.inf) & (big_q < jnp.inf)
+
+    def plain():
+        inv_p = one / jnp.where(big_p > 0, big_p, one)
+        inv_q = one / jnp.where(big_q > 0, big_q, one)
+        log_qp = jnp.log(jnp.where(big_q > 0, big_q, one)) - jnp.log(
+            jnp.where(big_p > 0, big_p, one)
+        )
+        return inv_p, inv_q, p * jnp.expand_dims(inv_p, axis), log_qp
+
+    def scaled():
+        inv_p, inv_q, w, log_qp = plain()
+        p_s, e_p = _scaled_to_row_max(p, axis)
+        q_s, e_q = _scaled_to_row_max(q, axis)
+        ps_sum, qs_sum = jnp.sum(p_s, axis=axis), jnp.sum(q_s, axis=axis)
+        ps_sum, qs_sum = jnp.where(ps_sum > 0, ps_sum, one), jnp.where(qs_sum > 0, qs_sum, one)
+        two = jnp.full((), 2.0, p.dtype)
+        inv_p_s = jnp.ldexp(one / ps_sum, -e_p)  # underflows to 0 where 1/P is below tiny
+        inv_q_s = jnp.ldexp(one / qs_sum, -e_q)
+        log_qp_s = jnp.log(qs_sum) - jnp.log(ps_sum) + (e_q - e_p).astype(p.dtype) * jnp.log(two)
+        keep = sums_ok
+        return (
+            jnp.where(keep, inv_p, inv_p_s),
+            jnp.where(keep, inv_q, inv_q_s),
+            jnp.where(jnp.expand_dims(keep, axis), w, p_s / jnp.expand_dims(ps_sum, axis)),
+            jnp.where(keep, log_qp, log_qp_s),
+        )
+
+    inv_p, inv_q, w, log_qp = lax.cond(jnp.all(sums_ok), plain, scaled)
+    finite = jnp.isfinite(value)
+    s_over_p = jnp.where(finite, value, zero) - log_qp
+    both = (p > 0) & (q > 0)
+    log_ratio = jnp.where(
+        both, jnp.log(jnp.where(both, p, one)) - jnp.log(jnp.where(both, q, one)), -one
+    )
+    grad_p = (log_ratio - jnp.expand_dims(s_over_p, axis)) * jnp.expand_dims(inv_p, axis)
+    grad_q = jnp.expand_dims(inv_q, axis) - jnp.where(q > 0, w / jnp.where(q > 0, q, one), zero)
+    tangent = jnp.sum(grad_p * dp + grad_q * dq, axis=axis)
+    return value, jnp.where(finite, tangent, zero)
+
+
+def _scaled_to_row_max(x, axis):
+    """``(x * 2**-e, e)``: ``x`` times the power of two that brings its row maximum to [1, 4).
+
+    A power of two keeps every ratio exact, and the scale is a normal number (XLA on CPU
+    flushes subnormals, so ``x / max`` would become ``x * (1/max)`` = 0 at ``max = 1e38``).
+    The scale is a constant for differentiation.
+    """
+    top = lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+    _, exponent = jnp.frexp(jnp.where(top > 0, top, jnp.ones((), x.dtype)))
+    exponent = exponent - 2
+    return x * jnp.ldexp(jnp.ones((), x.dtype), -exponent), jnp.squeeze(exponent, axis)
+
+
+def _rows_log_domain(p, q, axis):
+    """Per-row KL for rows whose sums or terms overflow: ``sum w (log p - log q) + log(Q/P)``.
+
+    The weights ``w = p/P`` and the sums come from the rows scaled by powers of two (so they
+    cannot overflow), the log-ratios from the unscaled entries (so no ratio over- or
+    underflows); ``log(Q/P)`` is assembled from the scaled sums and the exponents.
+    Not cancellation-free near ``p = q``: the common path covers that.
+    """
+    p_s, e_p = _scaled_to_row_max(p, axis)
+    q_s, e_q = _scaled_to_row_max(q, axis)
+    one = jnp.ones((), p.dtype)
+    zero = jnp.zeros((), p.dtype)
+    big_p = jnp.sum(p_s, axis=axis)
+    big_q = jnp.sum(q_s, axis=axis)
+    both = (p > 0) & (q > 0)
+    log_ratio = jnp.log(jnp.where(both, p, one)) - jnp.log(jnp.where(both, q, one))
+    weights = p_s / jnp.expand_dims(jnp.where(big_p > 0, big_p, one), axis)
+    s = jnp.sum(jnp.where(both, weights * log_ratio, zero), axis=axis)
+    ok = (big_p > 0) & (big_q > 0)
+    log_q_over_p = (
+        jnp.log(jnp.where(ok, big_q, one))
+        - jnp.log(jnp.where(ok, big_p, one))
+        + (e_q - e_p).astype(p.dtype) * float(np.log(2.0))
+    )
+    infinite = jnp.any((p > 0) & (q == 0), axis=axis) | (big_q == 0)
+    value = jnp.where(infinite, jnp.inf, s + log_q_over_p)
+    return jnp.where(big_p > 0, value, jnp.nan)
+
+
+def _rows_from_sums(p, q, axis):
+    """Per-row KL from the three row sums, and which rows overflowed."""
     zero = jnp.zeros((), p.dtype)
     one = jnp.ones((), p.dtype)
     big_p = _row_sum(p, axis)
@@ -371,7 +500,10 @@ def _rows_prob_space(p, q, axis):
     value = jnp.where(small_q, far, near)
     # Not ok: +inf when some p > 0 meets q = 0 (or q's row is all zero), NaN when p's row
     # is all zero (undefined; a value check reports it unless the row is masked).
-    return jnp.where(ok, value, jnp.where(big_p > 0, jnp.inf, jnp.nan))
+    # Finite p and q whose sums or terms overflow look like +inf: flag them for a rescaled pass
+    # (a genuine +inf, p > 0 = q, is +inf again there).
+    overflowed = (big_p == jnp.inf) | (big_q == jnp.inf) | ((big_p > 0) & (big_q > 0) & ~ok)
+    return jnp.where(ok, value, jnp.where(big_p > 0, jnp.inf, jnp.nan)), overflowed
 
 
 @jax.custom_jvp

@@ -16,10 +16,9 @@ Usage: ``python scripts/pairs_table.py > pairs.md``
 from __future__ import annotations
 
 import sys
-from typing import Dict, Set, Tuple
 
 # Pairs beyond torch's registry whose closed form another library registers.
-_OTHER_SOURCES: Dict[Tuple[str, str], str] = {
+_OTHER_SOURCES: dict[tuple[str, str], str] = {
     ("LogNormal", "LogNormal"): "TFP",
     ("Chi2", "Chi2"): "TFP",
     ("Chi2", "Gamma"): "TFP",
@@ -41,7 +40,7 @@ _OTHER_SOURCES: Dict[Tuple[str, str], str] = {
 }
 
 
-def torch_pairs() -> Set[Tuple[str, str]]:
+def torch_pairs() -> set[tuple[str, str]]:
     """Names of the pairs torch.distributions registers (empty without torch)."""
     try:
         from torch.distributions import kl as torch_kl
@@ -50,23 +49,29 @@ def torch_pairs() -> Set[Tuple[str, str]]:
     return {(p.__name__, q.__name__) for p, q in torch_kl._KL_REGISTRY}
 
 
-def source(p_name: str, q_name: str, torch_names: Set[Tuple[str, str]]) -> str:
+def source(p_name: str, q_name: str, torch_names: set[tuple[str, str]]) -> str:
     if (p_name, q_name) in torch_names:
         return "torch"
     return _OTHER_SOURCES.get((p_name, q_name), "new")
 
 
 def table() -> str:
-    import jaxkl.distributions  # noqa: F401  (registers every closed form)
-    from jaxkl.kl import registered_pairs
+    from jaxkl.kl import registered_pairs  # importing jaxkl.kl registers every closed form
 
     torch_names = torch_pairs()
     rows = []
     for (tp, tq), fn in registered_pairs().items():
         module = fn.__module__.replace("jaxkl.kl.", "")
-        rows.append((tp.__name__, tq.__name__, source(tp.__name__, tq.__name__, torch_names), f"`{module}.{fn.__name__}`"))
+        rows.append(
+            (
+                tp.__name__,
+                tq.__name__,
+                source(tp.__name__, tq.__name__, torch_names),
+                f"`{module}.{fn.__name__}`",
+            )
+        )
     rows.sort(key=lambda r: (r[0], r[1]))
-    counts: Dict[str, int] = {}
+    counts: dict[str, int] = {}
     for r in rows:
         counts[r[2]] = counts.get(r[2], 0) + 1
     lines = [

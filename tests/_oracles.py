@@ -23,7 +23,7 @@ def torchmetrics_kl(p, q, log_prob=False, reduction="mean", dtype=torch.float64)
 
 
 def torchmetrics_kl_axis(p, q, log_prob=False, reduction="mean", axis=-1):
-    """torchmetrics on any rank: move ``axis`` last, flatten the batch, restore its shape.
+    """Torchmetrics on any rank: move ``axis`` last, flatten the batch, restore its shape.
 
     A 1-D input is one distribution, so ``"none"`` gives shape ``()``.
     """
@@ -67,7 +67,9 @@ def mpmath_kl_rows(p, q, dps=50):
             qr = [mpmath.mpf(float(v)) for v in q[idx]]
             big_p, big_q = mpmath.fsum(pr), mpmath.fsum(qr)
             total = mpmath.fsum(
-                (a / big_p) * mpmath.log((a / big_p) / (b / big_q)) for a, b in zip(pr, qr) if a != 0
+                (a / big_p) * mpmath.log((a / big_p) / (b / big_q))
+                for a, b in zip(pr, qr)
+                if a != 0
             )
             out[idx] = float(total)
     return out

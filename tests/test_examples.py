@@ -15,7 +15,11 @@ def run_example(name: str, timeout: int = 240) -> str:
     env.pop("XLA_FLAGS", None)
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / name)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr[-4000:]}"
     return proc.stdout
@@ -24,7 +28,11 @@ def run_example(name: str, timeout: int = 240) -> str:
 @pytest.mark.timeout(300)
 def test_vae_training_step_example_trains():
     out = run_example("vae_training_step.py")
-    losses = [float(line.split("loss ")[1].split()[0]) for line in out.splitlines() if line.startswith("epoch")]
+    losses = [
+        float(line.split("loss ")[1].split()[0])
+        for line in out.splitlines()
+        if line.startswith("epoch")
+    ]
     assert len(losses) == 5 and losses[-1] < losses[0]
     assert "token KL" in out
 
@@ -44,3 +52,12 @@ def test_multihost_evaluation_example_merges_two_processes():
     merged = sorted(line.split("merged KL ")[1] for line in out.splitlines() if "merged KL" in line)
     assert len(merged) == 2 and merged[0] == merged[1]
     assert merged[0] == out.split("one process, all rows: KL ")[1].split()[0]
+
+
+@pytest.mark.timeout(300)
+def test_distillation_example_trains_with_the_fused_loss():
+    out = run_example("distillation.py")
+    kls = [float(line.split("KL ")[1]) for line in out.splitlines() if line.startswith("step")]
+    assert len(kls) == 7 and kls[-1] < kls[0]
+    saved = out.split("(saved ")[1].split()[0]
+    assert float(saved) > 0

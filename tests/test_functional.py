@@ -61,7 +61,12 @@ def test_matches_torchmetrics_float32(rng, log_prob, transform):
         # The oracle runs in float64 on the same float32 inputs: we must be float32-accurate.
         _assert_close(out, torchmetrics_kl(p, q, log_prob, reduction), rtol=1e-5, atol=F32_ATOL)
         # ... and agree with torchmetrics' own float32 result.
-        _assert_close(out, torchmetrics_kl(p, q, log_prob, reduction, dtype=torch.float32), rtol=1e-5, atol=F32_ATOL)
+        _assert_close(
+            out,
+            torchmetrics_kl(p, q, log_prob, reduction, dtype=torch.float32),
+            rtol=1e-5,
+            atol=F32_ATOL,
+        )
 
 
 @pytest.mark.x64
@@ -104,7 +109,9 @@ def test_quickstart_value_of_torchmetrics_docstring():
 
 def test_top_level_kl_divergence_is_the_tensor_kl(rng):
     p, q = _random_pair(rng, (3, 5))
-    np.testing.assert_array_equal(jaxkl.kl_divergence(p, q, False, "none"), kl_divergence(p, q, reduction="none"))
+    np.testing.assert_array_equal(
+        jaxkl.kl_divergence(p, q, False, "none"), kl_divergence(p, q, reduction="none")
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -118,7 +125,9 @@ def test_one_dimensional_input_is_one_distribution(rng, log_prob):
     for reduction in REDUCTIONS:
         out = kl_divergence(p, q, log_prob, reduction)
         assert out.shape == ()
-        _assert_close(out, torchmetrics_kl_axis(p, q, log_prob, reduction), rtol=1e-5, atol=F32_ATOL)
+        _assert_close(
+            out, torchmetrics_kl_axis(p, q, log_prob, reduction), rtol=1e-5, atol=F32_ATOL
+        )
 
 
 @pytest.mark.parametrize("log_prob", [False, True])
@@ -133,7 +142,10 @@ def test_axis_on_rank_three_matches_moved_and_flattened_reference(rng, log_prob)
             expected = torchmetrics_kl_axis(p, q, log_prob, reduction, axis=axis)
             assert out.shape == np.shape(expected)
             _assert_close(out, expected, rtol=1e-5, atol=F32_ATOL)
-    np.testing.assert_array_equal(kl_divergence(p, q, log_prob, "none", axis=-2), kl_divergence(p, q, log_prob, "none", axis=1))
+    np.testing.assert_array_equal(
+        kl_divergence(p, q, log_prob, "none", axis=-2),
+        kl_divergence(p, q, log_prob, "none", axis=1),
+    )
 
 
 @pytest.mark.parametrize("log_prob", [False, True])
@@ -141,7 +153,9 @@ def test_where_drops_masked_rows(rng, log_prob, transform):
     p, q = _random_pair(rng, (2, 5, 6), np.float32, log_prob)
     mask = np.array([[True, False, True, True, False], [False, True, True, False, True]])
     kept_p, kept_q = p[mask], q[mask]
-    f = transform(lambda a, b, m: tuple(kl_divergence(a, b, log_prob, r, where=m) for r in REDUCTIONS))
+    f = transform(
+        lambda a, b, m: tuple(kl_divergence(a, b, log_prob, r, where=m) for r in REDUCTIONS)
+    )
     for reduction, out in zip(REDUCTIONS, f(p, q, mask)):
         if reduction in ("none", None):
             expected = np.zeros(mask.shape)
@@ -156,7 +170,9 @@ def test_where_broadcasts_to_the_batch_shape(rng):
     row_mask = np.array([True, False, True])  # broadcasts over the leading batch axis
     out = kl_divergence(p, q, reduction="none", where=row_mask)
     expected = np.zeros((2, 3))
-    expected[:, row_mask] = torchmetrics_kl(p[:, row_mask].reshape(-1, 4), q[:, row_mask].reshape(-1, 4), False, "none").reshape(2, 2)
+    expected[:, row_mask] = torchmetrics_kl(
+        p[:, row_mask].reshape(-1, 4), q[:, row_mask].reshape(-1, 4), False, "none"
+    ).reshape(2, 2)
     _assert_close(out, expected, rtol=1e-5)
     with pytest.raises(ValueError, match=r"\(4,\).*\(2, 3\)"):
         kl_divergence(p, q, where=np.ones(4, bool))
@@ -168,7 +184,9 @@ def test_where_broadcasts_to_the_batch_shape(rng):
 def test_mean_over_zero_unmasked_rows_is_nan(rng, log_prob, transform):
     p, q = _random_pair(rng, (3, 4), np.float32, log_prob)
     none = np.zeros(3, bool)
-    assert np.isnan(transform(functools.partial(kl_divergence, log_prob=log_prob))(p, q, where=none))
+    assert np.isnan(
+        transform(functools.partial(kl_divergence, log_prob=log_prob))(p, q, where=none)
+    )
     assert float(kl_divergence(p, q, log_prob, "sum", where=none)) == 0.0
     np.testing.assert_array_equal(kl_divergence(p, q, log_prob, "none", where=none), np.zeros(3))
 
@@ -241,7 +259,9 @@ def test_log_prob_minus_inf_contributes_zero_where_torchmetrics_gives_nan(transf
 
 
 def _grads(p, q, **kwargs):
-    return jax.grad(lambda a, b: kl_divergence(a, b, reduction="sum", **kwargs), argnums=(0, 1))(p, q)
+    return jax.grad(lambda a, b: kl_divergence(a, b, reduction="sum", **kwargs), argnums=(0, 1))(
+        p, q
+    )
 
 
 def test_gradients_are_never_nan_at_the_edges():
@@ -264,13 +284,15 @@ def test_gradient_at_zero_probability_is_the_documented_finite_value():
     p = np.array([[0.0, 0.6, 1.4]], np.float64)
     q = np.array([[0.3, 0.3, 0.9]], np.float64)
     gp, _ = _grads(p.astype(np.float32), q.astype(np.float32))
-    big_p, big_q = p.sum(), q.sum()
+    big_p, _big_q = p.sum(), q.sum()
     s = np.sum(p[0, 1:] * np.log(p[0, 1:] / q[0, 1:]))
     expected = -(1.0 + s / big_p) / big_p
     _assert_close(np.asarray(gp)[0, 0], expected, rtol=1e-5)
+
     # The other entries: central finite differences in float64 of the reference.
     def ref(v):
         return float(rel_entr_rows(v[None], q)[0])
+
     for i in (1, 2):
         h = 1e-6
         e = np.zeros(3)
@@ -293,7 +315,10 @@ def test_log_space_gradients_are_finite_at_minus_inf():
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_gradients_match_finite_differences(rng, log_prob, reduction):
     p, q = _random_pair(rng, (3, 4), np.float64, log_prob)
-    f = lambda a, b: kl_divergence(a, b, log_prob, reduction)
+
+    def f(a, b):
+        return kl_divergence(a, b, log_prob, reduction)
+
     check_grads(f, (p, q), order=2, modes=["fwd", "rev"], eps=1e-5, atol=1e-6, rtol=1e-6)
 
 
@@ -318,7 +343,9 @@ def test_half_precision_accumulates_in_float32(rng, dtype, log_prob, transform):
     ph, qh = jnp.asarray(p, dtype), jnp.asarray(q, dtype)
     out = transform(functools.partial(kl_divergence, log_prob=log_prob, reduction="none"))(ph, qh)
     assert out.dtype == jnp.float32
-    expected = torchmetrics_kl(np.asarray(ph, np.float32), np.asarray(qh, np.float32), log_prob, "none")
+    expected = torchmetrics_kl(
+        np.asarray(ph, np.float32), np.asarray(qh, np.float32), log_prob, "none"
+    )
     _assert_close(out, expected, rtol=2e-5)
 
 
@@ -329,7 +356,10 @@ def test_float32_and_lower_stay_float32_under_x64(rng, dtype):
     p, q = (p * 10).astype(dtype), (q * 10).astype(dtype)
     for reduction in REDUCTIONS:
         assert kl_divergence(p, q, reduction=reduction).dtype == jnp.float32
-        assert jax.jit(functools.partial(kl_divergence, reduction=reduction))(p, q).dtype == jnp.float32
+        assert (
+            jax.jit(functools.partial(kl_divergence, reduction=reduction))(p, q).dtype
+            == jnp.float32
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -364,7 +394,9 @@ def test_bad_arguments_raise_eagerly_and_under_jit(rng, static, exc, match):
 def test_static_arguments_work_as_jit_static_argnames(rng):
     p, q = _random_pair(rng, (2, 3))
     f = jax.jit(kl_divergence, static_argnames=("log_prob", "reduction", "axis"))
-    _assert_close(f(p, q, reduction="sum", axis=0), torchmetrics_kl(p.T, q.T, False, "sum"), rtol=1e-5)
+    _assert_close(
+        f(p, q, reduction="sum", axis=0), torchmetrics_kl(p.T, q.T, False, "sum"), rtol=1e-5
+    )
     with pytest.raises(ValueError, match="reduction"):
         f(p, q, reduction="bad")
 
@@ -405,6 +437,7 @@ def test_bad_values_raise_eagerly_are_free_under_jit_and_reported_when_switched_
     def checked(*args, **kwargs):
         with jaxkl.value_checks():
             return checkified(*args, **kwargs)
+
     for case in BAD_VALUES:
         if case[0] != log_prob:
             continue
@@ -434,12 +467,17 @@ def test_bad_values_raise_eagerly_are_free_under_jit_and_reported_when_switched_
 @pytest.mark.parametrize("log_prob", [False, True])
 def test_jit_equals_eager_and_vmap_equals_batched(rng, log_prob):
     p, q = _random_pair(rng, (3, 4, 5), np.float32, log_prob)
-    f = lambda a, b: tuple(kl_divergence(a, b, log_prob, r) for r in REDUCTIONS)
+
+    def f(a, b):
+        return tuple(kl_divergence(a, b, log_prob, r) for r in REDUCTIONS)
+
     eager = f(p, q)
     looped = [f(p[i], q[i]) for i in range(3)]
     for k, (jitted, mapped) in enumerate(zip(jax.jit(f)(p, q), jax.vmap(f)(p, q))):
         np.testing.assert_allclose(jitted, eager[k], rtol=1e-6)
-        np.testing.assert_allclose(mapped, np.stack([np.asarray(row[k]) for row in looped]), rtol=1e-6)
+        np.testing.assert_allclose(
+            mapped, np.stack([np.asarray(row[k]) for row in looped]), rtol=1e-6
+        )
     mask = np.array([[True, False, True, True], [False] * 4, [True] * 4])
     g = functools.partial(kl_divergence, log_prob=log_prob, reduction="sum")
     np.testing.assert_allclose(
@@ -469,7 +507,11 @@ def test_private_halves_compose_to_the_public_function(rng):
     assert rows.shape == (2, 3) and m.shape == (2, 3) and m.dtype == jnp.bool_
     np.testing.assert_array_equal(np.asarray(rows)[~mask], 0.0)
     for reduction in REDUCTIONS:
-        np.testing.assert_allclose(_reduce(rows, m, reduction), kl_divergence(p, q, reduction=reduction, where=mask), rtol=1e-6)
+        np.testing.assert_allclose(
+            _reduce(rows, m, reduction),
+            kl_divergence(p, q, reduction=reduction, where=mask),
+            rtol=1e-6,
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -498,7 +540,9 @@ def test_property_kl_is_non_negative(p, q):
     out = np.asarray(kl_divergence(p32, q32, reduction="none"))
     bound = _rounding_bound(p, q)
     assert np.all(out >= -bound)
-    assert np.all(np.abs(out - rel_entr_rows(p32, q32)) <= 1e-5 * np.abs(rel_entr_rows(p32, q32)) + bound)
+    assert np.all(
+        np.abs(out - rel_entr_rows(p32, q32)) <= 1e-5 * np.abs(rel_entr_rows(p32, q32)) + bound
+    )
 
 
 @_PROPS
@@ -538,3 +582,32 @@ def test_property_where_equals_dropping_rows(p, q, mask, log_prob):
         np.testing.assert_allclose(mean, dropped / mask.sum(), rtol=1e-5, atol=1e-6)
     else:
         assert np.isnan(mean)
+
+
+# Finite float32 inputs at the edges of the range: row sums or terms that overflow, ratios
+# that underflow. Each row: p, q (one row each, padded to 3 entries).
+EXTREME_FINITE_ROWS = [
+    ([1e38, 1e38, 1e38], [1e38, 1e38, 1e38]),  # sums overflow, KL 0
+    ([1e38, 1.0, 0.0], [1.0, 1.0, 0.0]),  # p's sum is fine, p log(p/q) overflows
+    ([3e38, 3e38, 1.0], [1.0, 2e38, 3e38]),  # both sums overflow, ratios span 1e77
+    ([2e-38, 1.0, 1.0], [10.0, 1.0, 1.0]),  # p/q underflows below the smallest normal
+    ([3e38, 2e-38, 1.0], [2e-38, 3e38, 1.0]),  # log-ratios of +-176
+    ([1e-30, 1e-30, 1e-30], [1e-30, 3e-30, 2e-30]),  # tiny but normal rows
+]
+
+
+def test_finite_inputs_whose_sums_overflow_or_ratios_underflow():
+    p = np.array([r[0] for r in EXTREME_FINITE_ROWS], np.float32)
+    q = np.array([r[1] for r in EXTREME_FINITE_ROWS], np.float32)
+    f = jax.jit(lambda a, b: kl_divergence(a, b, reduction="none"))
+    expected = mpmath_kl_rows(p, q)
+    np.testing.assert_allclose(f(p, q), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        kl_divergence(p, q, reduction="none"), expected, rtol=1e-5, atol=1e-6
+    )
+    grads = jax.jit(jax.grad(lambda a, b: kl_divergence(a, b, reduction="sum"), argnums=(0, 1)))
+    for g in grads(p, q):
+        assert np.all(np.isfinite(g))
+    # the common path is unchanged: one row at a time agrees with the batch
+    for i in range(len(p)):
+        np.testing.assert_allclose(f(p[i : i + 1], q[i : i + 1]), expected[i : i + 1], rtol=1e-5)

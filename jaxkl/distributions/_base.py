@@ -12,9 +12,11 @@ A family is a subclass with annotated fields, in a fixed order::
             loc, scale = as_float_params(loc, scale)
             self._init(loc=loc, scale=scale, validate_args=validate_args)
 
+The pytree machinery is :class:`jaxkl._pytree.Pytree`'s (shared with the transforms):
 ``__init_subclass__`` turns every subclass into a frozen dataclass (``init=False``,
 ``eq=False``) and registers it as a pytree. Fields are leaves unless declared with
-``static_field()``, which makes them hashable aux data (e.g. ``reinterpreted_batch_ndims``).
+``jaxkl._pytree.static_field()``, which makes them hashable aux data (e.g.
+``reinterpreted_batch_ndims``).
 A leaf may be ``None`` (an absent alternative parametrisation, e.g. ``logits`` when
 ``probs`` was given): ``None`` is an empty subtree, so the choice shows in the treedef.
 
@@ -25,16 +27,18 @@ Unflattening never calls ``__init__`` (JAX unflattens with tracers, ``ShapedArra
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxkl import _checks
+from jaxkl._pytree import Pytree
 from jaxkl.distributions import constraints as C
 
-Shape = Tuple[int, ...]
+Shape = tuple[int, ...]
 
 #: Default for ``validate_args`` when a constructor is not told; like torch's
 #: ``Distribution.set_default_validate_args``.
@@ -46,15 +50,13 @@ def set_default_validate_args(value: bool) -> None:
     _VALIDATE_DEFAULT[0] = bool(value)
 
 
-def static_field(**kwargs: Any) -> Any:
-    """A dataclass field that is pytree metadata (hashable aux data), not a leaf."""
-    return dataclasses.field(metadata={"static": True}, **kwargs)
-
-
 def float_dtype(*xs: Any) -> jnp.dtype:
-    """The floating dtype parameters compute in: float64 if any is float64 (after JAX's
+    """The floating dtype the parameters compute in.
+
+    The floating dtype parameters compute in: float64 if any is float64 (after JAX's
     canonicalisation, so only with x64 on), else float32 (also for half precision and
-    integer inputs)."""
+    integer inputs).
+    """
     for x in xs:
         if x is None:
             continue
@@ -64,9 +66,12 @@ def float_dtype(*xs: Any) -> jnp.dtype:
     return jnp.dtype(jnp.float32)
 
 
-def as_float_params(*xs: Any, broadcast: bool = True) -> Tuple[jax.Array, ...]:
-    """Convert to one floating dtype and (by default) broadcast to a common shape (torch's
-    ``broadcast_all``). ``None`` stays ``None``."""
+def as_float_params(*xs: Any, broadcast: bool = True) -> tuple[jax.Array, ...]:
+    """Convert to one floating dtype and (by default) broadcast to a common shape.
+
+    Convert to one floating dtype and (by default) broadcast to a common shape (torch's
+    ``broadcast_all``). ``None`` stays ``None``.
+    """
     dtype = float_dtype(*xs)
     arrs = [None if x is None else jnp.asarray(x, dtype=dtype) for x in xs]
     if broadcast:
@@ -76,60 +81,27 @@ def as_float_params(*xs: Any, broadcast: bool = True) -> Tuple[jax.Array, ...]:
     return tuple(arrs)
 
 
-class Distribution:
+class Distribution(Pytree, base=True):
     """Base class of every distribution. See the module docstring for how to subclass."""
 
     #: parameter name -> constraint, checked at construction (concrete: ValueError;
     #: traced: checkify check).
-    arg_constraints: ClassVar[Dict[str, C.Constraint]] = {}
+    arg_constraints: ClassVar[dict[str, C.Constraint]] = {}
     #: the support of the distribution (a constraint, or None when it depends on params)
-    support: ClassVar[Optional[C.Constraint]] = None
+    support: ClassVar[C.Constraint | None] = None
     #: parameter name -> number of trailing event dims of that parameter (default 0)
-    param_event_ndims: ClassVar[Dict[str, int]] = {}
+    param_event_ndims: ClassVar[dict[str, int]] = {}
     #: True when ``sample`` is reparameterised (gradients flow to the parameters)
     has_rsample: ClassVar[bool] = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(frozen=True, eq=False, init=False, repr=False)(cls)
-        fields = dataclasses.fields(cls)
-        cls._leaf_names = tuple(f.name for f in fields if not f.metadata.get("static"))
-        cls._static_names = tuple(f.name for f in fields if f.metadata.get("static"))
-        jax.tree_util.register_pytree_with_keys(
-            cls, cls._tree_flatten_with_keys, cls._tree_unflatten, cls._tree_flatten
-        )
-
-    # -- pytree --------------------------------------------------------------------
-    def _tree_flatten(self):
-        leaves = tuple(getattr(self, n) for n in self._leaf_names)
-        aux = tuple(getattr(self, n) for n in self._static_names)
-        return leaves, aux
-
-    def _tree_flatten_with_keys(self):
-        leaves = tuple(
-            (jax.tree_util.GetAttrKey(n), getattr(self, n)) for n in self._leaf_names
-        )
-        aux = tuple(getattr(self, n) for n in self._static_names)
-        return leaves, aux
-
-    @classmethod
-    def _tree_unflatten(cls, aux, leaves):
-        obj = object.__new__(cls)
-        for name, value in zip(cls._leaf_names, leaves):
-            object.__setattr__(obj, name, value)
-        for name, value in zip(cls._static_names, aux):
-            object.__setattr__(obj, name, value)
-        return obj
-
     # -- construction --------------------------------------------------------------
-    def _init(self, validate_args: Optional[bool] = None, **values: Any) -> None:
+    def _init(self, validate_args: bool | None = None, **values: Any) -> None:
         """Set the fields (the constructor's last step) and validate the parameters."""
         names = set(self._leaf_names) | set(self._static_names)
         unknown = set(values) - names
         if unknown:
             raise TypeError(f"{type(self).__name__} has no fields {sorted(unknown)}")
-        for name in self._leaf_names + self._static_names:
-            object.__setattr__(self, name, values.get(name))
+        self._set_fields(values)
         if validate_args is None:
             validate_args = _VALIDATE_DEFAULT[0]
         if validate_args and _checks.checks_wanted(
@@ -147,7 +119,11 @@ class Distribution:
             self._value_check(
                 ok,
                 f"{type(self).__name__}: parameter `{name}` must be {constraint.name}"
-                + (f", got {np.asarray(value)!r}" if _checks.is_concrete(value) and np.size(value) <= 8 else ""),
+                + (
+                    f", got {np.asarray(value)!r}"
+                    if _checks.is_concrete(value) and np.size(value) <= 8
+                    else ""
+                ),
                 value,
             )
 
@@ -156,7 +132,9 @@ class Distribution:
         _checks.value_check(ok, message, *arrays)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise dataclasses.FrozenInstanceError(f"{type(self).__name__} is immutable; cannot set {name!r}")
+        raise dataclasses.FrozenInstanceError(
+            f"{type(self).__name__} is immutable; cannot set {name!r}"
+        )
 
     # -- shapes --------------------------------------------------------------------
     @property
@@ -176,9 +154,12 @@ class Distribution:
     def event_shape(self) -> Shape:
         return ()
 
-    def expand(self, batch_shape: Sequence[int]) -> "Distribution":
-        """The same distribution with its parameters broadcast to ``batch_shape`` (torch's
-        ``expand``). Families whose leaves are not plain parameters override this."""
+    def expand(self, batch_shape: Sequence[int]) -> Distribution:
+        """The same distribution with its parameters broadcast to ``batch_shape``.
+
+        The same distribution with its parameters broadcast to ``batch_shape`` (torch's
+        ``expand``). Families whose leaves are not plain parameters override this.
+        """
         batch_shape = tuple(batch_shape)
         if batch_shape == self.batch_shape:
             return self
@@ -186,7 +167,8 @@ class Distribution:
             jnp.broadcast_shapes(self.batch_shape, batch_shape)
         except ValueError:
             raise ValueError(
-                f"{type(self).__name__} with batch_shape {self.batch_shape} cannot be expanded to {batch_shape}"
+                f"{type(self).__name__} with batch_shape {self.batch_shape} cannot be expanded to "
+                f"{batch_shape}"
             ) from None
         new = {}
         for name in self._leaf_names:
@@ -202,7 +184,7 @@ class Distribution:
                 new[name] = jnp.broadcast_to(value, batch_shape + event)
         return self._replace(**new)
 
-    def _replace(self, **values: Any) -> "Distribution":
+    def _replace(self, **values: Any) -> Distribution:
         """A copy with some fields replaced, without calling ``__init__`` (no validation)."""
         obj = object.__new__(type(self))
         for name in self._leaf_names + self._static_names:
@@ -220,8 +202,10 @@ class Distribution:
         raise NotImplementedError(f"{type(self).__name__}.sample")
 
     def rsample(self, key: jax.Array, sample_shape: Sequence[int] = ()) -> jax.Array:
-        """Reparameterised sample (torch's name). Same as :meth:`sample` where
-        ``has_rsample``; otherwise raises."""
+        """Reparameterised sample (torch's name).
+
+        Same as :meth:`sample` where ``has_rsample``; otherwise raises.
+        """
         if not self.has_rsample:
             raise NotImplementedError(f"{type(self).__name__} has no reparameterised sampler")
         return self.sample(key, sample_shape)
@@ -264,7 +248,7 @@ class ExponentialFamily(Distribution):
     """
 
     @property
-    def _natural_params(self) -> Tuple[jax.Array, ...]:
+    def _natural_params(self) -> tuple[jax.Array, ...]:
         raise NotImplementedError
 
     def _log_normalizer(self, *natural_params: jax.Array) -> jax.Array:

@@ -12,32 +12,35 @@ Their leaves are other distributions (and transforms), so they pass through ``ji
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxkl._linalg import sum_rightmost
+from jaxkl._pytree import static_field
 from jaxkl.distributions import constraints as C
-from jaxkl.distributions._base import Distribution, static_field
+from jaxkl.distributions._base import Distribution
 from jaxkl.distributions.transforms import Transform
 
 __all__ = ["Independent", "TransformedDistribution", "MixtureSameFamily"]
 
-Shape = Tuple[int, ...]
-
-
-def _sum_rightmost(x: jax.Array, n: int) -> jax.Array:
-    return jnp.sum(x, axis=tuple(range(-n, 0))) if n > 0 else x
+Shape = tuple[int, ...]
 
 
 def _check_distribution(value: Any, name: str, owner: str) -> None:
     if not isinstance(value, Distribution):
-        raise TypeError(f"{owner}: `{name}` must be a jaxkl Distribution, got {type(value).__name__}")
+        raise TypeError(
+            f"{owner}: `{name}` must be a jaxkl Distribution, got {type(value).__name__}"
+        )
 
 
 class Independent(Distribution):
-    r"""Reinterprets the rightmost ``reinterpreted_batch_ndims`` batch dimensions of
+    r"""Batch dimensions of a distribution reinterpreted as event dimensions.
+
+    Reinterprets the rightmost ``reinterpreted_batch_ndims`` batch dimensions of
     ``base_distribution`` as event dimensions (torch's ``Independent``).
 
     .. math::
@@ -75,10 +78,16 @@ class Independent(Distribution):
         r = int(r)
         if r < 0 or r > len(base_distribution.batch_shape):
             raise ValueError(
-                "Independent: `reinterpreted_batch_ndims` must be between 0 and the base's batch rank "
-                f"{len(base_distribution.batch_shape)} (batch_shape {base_distribution.batch_shape}), got {r}"
+                "Independent: `reinterpreted_batch_ndims` must be between 0 and the base's batch "
+                "rank "
+                f"{len(base_distribution.batch_shape)} (batch_shape "
+                f"{base_distribution.batch_shape}), got {r}"
             )
-        self._init(base_distribution=base_distribution, reinterpreted_batch_ndims=r, validate_args=validate_args)
+        self._init(
+            base_distribution=base_distribution,
+            reinterpreted_batch_ndims=r,
+            validate_args=validate_args,
+        )
 
     @property
     def batch_shape(self) -> Shape:
@@ -88,7 +97,10 @@ class Independent(Distribution):
     @property
     def event_shape(self) -> Shape:
         shape = self.base_distribution.batch_shape
-        return shape[len(shape) - self.reinterpreted_batch_ndims :] + self.base_distribution.event_shape
+        return (
+            shape[len(shape) - self.reinterpreted_batch_ndims :]
+            + self.base_distribution.event_shape
+        )
 
     @property
     def has_rsample(self) -> bool:  # type: ignore[override]
@@ -101,22 +113,24 @@ class Independent(Distribution):
             return base
         return C.independent(base, self.reinterpreted_batch_ndims)
 
-    def expand(self, batch_shape: Sequence[int]) -> "Independent":
+    def expand(self, batch_shape: Sequence[int]) -> Independent:
         batch_shape = tuple(batch_shape)
         if batch_shape == self.batch_shape:
             return self
         base_shape = self.base_distribution.batch_shape
         reinterpreted = base_shape[len(base_shape) - self.reinterpreted_batch_ndims :]
-        return self._replace(base_distribution=self.base_distribution.expand(batch_shape + reinterpreted))
+        return self._replace(
+            base_distribution=self.base_distribution.expand(batch_shape + reinterpreted)
+        )
 
     def log_prob(self, value):
-        return _sum_rightmost(self.base_distribution.log_prob(value), self.reinterpreted_batch_ndims)
+        return sum_rightmost(self.base_distribution.log_prob(value), self.reinterpreted_batch_ndims)
 
     def sample(self, key, sample_shape=()):
         return self.base_distribution.sample(key, sample_shape)
 
     def entropy(self):
-        return _sum_rightmost(self.base_distribution.entropy(), self.reinterpreted_batch_ndims)
+        return sum_rightmost(self.base_distribution.entropy(), self.reinterpreted_batch_ndims)
 
     @property
     def mean(self):
@@ -128,7 +142,9 @@ class Independent(Distribution):
 
 
 class TransformedDistribution(Distribution):
-    r"""The distribution of ``y = t_n(... t_1(x))`` for ``x ~ base_distribution`` (torch's
+    r"""A base distribution pushed through a chain of transforms.
+
+    The distribution of ``y = t_n(... t_1(x))`` for ``x ~ base_distribution`` (torch's
     ``TransformedDistribution``).
 
     .. math::
@@ -154,7 +170,7 @@ class TransformedDistribution(Distribution):
     """
 
     base_distribution: Distribution
-    transforms: Tuple[Transform, ...]
+    transforms: tuple[Transform, ...]
 
     def __init__(self, base_distribution, transforms, *, validate_args=None):
         _check_distribution(base_distribution, "base_distribution", "TransformedDistribution")
@@ -164,18 +180,22 @@ class TransformedDistribution(Distribution):
             transforms = tuple(transforms)
         else:
             raise TypeError(
-                "TransformedDistribution: `transforms` must be a Transform or a list of Transforms, "
+                "TransformedDistribution: `transforms` must be a Transform or a list of "
+                "Transforms, "
                 f"got {type(transforms).__name__}"
             )
         for t in transforms:
             if not isinstance(t, Transform):
-                raise TypeError(f"TransformedDistribution: `transforms` holds a non-Transform {t!r}")
+                raise TypeError(
+                    f"TransformedDistribution: `transforms` holds a non-Transform {t!r}"
+                )
         base = base_distribution
         domain_event_dim = max((t.event_dim for t in transforms), default=0)
         base_shape = base.batch_shape + base.event_shape
         if len(base_shape) < domain_event_dim:
             raise ValueError(
-                f"TransformedDistribution: the transforms act on {domain_event_dim} event dims but the base "
+                f"TransformedDistribution: the transforms act on {domain_event_dim} event dims "
+                "but the base "
                 f"has shape {base_shape}"
             )
         shape = base_shape
@@ -207,7 +227,7 @@ class TransformedDistribution(Distribution):
     def has_rsample(self) -> bool:  # type: ignore[override]
         return self.base_distribution.has_rsample
 
-    def expand(self, batch_shape: Sequence[int]) -> "TransformedDistribution":
+    def expand(self, batch_shape: Sequence[int]) -> TransformedDistribution:
         batch_shape = tuple(batch_shape)
         if batch_shape == self.batch_shape:
             return self
@@ -228,8 +248,11 @@ class TransformedDistribution(Distribution):
         return self.transforms[-1].codomain if self.transforms else self.base_distribution.support
 
     def log_prob(self, value):
-        """``log p(value)``; ``-inf`` where a value lies outside a transform's codomain (torch
-        returns NaN there), so that Monte Carlo estimates see support mismatches."""
+        """``log p(value)``, ``-inf`` outside the support.
+
+        ``log p(value)``; ``-inf`` where a value lies outside a transform's codomain (torch
+        returns NaN there), so that Monte Carlo estimates see support mismatches.
+        """
         event_dim = len(self.event_shape)
         y = jnp.asarray(value)
         log_prob = 0.0
@@ -239,10 +262,12 @@ class TransformedDistribution(Distribution):
             n = min(event_dim - t.codomain.event_dim, ok.ndim)
             inside = inside & (jnp.all(ok, axis=tuple(range(-n, 0))) if n > 0 else ok)
             x = t.inverse(y)
-            log_prob = log_prob - _sum_rightmost(t.log_abs_det_jacobian(x, y), event_dim - t.event_dim)
+            log_prob = log_prob - sum_rightmost(
+                t.log_abs_det_jacobian(x, y), event_dim - t.event_dim
+            )
             y = x
         base = self.base_distribution
-        log_prob = log_prob + _sum_rightmost(base.log_prob(y), event_dim - len(base.event_shape))
+        log_prob = log_prob + sum_rightmost(base.log_prob(y), event_dim - len(base.event_shape))
         return jnp.where(inside, log_prob, -jnp.inf)
 
 
@@ -256,13 +281,16 @@ def _mixture_log_weights(mixture: Distribution) -> jax.Array:
         probs = jnp.asarray(probs)
         return jnp.log(probs) - jnp.log(jnp.sum(probs, axis=-1, keepdims=True))
     raise TypeError(
-        f"MixtureSameFamily: `mixture_distribution` must be Categorical-like (with `logits` or `probs`), "
+        "MixtureSameFamily: `mixture_distribution` must be Categorical-like (with `logits` or "
+        "`probs`), "
         f"got {type(mixture).__name__}"
     )
 
 
 class MixtureSameFamily(Distribution):
-    r"""A mixture of the components of one batched distribution (torch's
+    r"""A mixture of the components of one batched distribution.
+
+    A mixture of the components of one batched distribution (torch's
     ``MixtureSameFamily(mixture_distribution, component_distribution)``).
 
     .. math::
@@ -310,20 +338,23 @@ class MixtureSameFamily(Distribution):
         cb = component_distribution.batch_shape
         if len(cb) < 1:
             raise ValueError(
-                "MixtureSameFamily: `component_distribution` needs a batch dimension indexing the components, "
+                "MixtureSameFamily: `component_distribution` needs a batch dimension indexing the "
+                "components, "
                 f"got batch_shape {cb}"
             )
         k = log_w.shape[-1]
         if cb[-1] != k:
             raise ValueError(
-                f"MixtureSameFamily: `mixture_distribution` has {k} categories but `component_distribution` has "
+                f"MixtureSameFamily: `mixture_distribution` has {k} categories but "
+                "`component_distribution` has "
                 f"{cb[-1]} components (batch_shape {cb})"
             )
         try:
             batch = tuple(jnp.broadcast_shapes(mixture_distribution.batch_shape, cb[:-1]))
         except ValueError:
             raise ValueError(
-                f"MixtureSameFamily: batch shapes {mixture_distribution.batch_shape} (`mixture_distribution`) and "
+                f"MixtureSameFamily: batch shapes {mixture_distribution.batch_shape} "
+                "(`mixture_distribution`) and "
                 f"{cb[:-1]} (`component_distribution` without its component dim) do not broadcast"
             ) from None
         self._init(
@@ -349,7 +380,7 @@ class MixtureSameFamily(Distribution):
         """Normalised log mixture weights, shape ``batch_shape + (K,)``."""
         return _mixture_log_weights(self.mixture_distribution)
 
-    def expand(self, batch_shape: Sequence[int]) -> "MixtureSameFamily":
+    def expand(self, batch_shape: Sequence[int]) -> MixtureSameFamily:
         batch_shape = tuple(batch_shape)
         if batch_shape == self.batch_shape:
             return self
@@ -371,7 +402,9 @@ class MixtureSameFamily(Distribution):
         sample_shape = tuple(sample_shape)
         k_index, k_comp = jax.random.split(key)
         log_w = self.log_weights
-        index = jax.random.categorical(k_index, log_w, axis=-1, shape=sample_shape + self.batch_shape)
+        index = jax.random.categorical(
+            k_index, log_w, axis=-1, shape=sample_shape + self.batch_shape
+        )
         xs = self.component_distribution.sample(k_comp, sample_shape)  # S + B + (K,) + E
         ne = len(self.event_shape)
         index = index.reshape(index.shape + (1,) * (1 + ne))
@@ -394,4 +427,6 @@ class MixtureSameFamily(Distribution):
         means = self.component_distribution.mean
         mean = jnp.sum(w * means, axis=axis)
         spread = means - jnp.expand_dims(mean, axis)
-        return jnp.sum(w * self.component_distribution.variance, axis=axis) + jnp.sum(w * spread * spread, axis=axis)
+        return jnp.sum(w * self.component_distribution.variance, axis=axis) + jnp.sum(
+            w * spread * spread, axis=axis
+        )

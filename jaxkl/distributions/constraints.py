@@ -64,7 +64,9 @@ class _Simplex(Constraint):
     def check(self, x):
         x = jnp.asarray(x)
         tol = 1e-6 if x.dtype == jnp.float64 else 1e-4
-        return jnp.all(x >= 0, axis=-1) & (jnp.abs(jnp.sum(x, axis=-1) - 1) < tol * x.shape[-1] ** 0.5 + tol)
+        return jnp.all(x >= 0, axis=-1) & (
+            jnp.abs(jnp.sum(x, axis=-1) - 1) < tol * x.shape[-1] ** 0.5 + tol
+        )
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -85,7 +87,10 @@ class _PositiveDefinite(Constraint):
 
     def check(self, x):
         x = jnp.asarray(x)
-        symmetric = jnp.all(jnp.abs(x - jnp.swapaxes(x, -1, -2)) <= 1e-6 * jnp.max(jnp.abs(x)) + 1e-12, axis=(-2, -1))
+        symmetric = jnp.all(
+            jnp.abs(x - jnp.swapaxes(x, -1, -2)) <= 1e-6 * jnp.max(jnp.abs(x)) + 1e-12,
+            axis=(-2, -1),
+        )
         chol = jnp.linalg.cholesky(x)
         return symmetric & jnp.all(jnp.isfinite(chol), axis=(-2, -1))
 
@@ -139,12 +144,15 @@ sphere = _Sphere()
 
 
 def interval(low: float, high: float) -> Constraint:
+    """Values in the closed interval ``[low, high]``."""
     return _Interval(low, high)
 
 
 def independent(base: Constraint, reinterpreted_batch_ndims: int) -> Constraint:
+    """``base`` on every element of the ``reinterpreted_batch_ndims`` rightmost dimensions."""
     return _IndependentConstraint(base, reinterpreted_batch_ndims)
 
 
 def greater_than(low: float) -> Constraint:
+    """Values greater than ``low``."""
     return _Elementwise(f"greater than {low}", lambda x: x > low)

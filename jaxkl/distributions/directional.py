@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Callable, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 
-from jaxkl._numerics import bessel_i_terms, digamma_difference, lgamma_bregman, lgamma_difference
+from jaxkl._numerics import (
+    bessel_i_terms,
+    lgamma_difference,
+    power_spherical_kl_uniform,
+    vmf_kl_uniform,
+)
+from jaxkl._pytree import static_field
 from jaxkl.distributions import constraints as C
-from jaxkl.distributions._base import Distribution, as_float_params, static_field
+from jaxkl.distributions._base import Distribution, as_float_params
 
 __all__ = ["VonMises", "VonMisesFisher", "PowerSpherical", "SphericalUniform"]
 
@@ -40,12 +46,15 @@ def _log_sphere_area(d: int) -> float:
 
 def _rejection_sample(
     key: jax.Array,
-    propose: Callable[[jax.Array], Tuple[jax.Array, jax.Array]],
+    propose: Callable[[jax.Array], tuple[jax.Array, jax.Array]],
     like: jax.Array,
 ) -> jax.Array:
-    """Vectorised rejection sampling: ``propose(key) -> (candidate, accepted)`` for every
+    """Vectorised rejection sampling.
+
+    Vectorised rejection sampling: ``propose(key) -> (candidate, accepted)`` for every
     element; accepted candidates are kept, the rest redrawn, for at most
-    ``_MAX_REJECTION_ROUNDS`` rounds (a ``while_loop``: jittable and vmappable)."""
+    ``_MAX_REJECTION_ROUNDS`` rounds (a ``while_loop``: jittable and vmappable).
+    """
 
     def cond(state):
         i, _, _, done = state
@@ -69,8 +78,11 @@ _jit_sample = jax.jit(lambda fn, dist, key, shape: fn(dist, key, shape), static_
 
 
 def _orthogonal_unit(key: jax.Array, mu: jax.Array) -> jax.Array:
-    """Uniform unit vectors orthogonal to ``mu`` (last axis): an isotropic Gaussian with its
-    component along ``mu`` removed, normalised."""
+    """Uniform unit vectors orthogonal to ``mu``.
+
+    Uniform unit vectors orthogonal to ``mu`` (last axis): an isotropic Gaussian with its
+    component along ``mu`` removed, normalised.
+    """
     g = jax.random.normal(key, mu.shape, mu.dtype)
     g = g - jnp.sum(g * mu, axis=-1, keepdims=True) * mu
     norm = jnp.sqrt(jnp.sum(g * g, axis=-1, keepdims=True))
@@ -78,8 +90,11 @@ def _orthogonal_unit(key: jax.Array, mu: jax.Array) -> jax.Array:
 
 
 def _chi_square(key: jax.Array, df: int, shape, dtype) -> jax.Array:
-    """Chi-square variates with a static integer ``df``: sums of squared normals (up to 64
-    degrees of freedom; beyond, ``2 * Gamma(df / 2)``)."""
+    """Chi-square variates with a static integer ``df``.
+
+    Chi-square variates with a static integer ``df``: sums of squared normals (up to 64
+    degrees of freedom; beyond, ``2 * Gamma(df / 2)``).
+    """
     if df <= 64:
         g = jax.random.normal(key, tuple(shape) + (df,), dtype)
         return jnp.sum(g * g, axis=-1)
@@ -143,7 +158,11 @@ class VonMises(Distribution):
     def log_prob(self, value):
         value = jnp.asarray(value, self.loc.dtype)
         half = jnp.sin(0.5 * (value - self.loc))
-        return -2.0 * self.concentration * half * half - _LOG_2PI - bessel_i_terms(0.0, self.concentration).log_ive
+        return (
+            -2.0 * self.concentration * half * half
+            - _LOG_2PI
+            - bessel_i_terms(0.0, self.concentration).log_ive
+        )
 
     def entropy(self):
         t = bessel_i_terms(0.0, self.concentration)
@@ -184,19 +203,10 @@ class VonMises(Distribution):
 # --------------------------------------------------------------------------- von Mises-Fisher
 
 
-def _vmf_kl_uniform(d: int, kappa: jax.Array) -> jax.Array:
-    r"""KL(vMF(kappa) || uniform on S^{d-1}) ``= kappa A_nu(kappa) - log(Gamma(nu+1) (2/kappa)^nu
-    I_nu(kappa))`` with ``nu = d/2 - 1``: the normalising constants cancel analytically. Below
-    the series switch this is formed from the normalised log-Bessel (``~ kappa^2/(4(nu+1))``
-    near 0, no cancellation of constants); above it as ``-kappa (1 - A) - (h - kappa)``."""
-    t = bessel_i_terms(0.5 * d - 1.0, kappa)
-    small = kappa * kappa * t.ratio_over_x - t.log_normalized
-    large = -kappa * t.one_minus_ratio - t.log_normalized_minus_x
-    return jnp.where(t.small, small, large)
-
-
 class VonMisesFisher(Distribution):
-    r"""Von Mises-Fisher distribution on the unit sphere ``S^{d-1}``,
+    r"""Von Mises-Fisher distribution on the unit sphere.
+
+    Von Mises-Fisher distribution on the unit sphere ``S^{d-1}``,
     ``VonMisesFisher(mean_direction, concentration)`` as in TensorFlow Probability.
 
     .. math::
@@ -229,8 +239,12 @@ class VonMisesFisher(Distribution):
     support = C.sphere
 
     def __init__(self, mean_direction, concentration, *, validate_args=None):
-        mean_direction, concentration = _sphere_params("VonMisesFisher", mean_direction, concentration)
-        self._init(mean_direction=mean_direction, concentration=concentration, validate_args=validate_args)
+        mean_direction, concentration = _sphere_params(
+            "VonMisesFisher", mean_direction, concentration
+        )
+        self._init(
+            mean_direction=mean_direction, concentration=concentration, validate_args=validate_args
+        )
 
     @property
     def event_shape(self):
@@ -242,7 +256,10 @@ class VonMisesFisher(Distribution):
 
     @property
     def mean(self):
-        return bessel_i_terms(0.5 * self._d - 1.0, self.concentration).ratio[..., None] * self.mean_direction
+        return (
+            bessel_i_terms(0.5 * self._d - 1.0, self.concentration).ratio[..., None]
+            * self.mean_direction
+        )
 
     @property
     def variance(self):
@@ -258,11 +275,13 @@ class VonMisesFisher(Distribution):
         cos = jnp.sum(value * self.mean_direction, axis=-1)
         t = bessel_i_terms(0.5 * d - 1.0, self.concentration)
         k = self.concentration
-        unnorm = jnp.where(t.small, k * cos - t.log_normalized, k * (cos - 1.0) - t.log_normalized_minus_x)
+        unnorm = jnp.where(
+            t.small, k * cos - t.log_normalized, k * (cos - 1.0) - t.log_normalized_minus_x
+        )
         return unnorm - _log_sphere_area(d)
 
     def entropy(self):
-        return _log_sphere_area(self._d) - _vmf_kl_uniform(self._d, self.concentration)
+        return _log_sphere_area(self._d) - vmf_kl_uniform(self._d, self.concentration)
 
     def sample(self, key, sample_shape=()):
         return _jit_sample(type(self)._sample, self, key, tuple(sample_shape))
@@ -289,7 +308,9 @@ class VonMisesFisher(Distribution):
             den = one_minus_z + b * z  # 1 - (1 - b) z
             one_minus_w = 2.0 * b * z / den
             log_u = jnp.log(jax.random.uniform(k3, shape, dtype, minval=jnp.finfo(dtype).tiny))
-            lhs = kappa * (one_minus_x0 - one_minus_w) + (d - 1) * (jnp.log1p(b) - math.log(2.0) - jnp.log(den))
+            lhs = kappa * (one_minus_x0 - one_minus_w) + (d - 1) * (
+                jnp.log1p(b) - math.log(2.0) - jnp.log(den)
+            )
             return one_minus_w, lhs >= log_u
 
         one_minus_w = _rejection_sample(key_w, propose, kappa)
@@ -302,38 +323,15 @@ class VonMisesFisher(Distribution):
 # --------------------------------------------------------------------------- power spherical
 
 
-def _ps_kl_uniform(d: int, kappa: jax.Array) -> jax.Array:
-    r"""KL(PowerSpherical(kappa) || uniform on S^{d-1}).
-
-    With ``beta = (d-1)/2`` the normalisers cancel to
-
-    .. math::
-        \mathrm{KL} = B(\beta + \kappa, \kappa) - B(2\beta + \kappa, \kappa),
-        \qquad B(x, h) = \log\Gamma(x - h) - \log\Gamma(x) + h\,\psi(x),
-
-    two non-negative Bregman remainders (:func:`jaxkl._numerics.lgamma_bregman`), exact to
-    relative precision as kappa -> 0 (KL ~ kappa^2 (psi'(beta) - psi'(2 beta)) / 2). For
-    ``kappa > beta + 8`` (where ``B`` becomes a difference of O(kappa) terms) it is written
-    as ``[lgamma(a + beta) - lgamma(a)] - [lgamma(2 beta) - lgamma(beta)] - kappa [psi(a + beta)
-    - psi(a)]`` with ``a = beta + kappa``, each difference from the asymptotic helpers.
-    """
-    beta = 0.5 * (d - 1)
-    small = kappa <= beta + 8.0
-    ks = jnp.where(small, kappa, 0.0)
-    kl_small = lgamma_bregman(beta + ks, ks) - lgamma_bregman(2 * beta + ks, ks)
-    kb = jnp.where(small, beta + 9.0, kappa)
-    a = beta + kb
-    const = math.lgamma(2 * beta) - math.lgamma(beta)
-    kl_large = lgamma_difference(a, beta) - const - kb * digamma_difference(a, beta)
-    return jnp.maximum(jnp.where(small, kl_small, kl_large), 0.0)
-
-
 class PowerSpherical(Distribution):
-    r"""Power spherical distribution on ``S^{d-1}`` (De Cao and Aziz, 2020),
+    r"""Power spherical distribution on the unit sphere.
+
+    Power spherical distribution on ``S^{d-1}`` (De Cao and Aziz, 2020),
     ``PowerSpherical(mean_direction, concentration)`` as in TensorFlow Probability.
 
     .. math::
-        p(x) = \frac{(1 + \mu^\top x)^\kappa}{2^{\alpha+\beta} \pi^\beta \Gamma(\alpha)/\Gamma(\alpha+\beta)},
+        p(x) = \frac{(1 + \mu^\top x)^\kappa}{2^{\alpha+\beta} \pi^\beta
+        \Gamma(\alpha)/\Gamma(\alpha+\beta)},
         \qquad \alpha = \tfrac{d-1}{2} + \kappa,\ \beta = \tfrac{d-1}{2}
 
     A von Mises-Fisher look-alike with a reparameterised sampler: ``t = mu^T x = 2z - 1``
@@ -361,8 +359,12 @@ class PowerSpherical(Distribution):
     has_rsample = True
 
     def __init__(self, mean_direction, concentration, *, validate_args=None):
-        mean_direction, concentration = _sphere_params("PowerSpherical", mean_direction, concentration)
-        self._init(mean_direction=mean_direction, concentration=concentration, validate_args=validate_args)
+        mean_direction, concentration = _sphere_params(
+            "PowerSpherical", mean_direction, concentration
+        )
+        self._init(
+            mean_direction=mean_direction, concentration=concentration, validate_args=validate_args
+        )
 
     @property
     def event_shape(self):
@@ -394,11 +396,15 @@ class PowerSpherical(Distribution):
         value = jnp.asarray(value, self.mean_direction.dtype)
         alpha, beta = self._alpha_beta()
         cos = jnp.sum(value * self.mean_direction, axis=-1)
-        log_norm = (alpha + beta) * math.log(2.0) + beta * math.log(math.pi) - lgamma_difference(alpha, beta)
+        log_norm = (
+            (alpha + beta) * math.log(2.0)
+            + beta * math.log(math.pi)
+            - lgamma_difference(alpha, beta)
+        )
         return jsp.xlog1py(self.concentration, cos) - log_norm
 
     def entropy(self):
-        return _log_sphere_area(self._d) - _ps_kl_uniform(self._d, self.concentration)
+        return _log_sphere_area(self._d) - power_spherical_kl_uniform(self._d, self.concentration)
 
     def sample(self, key, sample_shape=()):
         return _jit_sample(type(self)._sample, self, key, tuple(sample_shape))
@@ -424,7 +430,9 @@ class PowerSpherical(Distribution):
 
 
 class SphericalUniform(Distribution):
-    r"""Uniform distribution on the unit sphere ``S^{d-1}`` of ``R^d``,
+    r"""Uniform distribution on the unit sphere.
+
+    Uniform distribution on the unit sphere ``S^{d-1}`` of ``R^d``,
     ``SphericalUniform(dimension, batch_shape=())`` as in TensorFlow Probability.
 
     It has no array parameters: ``dimension`` (``d``) and ``batch_shape`` are static pytree
@@ -438,22 +446,28 @@ class SphericalUniform(Distribution):
     """
 
     dimension: int = static_field()
-    batch_shape: Tuple[int, ...] = static_field(default=())
+    batch_shape: tuple[int, ...] = static_field(default=())
     support = C.sphere
 
     def __init__(self, dimension: int, batch_shape: Sequence[int] = (), *, validate_args=None):
         try:
             dimension = operator.index(dimension)
         except TypeError:
-            raise TypeError(f"SphericalUniform: `dimension` must be an int, got {dimension!r}") from None
+            raise TypeError(
+                f"SphericalUniform: `dimension` must be an int, got {dimension!r}"
+            ) from None
         if dimension < 1:
             raise ValueError(f"SphericalUniform: `dimension` must be >= 1, got {dimension}")
         try:
             batch_shape = tuple(int(n) for n in batch_shape)
         except TypeError:
-            raise TypeError(f"SphericalUniform: `batch_shape` must be a sequence of ints, got {batch_shape!r}") from None
+            raise TypeError(
+                f"SphericalUniform: `batch_shape` must be a sequence of ints, got {batch_shape!r}"
+            ) from None
         if any(n < 0 for n in batch_shape):
-            raise ValueError(f"SphericalUniform: `batch_shape` must be non-negative, got {batch_shape}")
+            raise ValueError(
+                f"SphericalUniform: `batch_shape` must be non-negative, got {batch_shape}"
+            )
         self._init(dimension=dimension, batch_shape=batch_shape, validate_args=validate_args)
 
     @property
@@ -466,13 +480,16 @@ class SphericalUniform(Distribution):
             jnp.broadcast_shapes(self.batch_shape, batch_shape)
         except ValueError:
             raise ValueError(
-                f"SphericalUniform with batch_shape {self.batch_shape} cannot be expanded to {batch_shape}"
+                f"SphericalUniform with batch_shape {self.batch_shape} cannot be expanded to "
+                f"{batch_shape}"
             ) from None
         return self._replace(batch_shape=batch_shape)
 
     @property
     def _dtype(self):
-        return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))  # float64 under x64, else float32
+        return jnp.dtype(
+            jax.dtypes.canonicalize_dtype(jnp.float64)
+        )  # float64 under x64, else float32
 
     @property
     def mean(self):

@@ -14,14 +14,13 @@ matrix ``diag(scale_row, scale_column)``.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import digamma, gammaln
 
+from jaxkl._linalg import block_diag, diagonal
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, as_float_params
 from jaxkl.distributions.multivariate import CovarianceParametrised
@@ -39,10 +38,6 @@ def _array_like(x):
     return jnp.asarray(x) if isinstance(x, (list, tuple)) else x
 
 
-def _diag(x):
-    return jnp.diagonal(x, axis1=-2, axis2=-1)
-
-
 def _t(x):
     return jnp.swapaxes(x, -1, -2)
 
@@ -52,8 +47,11 @@ def _eye_like(x):
 
 
 def mvlgamma(a: jax.Array, d: int) -> jax.Array:
-    r"""Multivariate log-gamma ``log Γ_d(a) = d(d-1)/4 log π + Σ_{j<d} lgamma(a - j/2)``
-    (torch's ``mvlgamma``)."""
+    r"""Multivariate log-gamma function.
+
+    Multivariate log-gamma ``log Γ_d(a) = d(d-1)/4 log π + Σ_{j<d} lgamma(a - j/2)``
+    (torch's ``mvlgamma``).
+    """
     a = jnp.asarray(a)
     return d * (d - 1) / 4 * _LOG_PI + sum(gammaln(a - 0.5 * j) for j in range(d))
 
@@ -66,14 +64,18 @@ def mvdigamma(a: jax.Array, d: int) -> jax.Array:
 
 def _matrix_ndim(cls_name: str, name: str, x: jax.Array) -> None:
     if x.ndim < 2:
-        raise ValueError(f"{cls_name}: parameter `{name}` must have at least 2 dimensions (batch shape first, "
-                         f"then the matrix), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{cls_name}: parameter `{name}` must have at least 2 dimensions (batch shape first, "
+            f"then the matrix), got shape {tuple(x.shape)}"
+        )
 
 
 def _square(cls_name: str, name: str, x: jax.Array) -> int:
     _matrix_ndim(cls_name, name, x)
     if x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"{cls_name}: `{name}` must be square in its last two dims, got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{cls_name}: `{name}` must be square in its last two dims, got shape {tuple(x.shape)}"
+        )
     return x.shape[-1]
 
 
@@ -84,12 +86,16 @@ def _broadcast_batch(cls_name, named):
         batch = tuple(jnp.broadcast_shapes(*batches))
     except ValueError:
         desc = ", ".join(f"`{n}` {tuple(x.shape)}" for n, x, _ in named)
-        raise ValueError(f"{cls_name}: the batch shapes of the parameters do not broadcast: {desc}") from None
+        raise ValueError(
+            f"{cls_name}: the batch shapes of the parameters do not broadcast: {desc}"
+        ) from None
     return tuple(jnp.broadcast_to(x, batch + tuple(x.shape[x.ndim - k :])) for _, x, k in named)
 
 
 class Wishart(CovarianceParametrised, Distribution):
-    r"""Wishart distribution over ``d x d`` positive-definite matrices, torch's
+    r"""Wishart distribution over positive-definite matrices.
+
+    Wishart distribution over ``d x d`` positive-definite matrices, torch's
     ``Wishart(df, covariance_matrix=None, precision_matrix=None, scale_tril=None)``.
 
     ``X = Σ_{i=1}^{df} x_i x_i^T`` with ``x_i ~ N(0, Σ)`` for integer ``df``; any real
@@ -129,9 +135,9 @@ class Wishart(CovarianceParametrised, Distribution):
     """
 
     df: jax.Array
-    _covariance_matrix: Optional[jax.Array]
-    _precision_matrix: Optional[jax.Array]
-    _scale_tril: Optional[jax.Array]
+    _covariance_matrix: jax.Array | None
+    _precision_matrix: jax.Array | None
+    _scale_tril: jax.Array | None
     arg_constraints = {
         "covariance_matrix": C.positive_definite,
         "precision_matrix": C.positive_definite,
@@ -141,11 +147,25 @@ class Wishart(CovarianceParametrised, Distribution):
     support = C.positive_definite
     has_rsample = True
 
-    def __init__(self, df, covariance_matrix=None, precision_matrix=None, scale_tril=None, *, validate_args=None):
-        given = {n: v for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril)) if v is not None}
+    def __init__(
+        self,
+        df,
+        covariance_matrix=None,
+        precision_matrix=None,
+        scale_tril=None,
+        *,
+        validate_args=None,
+    ):
+        given = {
+            n: v
+            for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril))
+            if v is not None
+        }
         if len(given) != 1:
-            raise ValueError("Wishart: exactly one of `covariance_matrix`, `precision_matrix` or `scale_tril` "
-                             f"must be given, got {sorted(given) or 'none'}")
+            raise ValueError(
+                "Wishart: exactly one of `covariance_matrix`, `precision_matrix` or `scale_tril` "
+                f"must be given, got {sorted(given) or 'none'}"
+            )
         ((name, matrix),) = given.items()
         df, matrix = as_float_params(*map(_array_like, (df, matrix)), broadcast=False)
         _square("Wishart", name, matrix)
@@ -159,15 +179,19 @@ class Wishart(CovarianceParametrised, Distribution):
         df = self.df
         self._value_check(
             jnp.all(df > d - 1),
-            f"Wishart: parameter `df` must be greater than d - 1 = {d - 1} (the matrix is {d} x {d})",
+            f"Wishart: parameter `df` must be greater than d - 1 = {d - 1} (the matrix is {d} x "
+            f"{d})",
             df,
         )
         for name in _MATRIX_PARAMS:
             value = getattr(self, f"_{name}")
             if value is not None:
                 constraint = self.arg_constraints[name]
-                self._value_check(jnp.all(constraint.check(value)),
-                                  f"Wishart: parameter `{name}` must be {constraint.name}", value)
+                self._value_check(
+                    jnp.all(constraint.check(value)),
+                    f"Wishart: parameter `{name}` must be {constraint.name}",
+                    value,
+                )
 
     @property
     def _matrix(self) -> jax.Array:
@@ -185,8 +209,10 @@ class Wishart(CovarianceParametrised, Distribution):
     def _log_det_scale(self) -> jax.Array:
         """``log|Σ|``."""
         if self._precision_matrix is not None:
-            return -2.0 * jnp.sum(jnp.log(_diag(jnp.linalg.cholesky(self._precision_matrix))), -1)
-        return 2.0 * jnp.sum(jnp.log(_diag(self.scale_tril)), -1)
+            return -2.0 * jnp.sum(
+                jnp.log(diagonal(jnp.linalg.cholesky(self._precision_matrix))), -1
+            )
+        return 2.0 * jnp.sum(jnp.log(diagonal(self.scale_tril)), -1)
 
     @property
     def mean(self):
@@ -200,14 +226,19 @@ class Wishart(CovarianceParametrised, Distribution):
     @property
     def variance(self):
         s = self.covariance_matrix
-        v = _diag(s)
+        v = diagonal(s)
         return self.df[..., None, None] * (s * s + v[..., :, None] * v[..., None, :])
 
     def entropy(self):
         d = self._dim
         half = 0.5 * self.df
-        return ((d + 1) / 2 * self._log_det_scale() + d * (d + 1) / 2 * _LOG_2 + mvlgamma(half, d)
-                - (half - (d + 1) / 2) * mvdigamma(half, d) + half * d)
+        return (
+            (d + 1) / 2 * self._log_det_scale()
+            + d * (d + 1) / 2 * _LOG_2
+            + mvlgamma(half, d)
+            - (half - (d + 1) / 2) * mvdigamma(half, d)
+            + half * d
+        )
 
     def log_prob(self, value):
         x = jnp.asarray(value, self.df.dtype)
@@ -215,7 +246,7 @@ class Wishart(CovarianceParametrised, Distribution):
         x = 0.5 * (x + _t(x))
         shape = jnp.broadcast_shapes(x.shape, self.batch_shape + (d, d))
         cx = jnp.linalg.cholesky(jnp.broadcast_to(x, shape))
-        log_det_x = 2.0 * jnp.sum(jnp.log(_diag(cx)), -1)
+        log_det_x = 2.0 * jnp.sum(jnp.log(diagonal(cx)), -1)
         if self._precision_matrix is not None:
             # tr(P X) = ||U^T C_X||^2 with P = U U^T: no solve
             u = jnp.broadcast_to(jnp.linalg.cholesky(self._precision_matrix), shape)
@@ -224,8 +255,13 @@ class Wishart(CovarianceParametrised, Distribution):
             L = jnp.broadcast_to(self.scale_tril, shape)
             trace = jnp.sum(jnp.square(solve_triangular(L, cx, lower=True)), (-2, -1))
         half = 0.5 * self.df
-        lp = ((half - (d + 1) / 2) * log_det_x - 0.5 * trace - half * d * _LOG_2
-              - half * self._log_det_scale() - mvlgamma(half, d))
+        lp = (
+            (half - (d + 1) / 2) * log_det_x
+            - 0.5 * trace
+            - half * d * _LOG_2
+            - half * self._log_det_scale()
+            - mvlgamma(half, d)
+        )
         return jnp.where(jnp.isfinite(log_det_x), lp, -jnp.inf)
 
     def sample(self, key, sample_shape=()):
@@ -235,24 +271,19 @@ class Wishart(CovarianceParametrised, Distribution):
         dtype = self.df.dtype
         # Bartlett: A_ii^2 ~ chi2(df - i), A_ij ~ N(0, 1) below the diagonal
         dof = self.df[..., None] - jnp.arange(d, dtype=dtype)
-        chi2 = 2.0 * jax.random.gamma(k_chi, jnp.broadcast_to(0.5 * dof, shape + (d,)), shape + (d,), dtype)
+        chi2 = 2.0 * jax.random.gamma(
+            k_chi, jnp.broadcast_to(0.5 * dof, shape + (d,)), shape + (d,), dtype
+        )
         z = jax.random.normal(k_norm, shape + (d, d), dtype)
         a = jnp.tril(z, -1) + jnp.sqrt(chi2)[..., None] * jnp.eye(d, dtype=dtype)
         la = self.scale_tril @ a
         return la @ _t(la)
 
 
-def _block_diag(a: jax.Array, b: jax.Array) -> jax.Array:
-    """``[[a, 0], [0, b]]`` for batches of square matrices of equal batch shape."""
-    batch = a.shape[:-2]
-    n, p = a.shape[-1], b.shape[-1]
-    top = jnp.concatenate([a, jnp.zeros(batch + (n, p), a.dtype)], -1)
-    bottom = jnp.concatenate([jnp.zeros(batch + (p, n), a.dtype), b], -1)
-    return jnp.concatenate([top, bottom], -2)
-
-
 class MatrixNormal(Distribution):
-    r"""Matrix normal distribution over ``n x p`` matrices, TFP's ``MatrixNormal`` with
+    r"""Matrix normal distribution.
+
+    Matrix normal distribution over ``n x p`` matrices, TFP's ``MatrixNormal`` with
     lower-triangular scales: ``MatrixNormal(loc, scale_row, scale_column)``.
 
     ``X = loc + A Z B^T`` with ``Z`` of independent standard normals, ``A = scale_row``
@@ -288,25 +319,38 @@ class MatrixNormal(Distribution):
     loc: jax.Array
     scale_row: jax.Array
     scale_column: jax.Array
-    arg_constraints = {"loc": C.independent(C.real, 2), "scale_row": C.lower_cholesky, "scale_column": C.lower_cholesky}
+    arg_constraints = {
+        "loc": C.independent(C.real, 2),
+        "scale_row": C.lower_cholesky,
+        "scale_column": C.lower_cholesky,
+    }
     param_event_ndims = {"loc": 2, "scale_row": 2, "scale_column": 2}
     support = C.independent(C.real, 2)
     has_rsample = True
 
     def __init__(self, loc, scale_row, scale_column, *, validate_args=None):
         name = "MatrixNormal"
-        loc, scale_row, scale_column = as_float_params(*map(_array_like, (loc, scale_row, scale_column)), broadcast=False)
+        loc, scale_row, scale_column = as_float_params(
+            *map(_array_like, (loc, scale_row, scale_column)), broadcast=False
+        )
         _matrix_ndim(name, "loc", loc)
         n, p = loc.shape[-2:]
         if _square(name, "scale_row", scale_row) != n:
-            raise ValueError(f"{name}: `scale_row` must be {n} x {n} for `loc` of shape {tuple(loc.shape)} "
-                             f"(n x p = {n} x {p}), got shape {tuple(scale_row.shape)}")
+            raise ValueError(
+                f"{name}: `scale_row` must be {n} x {n} for `loc` of shape {tuple(loc.shape)} "
+                f"(n x p = {n} x {p}), got shape {tuple(scale_row.shape)}"
+            )
         if _square(name, "scale_column", scale_column) != p:
-            raise ValueError(f"{name}: `scale_column` must be {p} x {p} for `loc` of shape {tuple(loc.shape)} "
-                             f"(n x p = {n} x {p}), got shape {tuple(scale_column.shape)}")
+            raise ValueError(
+                f"{name}: `scale_column` must be {p} x {p} for `loc` of shape {tuple(loc.shape)} "
+                f"(n x p = {n} x {p}), got shape {tuple(scale_column.shape)}"
+            )
         loc, scale_row, scale_column = _broadcast_batch(
-            name, [("loc", loc, 2), ("scale_row", scale_row, 2), ("scale_column", scale_column, 2)])
-        self._init(loc=loc, scale_row=scale_row, scale_column=scale_column, validate_args=validate_args)
+            name, [("loc", loc, 2), ("scale_row", scale_row, 2), ("scale_column", scale_column, 2)]
+        )
+        self._init(
+            loc=loc, scale_row=scale_row, scale_column=scale_column, validate_args=validate_args
+        )
 
     @property
     def event_shape(self):
@@ -339,8 +383,9 @@ class MatrixNormal(Distribution):
     def _half_log_det(self) -> jax.Array:
         """``log det(cov(vec X)) / 2 = p Σ log A_ii + n Σ log B_jj``."""
         n, p = self.event_shape
-        return (p * jnp.sum(jnp.log(_diag(self.scale_row)), -1)
-                + n * jnp.sum(jnp.log(_diag(self.scale_column)), -1))
+        return p * jnp.sum(jnp.log(diagonal(self.scale_row)), -1) + n * jnp.sum(
+            jnp.log(diagonal(self.scale_column)), -1
+        )
 
     def entropy(self):
         n, p = self.event_shape
@@ -349,7 +394,7 @@ class MatrixNormal(Distribution):
     def _inverse_scales(self):
         """``(A^{-1}, B^{-1})`` from one triangular solve against ``diag(A, B)``."""
         n, p = self.event_shape
-        blocks = _block_diag(self.scale_row, self.scale_column)
+        blocks = block_diag(self.scale_row, self.scale_column)
         inv = solve_triangular(blocks, _eye_like(blocks), lower=True)
         return inv[..., :n, :n], inv[..., n:, n:]
 

@@ -14,13 +14,14 @@ issues). Each method here does at most one triangular solve.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import digamma, gammaln, xlogy
 
+from jaxkl._linalg import diagonal
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, ExponentialFamily, as_float_params
 
@@ -32,7 +33,7 @@ _MATRIX_PARAMS = ("covariance_matrix", "precision_matrix", "scale_tril")
 
 
 # -- shape helpers ----------------------------------------------------------------------
-def _event_size(cls_name: str, name: str, x: jax.Array, ndims: int) -> Tuple[int, ...]:
+def _event_size(cls_name: str, name: str, x: jax.Array, ndims: int) -> tuple[int, ...]:
     """Check that ``x`` has at least ``ndims`` dims and return its trailing event shape."""
     if x.ndim < ndims:
         raise ValueError(
@@ -42,19 +43,25 @@ def _event_size(cls_name: str, name: str, x: jax.Array, ndims: int) -> Tuple[int
     return tuple(x.shape[x.ndim - ndims :])
 
 
-def _broadcast_batch(cls_name: str, named: Sequence[Tuple[str, jax.Array, int]]) -> Tuple[jax.Array, ...]:
+def _broadcast_batch(
+    cls_name: str, named: Sequence[tuple[str, jax.Array, int]]
+) -> tuple[jax.Array, ...]:
     """Broadcast the batch parts (all but the trailing ``k`` event dims) of the parameters."""
     batches = [tuple(x.shape[: x.ndim - k]) for _, x, k in named]
     try:
         batch = tuple(jnp.broadcast_shapes(*batches))
     except ValueError:
         desc = ", ".join(f"`{n}` {tuple(x.shape)}" for n, x, _ in named)
-        raise ValueError(f"{cls_name}: the batch shapes of the parameters do not broadcast: {desc}") from None
+        raise ValueError(
+            f"{cls_name}: the batch shapes of the parameters do not broadcast: {desc}"
+        ) from None
     return tuple(jnp.broadcast_to(x, batch + tuple(x.shape[x.ndim - k :])) for _, x, k in named)
 
 
 def _apply_columns(fn, mat: jax.Array, vec: jax.Array) -> jax.Array:
-    """``fn(mat, v)`` for vectors ``vec`` of shape ``sample + batch' + (d,)`` against
+    """Apply ``fn(mat, v)`` to batched vectors without broadcasting the matrix.
+
+    ``fn(mat, v)`` for vectors ``vec`` of shape ``sample + batch' + (d,)`` against
     ``mat`` of shape ``batch + (d, d)``, without broadcasting the matrix to the sample
     shape: extra leading dims of ``vec`` become right-hand-side columns (torch's
     ``_batch_mahalanobis`` trick). ``fn(m, cols)`` maps ``(..., d, d), (..., d, n)`` to
@@ -89,10 +96,6 @@ def _tril_matvec(L: jax.Array, vec: jax.Array) -> jax.Array:
     return _apply_columns(jnp.matmul, L, vec)
 
 
-def _diag(x: jax.Array) -> jax.Array:
-    return jnp.diagonal(x, axis1=-2, axis2=-1)
-
-
 def _transpose(x: jax.Array) -> jax.Array:
     return jnp.swapaxes(x, -1, -2)
 
@@ -115,7 +118,9 @@ def precision_to_scale_tril(precision: jax.Array) -> jax.Array:
 
 def _check_square(cls_name: str, name: str, m: jax.Array, d: int, loc_name: str = "loc") -> None:
     if m.shape[-1] != m.shape[-2]:
-        raise ValueError(f"{cls_name}: `{name}` must be square in its last two dims, got shape {tuple(m.shape)}")
+        raise ValueError(
+            f"{cls_name}: `{name}` must be square in its last two dims, got shape {tuple(m.shape)}"
+        )
     if m.shape[-1] != d:
         raise ValueError(
             f"{cls_name}: event shapes do not match: `{loc_name}` has event size {d} but `{name}` "
@@ -124,10 +129,13 @@ def _check_square(cls_name: str, name: str, m: jax.Array, d: int, loc_name: str 
 
 
 class CovarianceParametrised:
-    """Mixin for families given by exactly one of ``covariance_matrix``,
+    """Mixin for families given by exactly one of three covariance parametrisations.
+
+    Mixin for families given by exactly one of ``covariance_matrix``,
     ``precision_matrix``, ``scale_tril`` (stored as ``_covariance_matrix``, ... with the
     others ``None``): ``given`` names it, the three public properties compute the rest.
-    Shared by MultivariateNormal and Wishart."""
+    Shared by MultivariateNormal and Wishart.
+    """
 
     @property
     def given(self) -> str:
@@ -182,7 +190,7 @@ class _GaussianBase(Distribution):
 
     def _half_log_det(self) -> jax.Array:
         """``log det(Sigma) / 2``."""
-        return jnp.sum(jnp.log(_diag(self.scale_tril)), -1)
+        return jnp.sum(jnp.log(diagonal(self.scale_tril)), -1)
 
     def entropy(self):
         d = self.loc.shape[-1]
@@ -230,9 +238,9 @@ class MultivariateNormal(CovarianceParametrised, _GaussianBase):
     """
 
     loc: jax.Array
-    _covariance_matrix: Optional[jax.Array]
-    _precision_matrix: Optional[jax.Array]
-    _scale_tril: Optional[jax.Array]
+    _covariance_matrix: jax.Array | None
+    _precision_matrix: jax.Array | None
+    _scale_tril: jax.Array | None
     arg_constraints = {
         "loc": C.real_vector,
         "covariance_matrix": C.positive_definite,
@@ -250,14 +258,27 @@ class MultivariateNormal(CovarianceParametrised, _GaussianBase):
         "scale_tril": 2,
     }
 
-    def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None, *, validate_args=None):
-        given = {n: v for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril)) if v is not None}
+    def __init__(
+        self,
+        loc,
+        covariance_matrix=None,
+        precision_matrix=None,
+        scale_tril=None,
+        *,
+        validate_args=None,
+    ):
+        given = {
+            n: v
+            for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril))
+            if v is not None
+        }
         if len(given) != 1:
             raise ValueError(
-                "MultivariateNormal: exactly one of `covariance_matrix`, `precision_matrix` or `scale_tril` "
+                "MultivariateNormal: exactly one of `covariance_matrix`, `precision_matrix` or "
+                "`scale_tril` "
                 f"must be given, got {sorted(given) or 'none'}"
             )
-        (name, matrix), = given.items()
+        ((name, matrix),) = given.items()
         loc, matrix = as_float_params(loc, matrix, broadcast=False)
         (d,) = _event_size("MultivariateNormal", "loc", loc, 1)
         _event_size("MultivariateNormal", name, matrix, 2)
@@ -285,7 +306,7 @@ class MultivariateNormal(CovarianceParametrised, _GaussianBase):
     @property
     def variance(self):
         if self._covariance_matrix is not None:
-            return _diag(self._covariance_matrix)
+            return diagonal(self._covariance_matrix)
         return jnp.sum(self.scale_tril**2, -1)
 
     def sample(self, key, sample_shape=()):
@@ -339,7 +360,8 @@ class LowRankMultivariateNormal(_GaussianBase):
         if df != d or dd != d:
             raise ValueError(
                 f"{name}: event shapes do not match: `loc` {tuple(loc.shape)}, `cov_factor` "
-                f"{tuple(cov_factor.shape)} (d x rank) and `cov_diag` {tuple(cov_diag.shape)} must share d"
+                f"{tuple(cov_factor.shape)} (d x rank) and `cov_diag` {tuple(cov_diag.shape)} "
+                "must share d"
             )
         loc, cov_factor, cov_diag = _broadcast_batch(
             name, [("loc", loc, 1), ("cov_factor", cov_factor, 2), ("cov_diag", cov_diag, 1)]
@@ -353,7 +375,9 @@ class LowRankMultivariateNormal(_GaussianBase):
         return jnp.linalg.cholesky(cap + _eye_like(cap))
 
     def _half_log_det(self):
-        return jnp.sum(jnp.log(_diag(self._capacitance_tril())), -1) + 0.5 * jnp.sum(jnp.log(self.cov_diag), -1)
+        return jnp.sum(jnp.log(diagonal(self._capacitance_tril())), -1) + 0.5 * jnp.sum(
+            jnp.log(self.cov_diag), -1
+        )
 
     @property
     def covariance_matrix(self):
@@ -367,7 +391,11 @@ class LowRankMultivariateNormal(_GaussianBase):
     @property
     def precision_matrix(self):
         """Woodbury: ``D^{-1} - D^{-1} W C^{-1} W^T D^{-1}``."""
-        a = solve_triangular(self._capacitance_tril(), _transpose(self.cov_factor / self.cov_diag[..., None]), lower=True)
+        a = solve_triangular(
+            self._capacitance_tril(),
+            _transpose(self.cov_factor / self.cov_diag[..., None]),
+            lower=True,
+        )
         dinv = jnp.vectorize(jnp.diag, signature="(d)->(d,d)")(1.0 / self.cov_diag)
         return dinv - _transpose(a) @ a
 
@@ -381,7 +409,11 @@ class LowRankMultivariateNormal(_GaussianBase):
         d, r = self.cov_factor.shape[-2:]
         eps_w = jax.random.normal(k1, shape + (r,), self.loc.dtype)
         eps_d = jax.random.normal(k2, shape + (d,), self.loc.dtype)
-        return self.loc + jnp.einsum("...ij,...j->...i", self.cov_factor, eps_w) + jnp.sqrt(self.cov_diag) * eps_d
+        return (
+            self.loc
+            + jnp.einsum("...ij,...j->...i", self.cov_factor, eps_w)
+            + jnp.sqrt(self.cov_diag) * eps_d
+        )
 
     def log_prob(self, value):
         diff = jnp.asarray(value) - self.loc
@@ -423,7 +455,8 @@ class MultivariateNormalDiag(_GaussianBase):
         (ds,) = _event_size(name, "scale_diag", scale_diag, 1)
         if ds != d and ds != 1 and d != 1:
             raise ValueError(
-                f"{name}: event shapes do not match: `loc` {tuple(loc.shape)} and `scale_diag` {tuple(scale_diag.shape)}"
+                f"{name}: event shapes do not match: `loc` {tuple(loc.shape)} and `scale_diag` "
+                f"{tuple(scale_diag.shape)}"
             )
         shape = tuple(jnp.broadcast_shapes(loc.shape, scale_diag.shape))
         loc, scale_diag = jnp.broadcast_to(loc, shape), jnp.broadcast_to(scale_diag, shape)
@@ -506,8 +539,11 @@ class Dirichlet(ExponentialFamily):
 
     @property
     def mode(self):
-        """``(alpha - 1) / (alpha_0 - k)`` where every ``alpha_i > 1`` (torch's convention
-        otherwise is not defined here; NaN)."""
+        """The Dirichlet mode.
+
+        ``(alpha - 1) / (alpha_0 - k)`` where every ``alpha_i > 1`` (torch's convention
+        otherwise is not defined here; NaN).
+        """
         k = self.concentration.shape[-1]
         mode = (self.concentration - 1) / (self._total() - k)[..., None]
         return jnp.where(jnp.all(self.concentration > 1, -1, keepdims=True), mode, jnp.nan)

@@ -22,12 +22,14 @@ transformed distributions.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Tuple
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxkl._linalg import sum_rightmost
+from jaxkl._pytree import Pytree, static_field
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import float_dtype
 
@@ -41,68 +43,36 @@ __all__ = [
 ]
 
 
-def _static_field(**kwargs: Any) -> Any:
-    return dataclasses.field(metadata={"static": True}, **kwargs)
-
-
 def _as_param(x: Any) -> jax.Array:
-    """A transform parameter as a floating array. Python numbers stay weakly typed, so a
-    scalar ``AffineTransform(0.0, 2.0)`` follows the dtype of the values it maps (also
-    float64 ones) under strict dtype promotion."""
+    """A transform parameter as a floating array.
+
+    Python numbers stay weakly typed, so a scalar ``AffineTransform(0.0, 2.0)`` follows the dtype of
+    the values it maps (also float64 ones) under strict dtype promotion.
+    """
     if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
         return jnp.asarray(float(x))
     return jnp.asarray(x, dtype=float_dtype(x))
 
 
-def _sum_rightmost(x: jax.Array, n: int) -> jax.Array:
-    return jnp.sum(x, axis=tuple(range(-n, 0))) if n > 0 else x
+class Transform(Pytree, base=True):
+    """Base class of the bijections.
 
-
-class Transform:
-    """Base class of the bijections. Subclasses declare annotated fields (leaves unless
-    declared static) and implement ``_forward``, ``_inverse`` and ``_log_abs_det_jacobian``."""
+    Subclasses declare annotated fields (leaves unless declared static) and implement ``_forward``,
+    ``_inverse`` and ``_log_abs_det_jacobian``.
+    """
 
     #: number of rightmost dimensions the transform acts on jointly (0: elementwise)
     event_dim: int = 0
     domain: ClassVar[C.Constraint] = C.real
     codomain: ClassVar[C.Constraint] = C.real
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(frozen=True, eq=False, init=False, repr=False)(cls)
-        fields = dataclasses.fields(cls)
-        cls._leaf_names = tuple(f.name for f in fields if not f.metadata.get("static"))
-        cls._static_names = tuple(f.name for f in fields if f.metadata.get("static"))
-        jax.tree_util.register_pytree_with_keys(
-            cls, cls._tree_flatten_with_keys, cls._tree_unflatten, cls._tree_flatten
-        )
-
-    # -- pytree --------------------------------------------------------------------
-    def _tree_flatten(self):
-        return tuple(getattr(self, n) for n in self._leaf_names), self._static_values()
-
-    def _tree_flatten_with_keys(self):
-        leaves = tuple((jax.tree_util.GetAttrKey(n), getattr(self, n)) for n in self._leaf_names)
-        return leaves, self._static_values()
-
-    def _static_values(self) -> Tuple[Any, ...]:
-        return tuple(getattr(self, n) for n in self._static_names)
-
-    @classmethod
-    def _tree_unflatten(cls, aux, leaves):
-        obj = object.__new__(cls)
-        for name, value in zip(cls._leaf_names, leaves):
-            object.__setattr__(obj, name, value)
-        for name, value in zip(cls._static_names, aux):
-            object.__setattr__(obj, name, value)
-        return obj
-
     def _set(self, **values: Any) -> None:
-        for name in self._leaf_names + self._static_names:
-            object.__setattr__(self, name, values.get(name))
+        self._set_fields(values)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise dataclasses.FrozenInstanceError(f"{type(self).__name__} is immutable; cannot set {name!r}")
+        raise dataclasses.FrozenInstanceError(
+            f"{type(self).__name__} is immutable; cannot set {name!r}"
+        )
 
     # -- the map -------------------------------------------------------------------
     def __call__(self, x: Any) -> jax.Array:
@@ -117,22 +87,25 @@ class Transform:
         return self._inverse(jnp.asarray(y))
 
     @property
-    def inv(self) -> "_InverseTransform":
+    def inv(self) -> _InverseTransform:
         """The inverse as a transform (torch's ``t.inv``; ``t.inv(y)`` is ``t.inverse(y)``)."""
         return _InverseTransform(self)
 
     def log_abs_det_jacobian(self, x: Any, y: Any) -> jax.Array:
-        """``log |det dy/dx|`` at ``x`` (with ``y = t(x)``), over the ``event_dim``
+        """``log |det dy/dx|`` at ``x``.
+
+        ``log |det dy/dx|`` at ``x`` (with ``y = t(x)``), over the ``event_dim``
         rightmost dimensions: shape ``x.shape[:x.ndim - event_dim]`` (broadcast with the
-        parameters)."""
+        parameters).
+        """
         return self._log_abs_det_jacobian(jnp.asarray(x), jnp.asarray(y))
 
-    def forward_shape(self, shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    def forward_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape of ``t(x)`` for ``x`` of ``shape`` (parameters broadcast)."""
         shapes = [tuple(jnp.shape(getattr(self, n))) for n in self._leaf_names]
         return tuple(jnp.broadcast_shapes(tuple(shape), *shapes))
 
-    def inverse_shape(self, shape: Tuple[int, ...]) -> Tuple[int, ...]:
+    def inverse_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return self.forward_shape(shape)
 
     @property
@@ -166,7 +139,11 @@ class Transform:
         for name in self._leaf_names:
             value = getattr(self, name)
             shape = tuple(jnp.shape(value))
-            parts.append(f"{name}={float(value):g}" if shape == () and _is_concrete(value) else f"{name}: {shape}")
+            parts.append(
+                f"{name}={float(value):g}"
+                if shape == () and _is_concrete(value)
+                else f"{name}: {shape}"
+            )
         for name in self._static_names:
             if name != "event_dim" or getattr(self, name):
                 parts.append(f"{name}={getattr(self, name)!r}")
@@ -195,7 +172,7 @@ def _broadcast_equal_shapes(a: Any, b: Any) -> bool:
         return False
 
 
-def transforms_equal_mask(ts_p: Tuple[Transform, ...], ts_q: Tuple[Transform, ...]) -> Any:
+def transforms_equal_mask(ts_p: tuple[Transform, ...], ts_q: tuple[Transform, ...]) -> Any:
     """Whether two transform sequences are equal, in a form usable under ``jit``.
 
     Returns ``None`` when the sequences differ statically (length, types or static
@@ -297,11 +274,13 @@ class AffineTransform(Transform):
 
     loc: jax.Array
     scale: jax.Array
-    event_dim: int = _static_field()
+    event_dim: int = static_field()
 
     def __init__(self, loc, scale, event_dim: int = 0, cache_size: int = 0):
         if not isinstance(event_dim, (int, np.integer)) or event_dim < 0:
-            raise ValueError(f"AffineTransform: `event_dim` must be a non-negative int, got {event_dim!r}")
+            raise ValueError(
+                f"AffineTransform: `event_dim` must be a non-negative int, got {event_dim!r}"
+            )
         self._set(loc=_as_param(loc), scale=_as_param(scale), event_dim=int(event_dim))
 
     @property
@@ -323,7 +302,7 @@ class AffineTransform(Transform):
     def _log_abs_det_jacobian(self, x, y):
         shape = jnp.broadcast_shapes(jnp.shape(x), jnp.shape(self.scale))
         ladj = jnp.broadcast_to(jnp.log(jnp.abs(self.scale)), shape)
-        return _sum_rightmost(ladj, self.event_dim)
+        return sum_rightmost(ladj, self.event_dim)
 
 
 class ExpTransform(Transform):
@@ -351,7 +330,10 @@ class ExpTransform(Transform):
 
 
 class SigmoidTransform(Transform):
-    r"""``y = 1 / (1 + exp(-x))``; :math:`\log |dy/dx| = -\mathrm{softplus}(-x) - \mathrm{softplus}(x)`.
+    r"""The logistic sigmoid transform.
+
+    ``y = 1 / (1 + exp(-x))``; :math:`\log |dy/dx| = -\mathrm{softplus}(-x) -
+    \mathrm{softplus}(x)`.
 
     The forward map is clipped to the open unit interval (as torch does) so that the
     inverse stays finite, and the inverse is ``log(y) - log1p(-y)``.
@@ -382,7 +364,9 @@ class SigmoidTransform(Transform):
 
 
 class TanhTransform(Transform):
-    r"""``y = tanh(x)``; :math:`\log |dy/dx| = 2(\log 2 - x - \mathrm{softplus}(-2x))`,
+    r"""The hyperbolic tangent transform.
+
+    ``y = tanh(x)``; :math:`\log |dy/dx| = 2(\log 2 - x - \mathrm{softplus}(-2x))`,
     the stable form of :math:`\log(1 - \tanh^2 x)`.
 
     Examples:
@@ -407,7 +391,9 @@ class TanhTransform(Transform):
 
 
 class PowerTransform(Transform):
-    r"""``y = x ** exponent`` on the positive reals (torch's ``PowerTransform(exponent)``);
+    r"""The power transform on the positive reals.
+
+    ``y = x ** exponent`` on the positive reals (torch's ``PowerTransform(exponent)``);
     :math:`\log |dy/dx| = \log |\text{exponent} \cdot y / x|`.
 
     Examples:

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Callable, Dict, Optional, Tuple, Type
+from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
 
 from jaxkl.distributions._base import Distribution
+from jaxkl.kl._broadcast import broadcast_pair
+from jaxkl.kl.monte_carlo import monte_carlo_kl
 
 KLFn = Callable[[Distribution, Distribution], jax.Array]
 
-_KL_REGISTRY: Dict[Tuple[type, type], KLFn] = {}
+_KL_REGISTRY: dict[tuple[type, type], KLFn] = {}
 
 
-def register_kl(type_p: Type[Distribution], type_q: Type[Distribution]) -> Callable[[KLFn], KLFn]:
+def register_kl(type_p: type[Distribution], type_q: type[Distribution]) -> Callable[[KLFn], KLFn]:
     """Decorator registering ``fn(p, q)`` as KL(p || q) for ``p: type_p``, ``q: type_q``.
 
     Lookup picks the most specific registered pair along both types' MROs; when two
@@ -46,14 +47,16 @@ def register_kl(type_p: Type[Distribution], type_q: Type[Distribution]) -> Calla
     return decorator
 
 
-def registered_pairs() -> Dict[Tuple[type, type], KLFn]:
+def registered_pairs() -> dict[tuple[type, type], KLFn]:
     """A copy of the registry: ``{(type_p, type_q): fn}``."""
     return dict(_KL_REGISTRY)
 
 
-@functools.lru_cache(maxsize=None)
-def _dispatch(type_p: type, type_q: type) -> Optional[KLFn]:
-    matches = [(tp, tq) for tp, tq in _KL_REGISTRY if issubclass(type_p, tp) and issubclass(type_q, tq)]
+@functools.cache
+def _dispatch(type_p: type, type_q: type) -> KLFn | None:
+    matches = [
+        (tp, tq) for tp, tq in _KL_REGISTRY if issubclass(type_p, tp) and issubclass(type_q, tq)
+    ]
     if not matches:
         return None
     mro_p, mro_q = type_p.__mro__, type_q.__mro__
@@ -63,7 +66,8 @@ def _dispatch(type_p: type, type_q: type) -> Optional[KLFn]:
     if left_fn is not right_fn:
         warnings.warn(
             f"Ambiguous kl_divergence({type_p.__name__}, {type_q.__name__}): "
-            f"({left[0].__name__}, {left[1].__name__}) and ({right[0].__name__}, {right[1].__name__}) "
+            f"({left[0].__name__}, {left[1].__name__}) and ({right[0].__name__}, "
+            f"{right[1].__name__}) "
             "are equally specific; using the first. Register the exact pair to resolve it.",
             RuntimeWarning,
             stacklevel=3,
@@ -71,7 +75,7 @@ def _dispatch(type_p: type, type_q: type) -> Optional[KLFn]:
     return left_fn
 
 
-def lookup(type_p: type, type_q: type) -> Optional[KLFn]:
+def lookup(type_p: type, type_q: type) -> KLFn | None:
     """The function ``kl_divergence`` would use for this pair of types, or None."""
     return _dispatch(type_p, type_q)
 
@@ -80,7 +84,7 @@ def kl_divergence(
     p: Distribution,
     q: Distribution,
     *,
-    key: Optional[jax.Array] = None,
+    key: jax.Array | None = None,
     num_samples: int = 1024,
 ) -> jax.Array:
     r"""KL(p || q) between two distributions, from the closed-form registry.
@@ -92,7 +96,8 @@ def kl_divergence(
     broadcast of both batch shapes; ``+inf`` where p's support is not inside q's.
 
     Args:
-        p, q: distributions with matching event shapes and broadcastable batch shapes.
+        p: a distribution.
+        q: a distribution with p's event shape and a batch shape that broadcasts with p's.
         key: a PRNG key. Only used when no closed form is registered for the pair: the
             Monte Carlo estimate :func:`jaxkl.distributions.monte_carlo_kl` with
             ``num_samples`` samples is returned instead of raising.
@@ -109,43 +114,19 @@ def kl_divergence(
     """
     if not isinstance(p, Distribution) or not isinstance(q, Distribution):
         raise TypeError(
-            f"kl_divergence expects two jaxkl distributions, got {type(p).__name__} and {type(q).__name__}"
+            f"kl_divergence expects two jaxkl distributions, got {type(p).__name__} and "
+            f"{type(q).__name__}"
         )
     p, q = broadcast_pair(p, q)
     fn = _dispatch(type(p), type(q))
     if fn is not None:
         return fn(p, q)
     if key is not None:
-        from jaxkl.kl.monte_carlo import monte_carlo_kl
-
         return monte_carlo_kl(p, q, key, num_samples=num_samples)
     raise NotImplementedError(
         f"No closed-form KL is registered for ({type(p).__name__}, {type(q).__name__}). "
-        f"Register one with @jaxkl.distributions.register_kl({type(p).__name__}, {type(q).__name__}), "
+        f"Register one with @jaxkl.distributions.register_kl({type(p).__name__}, "
+        f"{type(q).__name__}), "
         "or estimate it by Monte Carlo: jaxkl.distributions.monte_carlo_kl(p, q, key) "
         "(or kl_divergence(p, q, key=key))."
     )
-
-
-def broadcast_pair(p: Distribution, q: Distribution) -> Tuple[Distribution, Distribution]:
-    """Check event shapes and expand both to the broadcast of their batch shapes, so that
-    every closed form sees equal batch shapes (and code stays rank-promotion clean)."""
-    if p.event_shape != q.event_shape:
-        raise ValueError(
-            f"KL needs equal event shapes, got {p.event_shape} ({type(p).__name__}) and "
-            f"{q.event_shape} ({type(q).__name__})"
-        )
-    try:
-        shape = tuple(jnp.broadcast_shapes(p.batch_shape, q.batch_shape))
-    except ValueError:
-        raise ValueError(
-            f"Batch shapes {p.batch_shape} ({type(p).__name__}) and {q.batch_shape} "
-            f"({type(q).__name__}) do not broadcast"
-        ) from None
-    return p.expand(shape), q.expand(shape)
-
-
-def batch_broadcast(p: Distribution, q: Distribution, value) -> jax.Array:
-    """Broadcast ``value`` to the broadcast of both batch shapes (for constant results)."""
-    shape = jnp.broadcast_shapes(p.batch_shape, q.batch_shape)
-    return jnp.broadcast_to(value, shape)

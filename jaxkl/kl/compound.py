@@ -1,5 +1,8 @@
-"""Closed forms whose p is in the compound group (Independent, TransformedDistribution),
-and the variational approximations of the KL between mixtures."""
+"""Closed forms whose p is in the compound group, and mixture approximations.
+
+Closed forms whose p is in the compound group (Independent, TransformedDistribution),
+and the variational approximations of the KL between mixtures.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +10,20 @@ import jax
 import jax.numpy as jnp
 
 from jaxkl import _checks
+from jaxkl._linalg import sum_rightmost
 from jaxkl.distributions.compound import Independent, MixtureSameFamily, TransformedDistribution
 from jaxkl.distributions.transforms import transforms_equal_mask
-from jaxkl.kl._registry import broadcast_pair, kl_divergence, register_kl
+from jaxkl.kl._broadcast import broadcast_pair
+from jaxkl.kl._registry import kl_divergence, register_kl
 
 __all__ = ["mixture_kl_variational", "mixture_kl_upper_bound"]
 
 
-def _sum_rightmost(x: jax.Array, n: int) -> jax.Array:
-    return jnp.sum(x, axis=tuple(range(-n, 0))) if n > 0 else x
-
-
 @register_kl(Independent, Independent)
 def _kl_independent_independent(p: Independent, q: Independent):
-    r"""KL of the bases, summed over the reinterpreted dimensions:
+    r"""KL between Independent distributions.
+
+    KL of the bases, summed over the reinterpreted dimensions:
 
     .. math::
         D_{KL}(p \| q) = \sum_{\text{event dims}} D_{KL}(p_{\text{base}} \| q_{\text{base}})
@@ -37,12 +40,14 @@ def _kl_independent_independent(p: Independent, q: Independent):
             f"{p.reinterpreted_batch_ndims} and {q.reinterpreted_batch_ndims}"
         )
     result = kl_divergence(p.base_distribution, q.base_distribution)
-    return _sum_rightmost(result, p.reinterpreted_batch_ndims)
+    return sum_rightmost(result, p.reinterpreted_batch_ndims)
 
 
 @register_kl(TransformedDistribution, TransformedDistribution)
 def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistribution):
-    r"""KL is invariant under a common bijection: for equal transforms ``T``,
+    r"""KL between transformed distributions with equal transforms.
+
+    KL is invariant under a common bijection: for equal transforms ``T``,
 
     .. math::
         D_{KL}(T_\# p \| T_\# q) = D_{KL}(p \| q).
@@ -65,7 +70,9 @@ def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistri
     result = kl_divergence(p.base_distribution, q.base_distribution)
     if equal is True:
         return result
-    _checks.value_check(equal, "KL between TransformedDistributions with different transform parameters", equal)
+    _checks.value_check(
+        equal, "KL between TransformedDistributions with different transform parameters", equal
+    )
     return jnp.where(equal, result, jnp.nan)
 
 
@@ -74,7 +81,10 @@ def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistri
 
 def _check_mixtures(p, q, name):
     if not isinstance(p, MixtureSameFamily) or not isinstance(q, MixtureSameFamily):
-        raise TypeError(f"{name} expects two MixtureSameFamily distributions, got {type(p).__name__} and {type(q).__name__}")
+        raise TypeError(
+            f"{name} expects two MixtureSameFamily distributions, got {type(p).__name__} and "
+            f"{type(q).__name__}"
+        )
     return broadcast_pair(p, q)
 
 
@@ -109,8 +119,9 @@ def mixture_kl_variational(p: MixtureSameFamily, q: MixtureSameFamily) -> jax.Ar
     :func:`mixture_kl_upper_bound`, for an unbiased estimate :func:`monte_carlo_kl`.
 
     Args:
-        p, q: ``MixtureSameFamily`` distributions with equal event shapes and broadcastable
-            batch shapes, whose component pair has a registered KL.
+        p: a ``MixtureSameFamily`` distribution.
+        q: a ``MixtureSameFamily`` distribution with p's event shape and a batch shape that
+            broadcasts with p's; the pair of components must have a registered KL.
 
     Returns:
         Shape ``broadcast(p.batch_shape, q.batch_shape)``.
@@ -122,8 +133,9 @@ def mixture_kl_variational(p: MixtureSameFamily, q: MixtureSameFamily) -> jax.Ar
     Examples:
         >>> import jax.numpy as jnp
         >>> from jaxkl import distributions as jd
-        >>> p = jd.MixtureSameFamily(jd.Categorical(logits=jnp.zeros(2)), jd.Normal(jnp.array([-1.0, 1.0]), 1.0))
-        >>> q = jd.MixtureSameFamily(jd.Categorical(logits=jnp.zeros(2)), jd.Normal(jnp.array([-1.5, 1.0]), 1.0))
+        >>> w = jd.Categorical(logits=jnp.zeros(2))
+        >>> p = jd.MixtureSameFamily(w, jd.Normal(jnp.array([-1.0, 1.0]), 1.0))
+        >>> q = jd.MixtureSameFamily(w, jd.Normal(jnp.array([-1.5, 1.0]), 1.0))
         >>> print(f"{jd.mixture_kl_variational(p, p):.4f} {jd.mixture_kl_variational(p, q):.4f}")
         0.0000 0.0966
     """
@@ -138,7 +150,9 @@ def mixture_kl_variational(p: MixtureSameFamily, q: MixtureSameFamily) -> jax.Ar
     return jnp.sum(jnp.where(w > 0, w * (num - den), 0.0), axis=-1)
 
 
-def mixture_kl_upper_bound(p: MixtureSameFamily, q: MixtureSameFamily, num_iters: int = 20) -> jax.Array:
+def mixture_kl_upper_bound(
+    p: MixtureSameFamily, q: MixtureSameFamily, num_iters: int = 20
+) -> jax.Array:
     r"""The variational upper bound on KL(p || q) between two mixtures (Hershey & Olsen).
 
     With a joint matching ``phi_ab`` (``sum_b phi_ab = pi_a``) and ``psi_ab``
@@ -154,8 +168,9 @@ def mixture_kl_upper_bound(p: MixtureSameFamily, q: MixtureSameFamily, num_iters
     gives the convexity bound ``sum_ab pi_a w_b D(f_a || g_b)``).
 
     Args:
-        p, q: ``MixtureSameFamily`` distributions with equal event shapes and broadcastable
-            batch shapes, whose component pair has a registered KL.
+        p: a ``MixtureSameFamily`` distribution.
+        q: a ``MixtureSameFamily`` distribution with p's event shape and a batch shape that
+            broadcasts with p's; the pair of components must have a registered KL.
         num_iters: alternating updates (static, a non-negative int).
 
     Returns:
@@ -168,13 +183,16 @@ def mixture_kl_upper_bound(p: MixtureSameFamily, q: MixtureSameFamily, num_iters
     Examples:
         >>> import jax.numpy as jnp
         >>> from jaxkl import distributions as jd
-        >>> p = jd.MixtureSameFamily(jd.Categorical(logits=jnp.zeros(2)), jd.Normal(jnp.array([-1.0, 1.0]), 1.0))
-        >>> q = jd.MixtureSameFamily(jd.Categorical(logits=jnp.zeros(2)), jd.Normal(jnp.array([-1.5, 1.0]), 1.0))
+        >>> w = jd.Categorical(logits=jnp.zeros(2))
+        >>> p = jd.MixtureSameFamily(w, jd.Normal(jnp.array([-1.0, 1.0]), 1.0))
+        >>> q = jd.MixtureSameFamily(w, jd.Normal(jnp.array([-1.5, 1.0]), 1.0))
         >>> print(f"{jd.mixture_kl_upper_bound(p, q):.4f}")
         0.0625
     """
     if isinstance(num_iters, bool) or not isinstance(num_iters, int) or num_iters < 0:
-        raise ValueError(f"mixture_kl_upper_bound: `num_iters` must be a non-negative int, got {num_iters!r}")
+        raise ValueError(
+            f"mixture_kl_upper_bound: `num_iters` must be a non-negative int, got {num_iters!r}"
+        )
     p, q = _check_mixtures(p, q, "mixture_kl_upper_bound")
     nb = len(p.batch_shape)
     lw_p = p.log_weights[..., :, None]

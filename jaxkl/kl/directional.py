@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from jaxkl._numerics import bessel_i_terms, log_bessel_i0_bregman
+from jaxkl._numerics import (
+    bessel_i_terms,
+    log_bessel_i0_bregman,
+    power_spherical_kl_uniform,
+    vmf_kl_uniform,
+)
 from jaxkl.distributions.directional import (
     PowerSpherical,
     SphericalUniform,
     VonMises,
     VonMisesFisher,
-    _ps_kl_uniform,
-    _vmf_kl_uniform,
 )
 from jaxkl.kl._registry import register_kl
 
@@ -21,7 +24,8 @@ def _kl_vonmises_vonmises(p: VonMises, q: VonMises):
     r"""KL between two von Mises distributions.
 
     .. math::
-        \mathrm{KL} = \underbrace{\log I_0(\kappa_q) - \log I_0(\kappa_p) - A(\kappa_p)(\kappa_q - \kappa_p)}_{\ge 0}
+        \mathrm{KL} = \underbrace{\log I_0(\kappa_q) - \log I_0(\kappa_p) - A(\kappa_p)(\kappa_q -
+        \kappa_p)}_{\ge 0}
             + 2 A(\kappa_p)\,\kappa_q \sin^2\frac{\mu_p - \mu_q}{2},
         \qquad A = I_1 / I_0
 
@@ -43,7 +47,9 @@ def _kl_vonmises_vonmises(p: VonMises, q: VonMises):
 
 @register_kl(VonMisesFisher, SphericalUniform)
 def _kl_vonmisesfisher_sphericaluniform(p: VonMisesFisher, q: SphericalUniform):
-    r"""KL(vMF(mu, kappa) || uniform on S^{d-1}), ``nu = d/2 - 1``:
+    r"""KL(von Mises-Fisher || uniform on the sphere).
+
+    KL(vMF(mu, kappa) || uniform on S^{d-1}), ``nu = d/2 - 1``:
 
     .. math::
         \mathrm{KL} = \kappa A_\nu(\kappa) - \log\big(\Gamma(\nu+1)(2/\kappa)^\nu I_\nu(\kappa)\big)
@@ -57,25 +63,28 @@ def _kl_vonmisesfisher_sphericaluniform(p: VonMisesFisher, q: SphericalUniform):
         Davidson, T. R. et al. (2018). Hyperspherical Variational Auto-Encoders. UAI;
         TensorFlow Probability's ``_kl_von_mises_fisher_spherical_uniform``.
     """
-    return _vmf_kl_uniform(p.event_shape[-1], p.concentration)
+    return vmf_kl_uniform(p.event_shape[-1], p.concentration)
 
 
 @register_kl(PowerSpherical, SphericalUniform)
 def _kl_powerspherical_sphericaluniform(p: PowerSpherical, q: SphericalUniform):
-    r"""KL(PowerSpherical(mu, kappa) || uniform on S^{d-1}), ``beta = (d-1)/2``:
+    r"""KL(PowerSpherical || uniform on the sphere).
+
+    KL(PowerSpherical(mu, kappa) || uniform on S^{d-1}), ``beta = (d-1)/2``:
 
     .. math::
-        \mathrm{KL} = \log\frac{\Gamma(2\beta+\kappa)\Gamma(\beta)}{\Gamma(\beta+\kappa)\Gamma(2\beta)}
+        \mathrm{KL} =
+        \log\frac{\Gamma(2\beta+\kappa)\Gamma(\beta)}{\Gamma(\beta+\kappa)\Gamma(2\beta)}
             - \kappa\,[\psi(2\beta+\kappa) - \psi(\beta+\kappa)],
 
     formed as a difference of two log-gamma Bregman remainders for small kappa and from
-    log-gamma/digamma differences for large kappa (see ``_ps_kl_uniform``).
+    log-gamma/digamma differences for large kappa (see ``power_spherical_kl_uniform``).
 
     References:
         De Cao, N. and Aziz, W. (2020). The Power Spherical distribution. arXiv:2006.04437
         (entropy, section 3); TensorFlow Probability's ``_kl_power_uniform_spherical``.
     """
-    return _ps_kl_uniform(p.event_shape[-1], p.concentration)
+    return power_spherical_kl_uniform(p.event_shape[-1], p.concentration)
 
 
 @register_kl(PowerSpherical, VonMisesFisher)
@@ -85,7 +94,8 @@ def _kl_powerspherical_vonmisesfisher(p: PowerSpherical, q: VonMisesFisher):
     With ``E_p[x] = E_p[t] mu_p``, ``E_p[t] = kappa_p / (d - 1 + kappa_p)``:
 
     .. math::
-        \mathrm{KL} = \mathrm{KL}(p \,\|\, U) + h_\nu(\kappa_q) - \kappa_q\,(\mu_p^\top\mu_q)\,\mathbb{E}_p[t],
+        \mathrm{KL} = \mathrm{KL}(p \,\|\, U) + h_\nu(\kappa_q) -
+        \kappa_q\,(\mu_p^\top\mu_q)\,\mathbb{E}_p[t],
         \qquad h_\nu(\kappa) = \log\big(\Gamma(\nu+1)(2/\kappa)^\nu I_\nu(\kappa)\big),
 
     since ``-log vMF(x) = h_nu(kappa_q) + log|S^{d-1}| - kappa_q mu_q^T x``. For large
@@ -107,4 +117,4 @@ def _kl_powerspherical_vonmisesfisher(p: PowerSpherical, q: VonMisesFisher):
     one_minus_mean_t = (d - 1) / (d - 1 + kp)
     small = t.log_normalized - kq * c * mean_t
     large = t.log_normalized_minus_x + kq * (one_minus_c + c * one_minus_mean_t)
-    return _ps_kl_uniform(d, kp) + jnp.where(t.small, small, large)
+    return power_spherical_kl_uniform(d, kp) + jnp.where(t.small, small, large)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 
 from jaxkl.distributions._base import ExponentialFamily
-from jaxkl.kl._registry import broadcast_pair, register_kl
+from jaxkl.kl._broadcast import broadcast_pair
+from jaxkl.kl._registry import register_kl
 
 __all__ = ["exponential_family_kl"]
 
@@ -30,8 +29,8 @@ def exponential_family_kl(p: ExponentialFamily, q: ExponentialFamily) -> jax.Arr
     needs finite natural parameters (e.g. no zero Categorical probabilities).
 
     Args:
-        p, q: instances of the *same* :class:`~jaxkl.distributions.ExponentialFamily`
-            subclass with broadcastable batch shapes.
+        p: an instance of an :class:`~jaxkl.distributions.ExponentialFamily` subclass.
+        q: an instance of the *same* subclass, with a batch shape that broadcasts with p's.
 
     Returns:
         KL values with the broadcast batch shape.

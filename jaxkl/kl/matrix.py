@@ -14,7 +14,8 @@ a sum of non-negative terms that keeps full relative precision when p ≈ q.
 Wishart
 -------
 .. math::
-    D_{KL} = \tfrac{n_q}{2}\log\frac{|Σ_q|}{|Σ_p|} + \tfrac{n_p}{2}\big(\operatorname{tr}(Σ_q^{-1}Σ_p) - d\big)
+    D_{KL} = \tfrac{n_q}{2}\log\frac{|Σ_q|}{|Σ_p|} +
+    \tfrac{n_p}{2}\big(\operatorname{tr}(Σ_q^{-1}Σ_p) - d\big)
     + \log\frac{Γ_d(n_q/2)}{Γ_d(n_p/2)} + \tfrac{n_p - n_q}{2}\,ψ_d(n_p/2)
 
 rewritten as ``(n_p/2) G(X) + (n_p - n_q) Σ_i log M_ii + Σ_{j<d} B((n_p - j)/2, (n_p - n_q)/2)``
@@ -55,15 +56,12 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 
+from jaxkl._linalg import block_diag, diagonal
 from jaxkl._numerics import lgamma_bregman, x_minus_log1p
-from jaxkl.distributions.matrix import MatrixNormal, Wishart, _block_diag
+from jaxkl.distributions.matrix import MatrixNormal, Wishart
 from jaxkl.kl._registry import register_kl
 
 __all__: list = []
-
-
-def _diag(x):
-    return jnp.diagonal(x, axis1=-2, axis2=-1)
 
 
 def _t(x):
@@ -71,8 +69,11 @@ def _t(x):
 
 
 def _g_from_x(x: jax.Array, xd: jax.Array) -> jax.Array:
-    """``G(X) = Σ_{i>j} X_ij² + Σ_i φ(X_ii (X_ii + 2))`` (``xd``: the diagonal of X,
-    formed from the factors' diagonals directly)."""
+    """The Cholesky-factor part ``G(X)`` of a Gaussian KL.
+
+    ``G(X) = Σ_{i>j} X_ij² + Σ_i φ(X_ii (X_ii + 2))`` (``xd``: the diagonal of X,
+    formed from the factors' diagonals directly).
+    """
     off = jnp.sum(jnp.square(jnp.tril(x, -1)), axis=(-2, -1))
     return off + jnp.sum(x_minus_log1p(xd * (xd + 2.0)), -1)
 
@@ -80,27 +81,34 @@ def _g_from_x(x: jax.Array, xd: jax.Array) -> jax.Array:
 def _tril_parts(l_p: jax.Array, l_q: jax.Array):
     """``(G, Σ log M_ii)`` from the Cholesky factors (one triangular solve)."""
     x = solve_triangular(l_q, l_p - l_q, lower=True)
-    dq = _diag(l_q)
-    xd = (_diag(l_p) - dq) / dq
+    dq = diagonal(l_q)
+    xd = (diagonal(l_p) - dq) / dq
     return _g_from_x(x, xd), jnp.sum(jnp.log1p(xd), -1)
 
 
-def _eig_parts(e: jax.Array, l: jax.Array):
-    """``(Σ φ(λ), ½ Σ log1p(λ))`` for the eigenvalues ``λ`` of ``L^{-1} E L^{-T}`` (one
-    triangular solve on ``[E | I]``)."""
-    d = l.shape[-1]
-    eye = jnp.broadcast_to(jnp.eye(d, dtype=l.dtype), l.shape)
-    sol = solve_triangular(l, jnp.concatenate([e, eye], axis=-1), lower=True)
+def _eig_parts(e: jax.Array, chol: jax.Array):
+    """The eigenvalue parts of a Gaussian KL.
+
+    ``(Σ φ(λ), ½ Σ log1p(λ))`` for the eigenvalues ``λ`` of ``L^{-1} E L^{-T}`` (one
+    triangular solve on ``[E | I]``).
+    """
+    d = chol.shape[-1]
+    eye = jnp.broadcast_to(jnp.eye(d, dtype=chol.dtype), chol.shape)
+    sol = solve_triangular(chol, jnp.concatenate([e, eye], axis=-1), lower=True)
     y, l_inv = sol[..., :d], sol[..., d:]
     b = y @ _t(l_inv)
     lam = jnp.linalg.eigvalsh(0.5 * (b + _t(b)))
-    lam = jnp.maximum(lam, -1.0 + jnp.finfo(lam.dtype).eps)  # rounding only: I + B is positive definite
+    lam = jnp.maximum(
+        lam, -1.0 + jnp.finfo(lam.dtype).eps
+    )  # rounding only: I + B is positive definite
     return jnp.sum(x_minus_log1p(lam), -1), 0.5 * jnp.sum(jnp.log1p(lam), -1)
 
 
 @register_kl(Wishart, Wishart)
 def _kl_wishart_wishart(p: Wishart, q: Wishart) -> jax.Array:
-    r"""KL between Wishart distributions ``W(n_p, Σ_p)`` and ``W(n_q, Σ_q)`` (module
+    r"""KL between Wishart distributions.
+
+    KL between Wishart distributions ``W(n_p, Σ_p)`` and ``W(n_q, Σ_q)`` (module
     docstring): ``(n_p/2) G + (n_p - n_q) Σ log M_ii + Σ_j B((n_p - j)/2, (n_p - n_q)/2)``.
 
     Accurate where p ≈ q (float32 relative error below 1e-4 down to relative parameter
@@ -115,12 +123,18 @@ def _kl_wishart_wishart(p: Wishart, q: Wishart) -> jax.Array:
     """
     d = p._dim
     if q._dim != d:
-        raise ValueError(f"KL(Wishart || Wishart) needs matrices of the same size, got {d} x {d} and "
-                         f"{q._dim} x {q._dim}")
+        raise ValueError(
+            f"KL(Wishart || Wishart) needs matrices of the same size, got {d} x {d} and "
+            f"{q._dim} x {q._dim}"
+        )
     if p._covariance_matrix is not None and q._covariance_matrix is not None:
-        g, log_m = _eig_parts(p._covariance_matrix - q._covariance_matrix, jnp.linalg.cholesky(q._covariance_matrix))
+        g, log_m = _eig_parts(
+            p._covariance_matrix - q._covariance_matrix, jnp.linalg.cholesky(q._covariance_matrix)
+        )
     elif p._precision_matrix is not None and q._precision_matrix is not None:
-        g, log_m = _eig_parts(q._precision_matrix - p._precision_matrix, jnp.linalg.cholesky(p._precision_matrix))
+        g, log_m = _eig_parts(
+            q._precision_matrix - p._precision_matrix, jnp.linalg.cholesky(p._precision_matrix)
+        )
     else:
         g, log_m = _tril_parts(p.scale_tril, q.scale_tril)
     n_p, n_q = p.df, q.df
@@ -131,7 +145,9 @@ def _kl_wishart_wishart(p: Wishart, q: Wishart) -> jax.Array:
 
 @register_kl(MatrixNormal, MatrixNormal)
 def _kl_matrixnormal_matrixnormal(p: MatrixNormal, q: MatrixNormal) -> jax.Array:
-    r"""KL between matrix normals, the Gaussian KL of ``N(vec M, V ⊗ U)`` written with the
+    r"""KL between matrix normal distributions.
+
+    KL between matrix normals, the Gaussian KL of ``N(vec M, V ⊗ U)`` written with the
     factors of ``U`` and ``V`` (module docstring):
     ``½[p G(X_A) + n G(X_B) + αβ + ‖A_q^{-1}(M_q - M_p)B_q^{-T}‖²]``.
 
@@ -145,25 +161,38 @@ def _kl_matrixnormal_matrixnormal(p: MatrixNormal, q: MatrixNormal) -> jax.Array
         ValueError: the event shapes differ.
     """
     if p.event_shape != q.event_shape:
-        raise ValueError(f"KL(MatrixNormal || MatrixNormal) needs equal event shapes, got {p.event_shape} "
-                         f"and {q.event_shape}")
+        raise ValueError(
+            f"KL(MatrixNormal || MatrixNormal) needs equal event shapes, got {p.event_shape} "
+            f"and {q.event_shape}"
+        )
     n, k = p.event_shape  # k columns (the docstring's p)
     a_p, a_q, b_p, b_q = p.scale_row, q.scale_row, p.scale_column, q.scale_column
     batch = a_q.shape[:-2]
     dtype = a_q.dtype
-    zeros = lambda r, c: jnp.zeros(batch + (r, c), dtype)  # noqa: E731
+
+    def zeros(r, c):
+        return jnp.zeros(batch + (r, c), dtype)
+
     top = jnp.concatenate([a_p - a_q, q.loc - p.loc, zeros(n, 2 * k)], -1)
     eye = jnp.broadcast_to(jnp.eye(k, dtype=dtype), batch + (k, k))
     bottom = jnp.concatenate([zeros(k, n + k), b_p - b_q, eye], -1)
-    sol = solve_triangular(_block_diag(a_q, b_q), jnp.concatenate([top, bottom], -2), lower=True)
+    sol = solve_triangular(block_diag(a_q, b_q), jnp.concatenate([top, bottom], -2), lower=True)
     x_a = sol[..., :n, :n]
     y = sol[..., :n, n : n + k]
     x_b = sol[..., n:, n + k : n + 2 * k]
     b_inv = sol[..., n:, n + 2 * k :]
-    xd_a = (_diag(a_p) - _diag(a_q)) / _diag(a_q)
-    xd_b = (_diag(b_p) - _diag(b_q)) / _diag(b_q)
+    xd_a = (diagonal(a_p) - diagonal(a_q)) / diagonal(a_q)
+    xd_b = (diagonal(b_p) - diagonal(b_q)) / diagonal(b_q)
     g_a, g_b = _g_from_x(x_a, xd_a), _g_from_x(x_b, xd_b)
-    alpha = 2.0 * jnp.sum(xd_a, -1) + jnp.sum(jnp.square(jnp.tril(x_a, -1)), (-2, -1)) + jnp.sum(xd_a * xd_a, -1)
-    beta = 2.0 * jnp.sum(xd_b, -1) + jnp.sum(jnp.square(jnp.tril(x_b, -1)), (-2, -1)) + jnp.sum(xd_b * xd_b, -1)
+    alpha = (
+        2.0 * jnp.sum(xd_a, -1)
+        + jnp.sum(jnp.square(jnp.tril(x_a, -1)), (-2, -1))
+        + jnp.sum(xd_a * xd_a, -1)
+    )
+    beta = (
+        2.0 * jnp.sum(xd_b, -1)
+        + jnp.sum(jnp.square(jnp.tril(x_b, -1)), (-2, -1))
+        + jnp.sum(xd_b * xd_b, -1)
+    )
     z = y @ _t(b_inv)
     return 0.5 * (k * g_a + n * g_b + alpha * beta + jnp.sum(z * z, (-2, -1)))

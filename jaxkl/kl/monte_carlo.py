@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Tuple, Union
 
 import jax
 import jax.numpy as jnp
 
 from jaxkl.distributions._base import Distribution
-from jaxkl.kl._registry import broadcast_pair
+from jaxkl.kl._broadcast import broadcast_pair
 
 
 def _check_args(p, q, num_samples, return_stderr) -> None:
     if not isinstance(p, Distribution) or not isinstance(q, Distribution):
         raise TypeError(
-            f"monte_carlo_kl expects two jaxkl distributions, got {type(p).__name__} and {type(q).__name__}"
+            f"monte_carlo_kl expects two jaxkl distributions, got {type(p).__name__} and "
+            f"{type(q).__name__}"
         )
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
         raise ValueError(f"monte_carlo_kl: `num_samples` must be an int >= 2, got {num_samples!r}")
@@ -31,7 +31,7 @@ def monte_carlo_kl(
     num_samples: int = 1024,
     *,
     return_stderr: bool = False,
-) -> Union[jax.Array, Tuple[jax.Array, jax.Array]]:
+) -> jax.Array | tuple[jax.Array, jax.Array]:
     r"""Monte Carlo estimate of KL(p || q) from ``num_samples`` draws of p.
 
     .. math::
@@ -55,7 +55,8 @@ def monte_carlo_kl(
     ``+inf``, which is then exact; its standard error is reported as 0.
 
     Args:
-        p, q: distributions with equal event shapes and broadcastable batch shapes.
+        p: the distribution sampled from.
+        q: a distribution with p's event shape and a batch shape that broadcasts with p's.
         key: a PRNG key (``jax.random.key``); the same key gives the same estimate.
         num_samples: number of draws (an int >= 2, static).
         return_stderr: also return the standard error of the estimate (the sample

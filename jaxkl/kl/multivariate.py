@@ -39,6 +39,7 @@ import jax.numpy as jnp
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import digamma, gammaln
 
+from jaxkl._linalg import diagonal
 from jaxkl._numerics import lgamma_bregman, x_minus_log1p
 from jaxkl.distributions.multivariate import (
     Dirichlet,
@@ -49,10 +50,6 @@ from jaxkl.distributions.multivariate import (
 from jaxkl.kl._registry import register_kl
 
 __all__: list = []
-
-
-def _diag(x):
-    return jnp.diagonal(x, axis1=-2, axis2=-1)
 
 
 def _vec_diag(v):
@@ -70,14 +67,18 @@ def gaussian_kl_from_scale_tril(l_p: jax.Array, l_q: jax.Array, dmu: jax.Array) 
     rhs = jnp.concatenate([l_p - l_q, dmu[..., None]], axis=-1)
     sol = solve_triangular(l_q, rhs, lower=True)
     x, z = sol[..., :d], sol[..., d]
-    dq = _diag(l_q)
-    xd = (_diag(l_p) - dq) / dq
+    dq = diagonal(l_q)
+    xd = (diagonal(l_p) - dq) / dq
     off = jnp.sum(jnp.square(jnp.tril(x, -1)), axis=(-2, -1))
     return 0.5 * (off + jnp.sum(x_minus_log1p(xd * (xd + 2.0)), -1) + jnp.sum(z * z, -1))
 
 
-def gaussian_kl_from_covariance_difference(e: jax.Array, l_q: jax.Array, dmu: jax.Array) -> jax.Array:
-    r"""KL between Gaussians from ``E = Σ_p - Σ_q``, the Cholesky factor of ``Σ_q`` and
+def gaussian_kl_from_covariance_difference(
+    e: jax.Array, l_q: jax.Array, dmu: jax.Array
+) -> jax.Array:
+    r"""KL between Gaussians from the covariance difference.
+
+    KL between Gaussians from ``E = Σ_p - Σ_q``, the Cholesky factor of ``Σ_q`` and
     ``dmu = μ_q - μ_p``: ``½ Σ φ(λ_i) + ½‖z‖²`` with ``λ`` the eigenvalues of
     ``L_q^{-1} E L_q^{-T}`` (> -1 since Σ_p is positive definite) and ``z = L_q^{-1} dmu``.
 
@@ -95,7 +96,9 @@ def gaussian_kl_from_covariance_difference(e: jax.Array, l_q: jax.Array, dmu: ja
     return 0.5 * (jnp.sum(x_minus_log1p(lam), -1) + jnp.sum(z * z, -1))
 
 
-def _lowrank_cov_difference(p: LowRankMultivariateNormal, q: LowRankMultivariateNormal) -> jax.Array:
+def _lowrank_cov_difference(
+    p: LowRankMultivariateNormal, q: LowRankMultivariateNormal
+) -> jax.Array:
     """``Σ_p - Σ_q`` from the parameters' differences when the ranks agree."""
     wp, wq = p.cov_factor, q.cov_factor
     dd = _vec_diag(p.cov_diag - q.cov_diag)
@@ -123,9 +126,14 @@ def _kl_multivariatenormal_multivariatenormal(p: MultivariateNormal, q: Multivar
 
 @register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
 def _kl_lowrankmultivariatenormal_lowrankmultivariatenormal(p, q):
-    """KL between low-rank normals, from ``E = W_p W_p^T - W_q W_q^T + diag(D_p - D_q)``
-    formed from parameter differences (eigenvalue form)."""
-    return gaussian_kl_from_covariance_difference(_lowrank_cov_difference(p, q), q.scale_tril, q.loc - p.loc)
+    """KL between low-rank multivariate normals.
+
+    KL between low-rank normals, from ``E = W_p W_p^T - W_q W_q^T + diag(D_p - D_q)``
+    formed from parameter differences (eigenvalue form).
+    """
+    return gaussian_kl_from_covariance_difference(
+        _lowrank_cov_difference(p, q), q.scale_tril, q.loc - p.loc
+    )
 
 
 @register_kl(LowRankMultivariateNormal, MultivariateNormal)
@@ -142,9 +150,12 @@ def _kl_multivariatenormal_lowrankmultivariatenormal(p, q):
 
 @register_kl(MultivariateNormalDiag, MultivariateNormalDiag)
 def _kl_multivariatenormaldiag_multivariatenormaldiag(p, q):
-    r"""Sum over the event of Normal–Normal KLs:
+    r"""Sum over the event of Normal-Normal KLs.
+
+    Sum over the event of Normal–Normal KLs:
     ``½ Σ_i [φ(x_i) + ((μ_p,i - μ_q,i)/s_q,i)²]`` with
-    ``x_i = (s_p,i - s_q,i)(s_p,i + s_q,i)/s_q,i²`` (no cancellation near p = q)."""
+    ``x_i = (s_p,i - s_q,i)(s_p,i + s_q,i)/s_q,i²`` (no cancellation near p = q).
+    """
     x = (p.scale_diag - q.scale_diag) * (p.scale_diag + q.scale_diag) / q.scale_diag**2
     z = (p.loc - q.loc) / q.scale_diag
     return 0.5 * jnp.sum(x_minus_log1p(x) + z * z, -1)
@@ -155,8 +166,11 @@ def _kl_multivariatenormaldiag_multivariatenormaldiag(p, q):
 @register_kl(MultivariateNormal, MultivariateNormalDiag)
 @register_kl(LowRankMultivariateNormal, MultivariateNormalDiag)
 def _kl_gaussian_diag_cross(p, q):
-    """Diagonal normal against a full or low-rank normal (either order), from the Cholesky
-    factors (the diagonal one's factor is ``diag(scale_diag)``)."""
+    """KL between a diagonal normal and a full or low-rank normal (either order).
+
+    Diagonal normal against a full or low-rank normal (either order), from the Cholesky
+    factors (the diagonal one's factor is ``diag(scale_diag)``).
+    """
     return gaussian_kl_from_scale_tril(p.scale_tril, q.scale_tril, q.loc - p.loc)
 
 

@@ -69,7 +69,7 @@ from jaxkl.distributions.transforms import (
     Transform,
     _InverseTransform,
 )
-from jaxkl.kl._registry import broadcast_pair
+from jaxkl.kl._broadcast import broadcast_pair
 
 __all__ = ["quadrature_kl", "support_bounds"]
 

@@ -6,7 +6,7 @@
 * :mod:`jaxkl.metrics.nnx`: the ``flax.nnx`` variant (``update`` / ``compute`` / ``reset``).
 """
 
-from jaxkl.metrics._state import KLDivergence
 from jaxkl.metrics import nnx
+from jaxkl.metrics._state import KLDivergence
 
 __all__ = ["KLDivergence", "nnx"]

@@ -8,8 +8,9 @@ No ``from __future__ import annotations`` here: dataclass field types stay real 
 """
 
 import functools
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
+import flax.serialization
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -49,8 +50,11 @@ class KLDivergence:
     State fields, each declaring once how two copies combine (``merge``, :meth:`reduce`,
     :meth:`all_reduce` and :meth:`merge_across_processes` are all derived from it):
 
-    * ``total`` (sum): sum of the per-row KL over unmasked rows; ``count`` (sum): number of
-      unmasked rows (int32). Used by ``"mean"`` and ``"sum"``.
+    * ``total`` (float pair): sum of the per-row KL over unmasked rows, kept as ``hi + lo``
+      in a float32 ``[2]`` array so that it stays accurate over 10^9 rows and 10^6 merges
+      (compensated two-sum merging); ``count`` (count): the number of unmasked rows, exact
+      up to 2^48, as two uint32 base-2^16 digits ``[high, low]``. Used by ``"mean"`` and
+      ``"sum"``; :meth:`num_rows` reads the count.
     * ``values`` (concatenate): per-row KL, flattened, 0 at masked rows; ``mask``
       (concatenate): which of those rows were unmasked. Used by ``"none"``.
 
@@ -79,10 +83,10 @@ class KLDivergence:
     The torch equivalent is ``torchmetrics.regression.KLDivergence(log_prob, reduction)``.
     """
 
-    total: Optional[jax.Array] = _dist.state_field("sum")
-    count: Optional[jax.Array] = _dist.state_field("sum")
-    values: Optional[jax.Array] = _dist.state_field("concatenate")
-    mask: Optional[jax.Array] = _dist.state_field("concatenate")
+    total: jax.Array | None = _dist.state_field("float_pair")
+    count: jax.Array | None = _dist.state_field("count")
+    values: jax.Array | None = _dist.state_field("concatenate")
+    mask: jax.Array | None = _dist.state_field("concatenate")
 
     log_prob: ClassVar[bool] = False
     reduction: ClassVar[str] = "mean"
@@ -138,15 +142,21 @@ class KLDivergence:
         """
         if cls.reduction == "none":
             return cls(
-                total=None, count=None, values=jnp.zeros((0,), jnp.float32), mask=jnp.zeros((0,), bool)
+                total=None,
+                count=None,
+                values=jnp.zeros((0,), jnp.float32),
+                mask=jnp.zeros((0,), bool),
             )
         return cls(
-            total=jnp.zeros((), jnp.float32), count=jnp.zeros((), jnp.int32), values=None, mask=None
+            total=jnp.zeros((2,), jnp.float32),
+            count=jnp.zeros((2,), jnp.uint32),
+            values=None,
+            mask=None,
         )
 
     @classmethod
     def from_model_output(
-        cls, p: ArrayLike, q: ArrayLike, mask: Optional[ArrayLike] = None, **_: Any
+        cls, p: ArrayLike, q: ArrayLike, mask: ArrayLike | None = None, **_: Any
     ) -> "KLDivergence":
         """The state of one batch.
 
@@ -177,8 +187,8 @@ class KLDivergence:
                 mask=jnp.reshape(row_mask, (-1,)),
             )
         return cls(
-            total=_reduce(rows, row_mask, "sum"),
-            count=jnp.sum(row_mask, dtype=jnp.int32),
+            total=_dist.make_float_pair(_reduce(rows, row_mask, "sum")),
+            count=_dist.make_count(jnp.sum(row_mask, dtype=jnp.int32)),
             values=None,
             mask=None,
         )
@@ -212,7 +222,10 @@ class KLDivergence:
             )
         a, b, live = self._leaves(), other._leaves(), self._live()
         return type(self)(
-            **{n: _dist.combine_pair(a[n], b[n], c) if n in live else None for n, c in self._fields()}
+            **{
+                n: _dist.combine_pair(a[n], b[n], c) if n in live else None
+                for n, c in self._fields()
+            }
         )
 
     def _reduce_merge(self, other: "KLDivergence") -> "KLDivergence":
@@ -276,9 +289,20 @@ class KLDivergence:
         """
         if self.reduction == "none":
             return self.values
+        total = _dist.float_pair_value(self.total)
         if self.reduction == "sum":
-            return self.total
-        return self.total / self.count.astype(self.total.dtype)
+            return total
+        return total / _dist.count_value(self.count, total.dtype)
+
+    def num_rows(self) -> jax.Array:
+        """The number of unmasked rows seen, as a float32 (exact below 2^24).
+
+        For the exact count of a concrete state use
+        ``int(high) * 65536 + int(low)`` with ``high, low = state.count``.
+        """
+        if self.reduction == "none":
+            return jnp.sum(self.mask, dtype=jnp.float32)
+        return _dist.count_value(self.count)
 
     def compute_value(self):
         """:meth:`compute` as a ``clu.values`` value (used by ``Collection.compute_values``)."""
@@ -309,7 +333,7 @@ def _root(cls: type) -> type:
     return getattr(cls, "_jaxkl_root", cls)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _configured(root: type, log_prob: bool, reduction: str) -> type:
     if log_prob == root.log_prob and reduction == root.reduction:
         return root
@@ -325,14 +349,56 @@ def _configured(root: type, log_prob: bool, reduction: str) -> type:
             "__qualname__": name,
         },
     )
-    return flax.struct.dataclass(sub)
+    return _register_serialization(flax.struct.dataclass(sub))
+
+
+def _state_to_dict(state: "KLDivergence") -> dict:
+    return {
+        name: flax.serialization.to_state_dict(getattr(state, name)) for name, _ in state._fields()
+    }
+
+
+def _state_from_dict(target: "KLDivergence", state: dict) -> "KLDivergence":
+    """Restore a checkpoint into ``target``'s class; a checkpoint of another kind is an error.
+
+    A ``"none"`` checkpoint holds ``values``/``mask``, a ``"mean"``/``"sum"`` one ``total``/
+    ``count``: restoring one into a target of the other kind raises ``ValueError`` naming
+    both. Checkpoints from jaxkl 0.1 (a scalar float total and an int32 count) are upgraded.
+    """
+    cls = type(target)
+    live = cls._live()
+    present = frozenset(name for name, value in state.items() if value is not None)
+    if present != live:
+        found = "reduction='none'" if "values" in present else "reduction='mean' or 'sum'"
+        raise ValueError(
+            f"Cannot restore a checkpoint of a KLDivergence state with fields {sorted(present)}"
+            f" ({found}) into a {_describe(cls)} target, whose fields are {sorted(live)};"
+            " restore into a target configured like the saved state"
+        )
+    fields = {name: None for name, _ in cls._fields()}
+    for name in live:
+        value = flax.serialization.from_state_dict(getattr(target, name), state[name])
+        if name == "total" and jnp.ndim(value) == 0:
+            value = _dist.make_float_pair(jnp.asarray(value, jnp.float32))
+        elif name == "count" and jnp.ndim(value) == 0:
+            value = _dist.make_count(jnp.asarray(value))
+        fields[name] = value
+    return cls(**fields)
+
+
+def _register_serialization(cls: type) -> type:
+    flax.serialization.register_serialization_state(
+        cls, _state_to_dict, _state_from_dict, override=True
+    )
+    return cls
 
 
 def _describe(cls: type) -> str:
-    return f"{cls.__name__}(log_prob={getattr(cls, 'log_prob', '?')}, reduction={getattr(cls, 'reduction', '?')!r})"
+    log_prob, reduction = getattr(cls, "log_prob", "?"), getattr(cls, "reduction", "?")
+    return f"{cls.__name__}(log_prob={log_prob}, reduction={reduction!r})"
 
 
-def _as_where(mask: Optional[ArrayLike]) -> Optional[jax.Array]:
+def _as_where(mask: ArrayLike | None) -> jax.Array | None:
     if mask is None:
         return None
     mask = jnp.asarray(mask)
@@ -342,3 +408,5 @@ def _as_where(mask: Optional[ArrayLike]) -> Optional[jax.Array]:
         return mask != 0
     raise TypeError(f"Expected `mask` to be boolean or integer (0/1) but got dtype {mask.dtype}")
 
+
+_register_serialization(KLDivergence)

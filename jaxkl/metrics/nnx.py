@@ -6,7 +6,7 @@ variants give the same values; :attr:`KLDivergence.state` hands the state out fo
 ``all_reduce`` / ``merge_across_processes``.
 """
 
-from typing import Any, Optional
+from typing import Any
 
 import jax
 from flax import nnx as _nnx
@@ -46,7 +46,7 @@ class KLDivergence(_nnx.metrics.Metric):
         Array(nan, dtype=float32)
     """
 
-    def __init__(self, log_prob: bool = False, reduction: Optional[str] = "mean"):
+    def __init__(self, log_prob: bool = False, reduction: str | None = "mean"):
         _checks.check_log_prob(log_prob)
         _checks.check_reduction(reduction)
         self.state_type = _state.KLDivergence.configure(log_prob=log_prob, reduction=reduction)
@@ -69,7 +69,9 @@ class KLDivergence(_nnx.metrics.Metric):
 
     def _store(self, value: _state.KLDivergence) -> None:
         if type(value) is not self.state_type:
-            raise TypeError(f"Expected a {self.state_type.__name__} state but got {type(value).__name__}")
+            raise TypeError(
+                f"Expected a {self.state_type.__name__} state but got {type(value).__name__}"
+            )
         for name in self._names():
             getattr(self, name).set_value(getattr(value, name))
 
@@ -77,7 +79,9 @@ class KLDivergence(_nnx.metrics.Metric):
         """Forget every row seen."""
         self._store(self.state_type.empty())
 
-    def update(self, *, p: ArrayLike, q: ArrayLike, mask: Optional[ArrayLike] = None, **_: Any) -> None:
+    def update(
+        self, *, p: ArrayLike, q: ArrayLike, mask: ArrayLike | None = None, **_: Any
+    ) -> None:
         """Accumulate one batch; ``mask`` (boolean, batch shape) leaves rows out.
 
         Other keyword arguments are ignored (``nnx.MultiMetric`` passes every output to every

@@ -3,7 +3,7 @@
 matplotlib is imported only when a plot is drawn, so ``jaxkl.metrics`` works without it.
 """
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def _as_numpy(v: Any) -> np.ndarray:
 
 
 def plot_values(
-    val: Any, ax: Optional[Any] = None, *, name: str = "KLDivergence", per_sample: bool = False
+    val: Any, ax: Any | None = None, *, name: str = "KLDivergence", per_sample: bool = False
 ):
     """Draw one value, one vector of per-row values, or a sequence of values (steps).
 
@@ -60,7 +60,14 @@ def plot_values(
         steps = [_as_numpy(v) for v in val]
         if all(s.ndim == 0 for s in steps):
             size = 6 if len(steps) <= 30 else 2
-            ax.plot(np.arange(len(steps)), np.array(steps), marker="o", markersize=size, linestyle="-", label=name)
+            ax.plot(
+                np.arange(len(steps)),
+                np.array(steps),
+                marker="o",
+                markersize=size,
+                linestyle="-",
+                label=name,
+            )
         else:
             for i, s in enumerate(steps):
                 s = np.ravel(s)

@@ -1,51 +1,16 @@
 """One row per distribution class: how to build it, and its references.
 
 Rows live in per-group modules (``cases_<group>.py``, as in jaxkl/distributions/) and are
-collected here into ``CASES``. The generic contract tests (``test_contract.py``) run every
-row: pytree round trip, jit / vmap / lax.scan / grad, shapes, ``log_prob`` / ``entropy`` /
+collected here into ``CASES``; their row type, :class:`DistCase`, is in ``_case.py``. The
+generic contract tests (``test_contract.py``) run every row: pytree round trip, jit / vmap /
+lax.scan / grad, shapes, ``log_prob`` / ``entropy`` /
 ``mean`` / ``variance`` against torch (or ``scipy_ref``), sample moments, and validation of
 each entry of ``bad_params``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
-
-import numpy as np
-
-Params = Dict[str, Any]
-
-
-@dataclasses.dataclass(frozen=True)
-class DistCase:
-    cls: type
-    #: params(rng) -> numpy float64 parameter dict with a non-trivial batch shape
-    params: Callable[[np.random.Generator], Params]
-    #: build(params) -> jaxkl distribution (default cls(**params))
-    build: Optional[Callable[[Params], Any]] = None
-    #: torch reference: True = torch.distributions class of the same name and keywords,
-    #: a callable params -> torch distribution, None = no torch class
-    torch: Any = True
-    #: other reference for log_prob/entropy/mean/variance: params -> object with those
-    #: (e.g. a frozen scipy.stats distribution), used when torch is None
-    scipy_ref: Optional[Callable[[Params], Any]] = None
-    #: (bad_params, name of the offending parameter) pairs: constructing must raise
-    #: ValueError mentioning the name
-    bad_params: Sequence[Tuple[Params, str]] = ()
-    #: which of entropy/mean/variance exist (and are compared)
-    has_entropy: bool = True
-    has_mean: bool = True
-    has_variance: bool = True
-    rtol: float = 1e-5
-    id: Optional[str] = None
-
-    @property
-    def name(self) -> str:
-        return self.id or self.cls.__name__
-
-    def make(self, params: Params):
-        return (self.build or (lambda d: self.cls(**d)))(params)
+from tests.distributions._case import DistCase, Params
 
 
 def _collect():
@@ -62,3 +27,5 @@ def _collect():
 
 
 CASES = _collect()
+
+__all__ = ["CASES", "DistCase", "Params"]

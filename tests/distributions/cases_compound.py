@@ -6,7 +6,7 @@ import numpy as np
 
 from jaxkl import distributions as jd
 from jaxkl.distributions import transforms as T
-from tests.distributions.cases import DistCase
+from tests.distributions._case import DistCase
 
 
 def _t(x):
@@ -26,20 +26,28 @@ def _torch_independent(prm):
 
 
 def _exp_affine_params(rng):
-    return {"loc": rng.normal(size=(2, 3)) * 0.3, "scale": rng.uniform(0.2, 0.6, size=(3,)), "shift": rng.normal(size=(3,))}
+    return {
+        "loc": rng.normal(size=(2, 3)) * 0.3,
+        "scale": rng.uniform(0.2, 0.6, size=(3,)),
+        "shift": rng.normal(size=(3,)),
+    }
 
 
 def _torch_exp_affine(prm):
     import torch.distributions as td
 
     base = td.Normal(_t(prm["loc"]), _t(prm["scale"]))
-    return td.TransformedDistribution(base, [td.AffineTransform(_t(prm["shift"]), 0.5), td.ExpTransform()])
+    return td.TransformedDistribution(
+        base, [td.AffineTransform(_t(prm["shift"]), 0.5), td.ExpTransform()]
+    )
 
 
 def _torch_sigmoid(prm):
     import torch.distributions as td
 
-    return td.TransformedDistribution(td.Normal(_t(prm["loc"]), _t(prm["scale"])), td.SigmoidTransform())
+    return td.TransformedDistribution(
+        td.Normal(_t(prm["loc"]), _t(prm["scale"])), td.SigmoidTransform()
+    )
 
 
 def _torch_tanh(prm):
@@ -50,14 +58,20 @@ def _torch_tanh(prm):
 
 
 def _power_params(rng):
-    return {"loc": rng.normal(size=(2, 3)) * 0.3, "scale": rng.uniform(0.2, 0.5, size=(3,)), "exponent": rng.uniform(0.5, 2.0, size=(2, 1))}
+    return {
+        "loc": rng.normal(size=(2, 3)) * 0.3,
+        "scale": rng.uniform(0.2, 0.5, size=(3,)),
+        "exponent": rng.uniform(0.5, 2.0, size=(2, 1)),
+    }
 
 
 def _torch_power(prm):
     import torch.distributions as td
 
     base = td.Normal(_t(prm["loc"]), _t(prm["scale"]))
-    return td.TransformedDistribution(base, [td.ExpTransform(), td.PowerTransform(_t(prm["exponent"]))])
+    return td.TransformedDistribution(
+        base, [td.ExpTransform(), td.PowerTransform(_t(prm["exponent"]))]
+    )
 
 
 _BAD_SCALE = [({"loc": np.zeros(3), "scale": -np.ones(3)}, "scale")]
@@ -75,7 +89,8 @@ CASES = [
         jd.TransformedDistribution,
         params=_exp_affine_params,
         build=lambda prm: jd.TransformedDistribution(
-            jd.Normal(prm["loc"], prm["scale"]), [T.AffineTransform(prm["shift"], 0.5), T.ExpTransform()]
+            jd.Normal(prm["loc"], prm["scale"]),
+            [T.AffineTransform(prm["shift"], 0.5), T.ExpTransform()],
         ),
         torch=_torch_exp_affine,
         bad_params=[({"loc": np.zeros(3), "scale": np.zeros(3), "shift": 0.0}, "scale")],
@@ -87,7 +102,9 @@ CASES = [
     DistCase(
         jd.TransformedDistribution,
         params=_normal_params,
-        build=lambda prm: jd.TransformedDistribution(jd.Normal(prm["loc"], prm["scale"]), T.SigmoidTransform()),
+        build=lambda prm: jd.TransformedDistribution(
+            jd.Normal(prm["loc"], prm["scale"]), T.SigmoidTransform()
+        ),
         torch=_torch_sigmoid,
         bad_params=_BAD_SCALE,
         has_entropy=False,
@@ -112,7 +129,8 @@ CASES = [
         jd.TransformedDistribution,
         params=_power_params,
         build=lambda prm: jd.TransformedDistribution(
-            jd.Normal(prm["loc"], prm["scale"]), [T.ExpTransform(), T.PowerTransform(prm["exponent"])]
+            jd.Normal(prm["loc"], prm["scale"]),
+            [T.ExpTransform(), T.PowerTransform(prm["exponent"])],
         ),
         torch=_torch_power,
         bad_params=[({"loc": np.zeros(3), "scale": -np.ones(3), "exponent": 2.0}, "scale")],
@@ -135,7 +153,9 @@ def _mixture_params(rng):
 def _torch_mixture(prm):
     import torch.distributions as td
 
-    return td.MixtureSameFamily(td.Categorical(logits=_t(prm["logits"])), td.Normal(_t(prm["loc"]), _t(prm["scale"])))
+    return td.MixtureSameFamily(
+        td.Categorical(logits=_t(prm["logits"])), td.Normal(_t(prm["loc"]), _t(prm["scale"]))
+    )
 
 
 # MixtureSameFamily's mixing distribution is the discrete group's Categorical.
@@ -148,7 +168,9 @@ if hasattr(jd, "Categorical"):
                 jd.Categorical(logits=prm["logits"]), jd.Normal(prm["loc"], prm["scale"])
             ),
             torch=_torch_mixture,
-            bad_params=[({"logits": np.zeros(3), "loc": np.zeros(3), "scale": -np.ones(3)}, "scale")],
+            bad_params=[
+                ({"logits": np.zeros(3), "loc": np.zeros(3), "scale": -np.ones(3)}, "scale")
+            ],
             has_entropy=False,
             id="MixtureSameFamily-Normal",
         )

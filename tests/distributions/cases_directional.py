@@ -21,7 +21,7 @@ import numpy as np
 from scipy import integrate, special, stats
 
 from jaxkl import distributions as jd
-from tests.distributions.cases import DistCase
+from tests.distributions._case import DistCase
 
 
 def _unit(rng, shape):
@@ -90,16 +90,29 @@ class _VMFRef(_BatchedSphereRef):
 class _PowerSphericalRef(_BatchedSphereRef):
     def _log_norm(self, k):
         a, b = 0.5 * (self.d - 1) + k, 0.5 * (self.d - 1)
-        return (a + b) * math.log(2.0) + b * math.log(math.pi) + special.gammaln(a) - special.gammaln(a + b)
+        return (
+            (a + b) * math.log(2.0)
+            + b * math.log(math.pi)
+            + special.gammaln(a)
+            - special.gammaln(a + b)
+        )
 
     def _logpdf_one(self, mu, k, x):
         return special.xlog1py(k, np.sum(x * mu, axis=-1)) - self._log_norm(k)
 
     def _t_moment(self, k, f):
         """``E[f(t)]`` by quadrature with the density of t normalised numerically."""
-        w = lambda t: np.exp(special.xlog1py(k, t) - k * math.log(2.0)) * (1.0 - t * t) ** (0.5 * (self.d - 3))  # noqa: E731
+
+        def w(t):
+            return np.exp(special.xlog1py(k, t) - k * math.log(2.0)) * (1.0 - t * t) ** (
+                0.5 * (self.d - 3)
+            )
+
         z = integrate.quad(w, -1, 1, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
-        return integrate.quad(lambda t: w(t) * f(t), -1, 1, epsabs=1e-14, epsrel=1e-12, limit=200)[0] / z
+        return (
+            integrate.quad(lambda t: w(t) * f(t), -1, 1, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
+            / z
+        )
 
     def entropy(self):
         def ent(mu, k):
@@ -126,15 +139,24 @@ class _PowerSphericalRef(_BatchedSphereRef):
 CASES = [
     DistCase(
         jd.VonMises,
-        params=lambda rng: {"loc": rng.uniform(-3, 3, size=(2, 3)), "concentration": rng.uniform(0.2, 20.0, size=(3,))},
-        bad_params=[({"loc": 0.0, "concentration": -1.0}, "concentration"), ({"loc": np.nan, "concentration": 1.0}, "loc")],
+        params=lambda rng: {
+            "loc": rng.uniform(-3, 3, size=(2, 3)),
+            "concentration": rng.uniform(0.2, 20.0, size=(3,)),
+        },
+        bad_params=[
+            ({"loc": 0.0, "concentration": -1.0}, "concentration"),
+            ({"loc": np.nan, "concentration": 1.0}, "loc"),
+        ],
         has_entropy=False,
         has_mean=False,
         has_variance=False,
     ),
     DistCase(
         jd.VonMisesFisher,
-        params=lambda rng: {"mean_direction": _unit(rng, (3, 4)), "concentration": rng.uniform(0.5, 20.0, size=(2, 1))},
+        params=lambda rng: {
+            "mean_direction": _unit(rng, (3, 4)),
+            "concentration": rng.uniform(0.5, 20.0, size=(2, 1)),
+        },
         torch=None,
         scipy_ref=_VMFRef,
         bad_params=[
@@ -145,7 +167,10 @@ CASES = [
     ),
     DistCase(
         jd.PowerSpherical,
-        params=lambda rng: {"mean_direction": _unit(rng, (3, 4)), "concentration": rng.uniform(0.5, 20.0, size=(2, 1))},
+        params=lambda rng: {
+            "mean_direction": _unit(rng, (3, 4)),
+            "concentration": rng.uniform(0.5, 20.0, size=(2, 1)),
+        },
         torch=None,
         scipy_ref=_PowerSphericalRef,
         bad_params=[

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from jaxkl import distributions as jd
-from tests.distributions.cases import DistCase
+from tests.distributions._case import DistCase
 
 D = 3
 N_ROWS, N_COLS = 2, 3
@@ -45,7 +45,7 @@ class _ScipyMatrixNormal:
         x = np.broadcast_to(x, shape + x.shape[-2:])
         out = np.empty(shape)
         for idx in np.ndindex(shape):
-            out[idx] = self._frozen(idx[len(shape) - len(self.batch):]).logpdf(x[idx])
+            out[idx] = self._frozen(idx[len(shape) - len(self.batch) :]).logpdf(x[idx])
         return out
 
     def entropy(self):
@@ -58,7 +58,10 @@ class _ScipyMatrixNormal:
         return self.loc
 
     def variance(self):
-        return np.diagonal(self.u, axis1=-2, axis2=-1)[..., :, None] * np.diagonal(self.v, axis1=-2, axis2=-1)[..., None, :]
+        return (
+            np.diagonal(self.u, axis1=-2, axis2=-1)[..., :, None]
+            * np.diagonal(self.v, axis1=-2, axis2=-1)[..., None, :]
+        )
 
 
 _EYE = np.eye(D)
@@ -67,7 +70,10 @@ CASES = [
     DistCase(
         jd.Wishart,
         id="Wishart[covariance_matrix]",
-        params=lambda rng: {"df": rng.uniform(3.5, 8.0, size=(2, 1)), "covariance_matrix": _spd(rng, (3,))},
+        params=lambda rng: {
+            "df": rng.uniform(3.5, 8.0, size=(2, 1)),
+            "covariance_matrix": _spd(rng, (3,)),
+        },
         bad_params=[
             ({"df": 1.5, "covariance_matrix": _EYE}, "df"),
             ({"df": 5.0, "covariance_matrix": np.diag([1.0, -0.5, 2.0])}, "covariance_matrix"),
@@ -77,15 +83,25 @@ CASES = [
     DistCase(
         jd.Wishart,
         id="Wishart[scale_tril]",
-        params=lambda rng: {"df": rng.uniform(3.5, 8.0, size=(2,)), "scale_tril": np.linalg.cholesky(_spd(rng, (2,)))},
-        bad_params=[({"df": 5.0, "scale_tril": np.triu(np.ones((D, D)))}, "scale_tril"),
-                    ({"df": 5.0, "scale_tril": -_EYE}, "scale_tril")],
+        params=lambda rng: {
+            "df": rng.uniform(3.5, 8.0, size=(2,)),
+            "scale_tril": np.linalg.cholesky(_spd(rng, (2,))),
+        },
+        bad_params=[
+            ({"df": 5.0, "scale_tril": np.triu(np.ones((D, D)))}, "scale_tril"),
+            ({"df": 5.0, "scale_tril": -_EYE}, "scale_tril"),
+        ],
     ),
     DistCase(
         jd.Wishart,
         id="Wishart[precision_matrix]",
-        params=lambda rng: {"df": rng.uniform(3.5, 8.0, size=(2,)), "precision_matrix": _spd(rng, (2,))},
-        bad_params=[({"df": 5.0, "precision_matrix": np.diag([1.0, 0.0, 2.0])}, "precision_matrix")],
+        params=lambda rng: {
+            "df": rng.uniform(3.5, 8.0, size=(2,)),
+            "precision_matrix": _spd(rng, (2,)),
+        },
+        bad_params=[
+            ({"df": 5.0, "precision_matrix": np.diag([1.0, 0.0, 2.0])}, "precision_matrix")
+        ],
     ),
     DistCase(
         jd.MatrixNormal,
@@ -97,10 +113,38 @@ CASES = [
         torch=None,
         scipy_ref=_ScipyMatrixNormal,
         bad_params=[
-            ({"loc": np.zeros((N_ROWS, N_COLS)), "scale_row": np.triu(np.ones((N_ROWS, N_ROWS))), "scale_column": np.eye(N_COLS)}, "scale_row"),
-            ({"loc": np.zeros((N_ROWS, N_COLS)), "scale_row": np.eye(N_ROWS), "scale_column": -np.eye(N_COLS)}, "scale_column"),
-            ({"loc": np.zeros((N_ROWS, N_COLS)), "scale_row": np.eye(N_ROWS), "scale_column": np.eye(N_COLS + 1)}, "scale_column"),
-            ({"loc": np.full((N_ROWS, N_COLS), np.nan), "scale_row": np.eye(N_ROWS), "scale_column": np.eye(N_COLS)}, "loc"),
+            (
+                {
+                    "loc": np.zeros((N_ROWS, N_COLS)),
+                    "scale_row": np.triu(np.ones((N_ROWS, N_ROWS))),
+                    "scale_column": np.eye(N_COLS),
+                },
+                "scale_row",
+            ),
+            (
+                {
+                    "loc": np.zeros((N_ROWS, N_COLS)),
+                    "scale_row": np.eye(N_ROWS),
+                    "scale_column": -np.eye(N_COLS),
+                },
+                "scale_column",
+            ),
+            (
+                {
+                    "loc": np.zeros((N_ROWS, N_COLS)),
+                    "scale_row": np.eye(N_ROWS),
+                    "scale_column": np.eye(N_COLS + 1),
+                },
+                "scale_column",
+            ),
+            (
+                {
+                    "loc": np.full((N_ROWS, N_COLS), np.nan),
+                    "scale_row": np.eye(N_ROWS),
+                    "scale_column": np.eye(N_COLS),
+                },
+                "loc",
+            ),
         ],
     ),
 ]

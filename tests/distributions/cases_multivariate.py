@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from jaxkl import distributions as jd
-from tests.distributions.cases import DistCase
+from tests.distributions._case import DistCase
 
 D = 3
 
@@ -21,7 +21,9 @@ def _torch_mvn_diag(params):
 
     loc = torch.as_tensor(np.array(params["loc"]))
     scale = torch.as_tensor(np.array(params["scale_diag"]))
-    return td.MultivariateNormal(loc, covariance_matrix=torch.diag_embed(scale**2), validate_args=False)
+    return td.MultivariateNormal(
+        loc, covariance_matrix=torch.diag_embed(scale**2), validate_args=False
+    )
 
 
 _EYE = np.eye(D)
@@ -33,7 +35,10 @@ CASES = [
     DistCase(
         jd.MultivariateNormal,
         id="MultivariateNormal[scale_tril]",
-        params=lambda rng: {"loc": rng.normal(size=(2, 1, D)), "scale_tril": np.linalg.cholesky(_spd(rng, (4,)))},
+        params=lambda rng: {
+            "loc": rng.normal(size=(2, 1, D)),
+            "scale_tril": np.linalg.cholesky(_spd(rng, (4,))),
+        },
         bad_params=[
             ({"loc": _LOC, "scale_tril": _UPPER}, "scale_tril"),
             ({"loc": _LOC, "scale_tril": -_EYE}, "scale_tril"),
@@ -64,14 +69,30 @@ CASES = [
             "cov_diag": rng.uniform(0.3, 2.0, size=(D,)),
         },
         bad_params=[
-            ({"loc": _LOC, "cov_factor": np.ones((D, 1)), "cov_diag": np.array([1.0, 0.0, 1.0])}, "cov_diag"),
-            ({"loc": _LOC, "cov_factor": np.ones((D, 1)), "cov_diag": np.array([1.0, -1.0, 1.0])}, "cov_diag"),
-            ({"loc": _LOC, "cov_factor": np.ones((D + 1, 1)), "cov_diag": np.ones(D)}, "cov_factor"),
+            (
+                {"loc": _LOC, "cov_factor": np.ones((D, 1)), "cov_diag": np.array([1.0, 0.0, 1.0])},
+                "cov_diag",
+            ),
+            (
+                {
+                    "loc": _LOC,
+                    "cov_factor": np.ones((D, 1)),
+                    "cov_diag": np.array([1.0, -1.0, 1.0]),
+                },
+                "cov_diag",
+            ),
+            (
+                {"loc": _LOC, "cov_factor": np.ones((D + 1, 1)), "cov_diag": np.ones(D)},
+                "cov_factor",
+            ),
         ],
     ),
     DistCase(
         jd.MultivariateNormalDiag,
-        params=lambda rng: {"loc": rng.normal(size=(2, D)), "scale_diag": rng.uniform(0.3, 2.0, size=(4, 1, D))},
+        params=lambda rng: {
+            "loc": rng.normal(size=(2, D)),
+            "scale_diag": rng.uniform(0.3, 2.0, size=(4, 1, D)),
+        },
         torch=_torch_mvn_diag,
         bad_params=[
             ({"loc": _LOC, "scale_diag": np.array([1.0, 0.0, 2.0])}, "scale_diag"),
@@ -81,6 +102,9 @@ CASES = [
     DistCase(
         jd.Dirichlet,
         params=lambda rng: {"concentration": rng.uniform(0.5, 4.0, size=(2, 4))},
-        bad_params=[({"concentration": np.array([1.0, 0.0, 2.0])}, "concentration"), ({"concentration": np.array([1.0, -2.0])}, "concentration")],
+        bad_params=[
+            ({"concentration": np.array([1.0, 0.0, 2.0])}, "concentration"),
+            ({"concentration": np.array([1.0, -2.0])}, "concentration"),
+        ],
     ),
 ]

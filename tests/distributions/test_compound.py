@@ -1,5 +1,8 @@
-"""Quirks of the compound group and the transforms (the generic contract is in
-test_contract.py)."""
+"""Quirks of the compound group and the transforms.
+
+Quirks of the compound group and the transforms (the generic contract is in
+test_contract.py).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ from jaxkl.distributions import transforms as T
 
 TRANSFORMS = [
     (T.AffineTransform(0.5, -2.0), np.linspace(-3, 3, 7)),
-    (T.AffineTransform(jnp.array([0.5, 1.0]), jnp.array([2.0, 0.25]), event_dim=1), np.linspace(-3, 3, 8).reshape(4, 2)),
+    (
+        T.AffineTransform(jnp.array([0.5, 1.0]), jnp.array([2.0, 0.25]), event_dim=1),
+        np.linspace(-3, 3, 8).reshape(4, 2),
+    ),
     (T.ExpTransform(), np.linspace(-3, 3, 7)),
     (T.SigmoidTransform(), np.linspace(-5, 5, 7)),
     (T.TanhTransform(), np.linspace(-3, 3, 7)),
@@ -71,7 +77,10 @@ def test_transform_equality_and_hash():
     assert T.AffineTransform(0.0, 2.0) != T.AffineTransform(0.0, 3.0)
     assert T.AffineTransform(0.0, 2.0) != T.AffineTransform(0.0, 2.0, event_dim=1)
     assert T.ExpTransform() == T.ExpTransform() and T.ExpTransform() != T.SigmoidTransform()
-    assert T.ExpTransform().inv == T.ExpTransform().inv and T.ExpTransform().inv.inv == T.ExpTransform()
+    assert (
+        T.ExpTransform().inv == T.ExpTransform().inv
+        and T.ExpTransform().inv.inv == T.ExpTransform()
+    )
     assert hash(T.PowerTransform(2.0)) == hash(T.PowerTransform(2.0))
     assert T.AffineTransform(jnp.zeros(2), 1.0) != T.AffineTransform(jnp.zeros(3), 1.0)
 
@@ -87,7 +96,9 @@ def test_transform_parameters_broadcast_the_base_like_torch():
     d = jd.TransformedDistribution(jd.Normal(0.0, 1.0), T.AffineTransform(jnp.zeros(3), 2.0))
     assert d.batch_shape == (3,) and d.event_shape == ()
     assert d.base_distribution.batch_shape == (3,)
-    e = jd.TransformedDistribution(jd.Normal(jnp.zeros(3), 1.0), T.AffineTransform(0.0, 2.0, event_dim=1))
+    e = jd.TransformedDistribution(
+        jd.Normal(jnp.zeros(3), 1.0), T.AffineTransform(0.0, 2.0, event_dim=1)
+    )
     assert e.batch_shape == () and e.event_shape == (3,)
     assert isinstance(e.base_distribution, jd.Independent)
 
@@ -105,7 +116,7 @@ def test_transformed_expand_and_rsample_flag():
     with pytest.raises(TypeError, match="Transform"):
         jd.TransformedDistribution(jd.Normal(0.0, 1.0), [lambda x: x])
     with pytest.raises(NotImplementedError):
-        d.mean  # noqa: B018  (no general form, as in torch)
+        _ = d.mean  # no general form, as in torch
 
 
 def test_independent_checks_reinterpreted_batch_ndims():
@@ -142,7 +153,10 @@ def test_mixture_of_vectors_log_prob_and_moments():
     assert mix.batch_shape == () and mix.event_shape == (2,)
     x = np.array([[0.3, 0.1], [1.5, -0.5]])
     w = np.exp(logits) / np.exp(logits).sum()
-    dens = sum(w[k] * scipy.stats.multivariate_normal(np.asarray(loc[k]), np.diag([1.0, 0.25])).pdf(x) for k in range(2))
+    dens = sum(
+        w[k] * scipy.stats.multivariate_normal(np.asarray(loc[k]), np.diag([1.0, 0.25])).pdf(x)
+        for k in range(2)
+    )
     np.testing.assert_allclose(mix.log_prob(jnp.asarray(x, jnp.float32)), np.log(dens), rtol=1e-5)
     s = mix.sample(jax.random.key(0), (20000,))
     assert s.shape == (20000, 2)

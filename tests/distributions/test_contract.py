@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from jax.experimental import checkify
 
+import jaxkl
 from tests.distributions.cases import CASES
 
 ROWS = [pytest.param(row, id=row.name) for row in CASES]
@@ -235,7 +236,8 @@ def test_sample_shapes(row):
 @pytest.mark.parametrize("row", MOMENT_ROWS)
 def test_sample_moments_match_mean_and_variance(row):
     """Sample mean within 5 standard errors of ``mean``; sample variance within 6
-    standard errors (of the variance estimator) plus 2% of ``variance``."""
+    standard errors (of the variance estimator) plus 2% of ``variance``.
+    """
     n = 20000
     d = row.make(_params(row))
     x = np.asarray(d.sample(jax.random.key(7), (n,)), np.float64)
@@ -264,7 +266,8 @@ def test_bad_parameter_raises_value_error_naming_it(row, bad, name):
 def test_bad_parameter_is_reported_under_checkify_jit(row, bad, name):
     checked = checkify.checkify(jax.jit(lambda prm: row.make(prm)))
     try:
-        err, _ = checked(bad)
+        with jaxkl.value_checks():
+            err, _ = checked(bad)
     except ValueError as e:  # a static (shape) check fires at trace time: also reported
         assert name in str(e)
         return

@@ -21,7 +21,11 @@ def _spd(rng, batch=()):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"covariance_matrix": np.eye(D), "scale_tril": np.eye(D)}, {"covariance_matrix": np.eye(D), "precision_matrix": np.eye(D)}],
+    [
+        {},
+        {"covariance_matrix": np.eye(D), "scale_tril": np.eye(D)},
+        {"covariance_matrix": np.eye(D), "precision_matrix": np.eye(D)},
+    ],
 )
 def test_multivariate_normal_needs_exactly_one_matrix(kwargs):
     with pytest.raises(ValueError, match="exactly one"):
@@ -35,10 +39,14 @@ def test_only_the_given_matrix_is_a_leaf_and_the_others_are_computed():
     leaves = jax.tree_util.tree_leaves(p)
     assert len(leaves) == 2 and p._scale_tril is None and p._precision_matrix is None
     assert p.batch_shape == (2,) and p.event_shape == (D,)
-    t = td.MultivariateNormal(torch.zeros(D, dtype=torch.float64), covariance_matrix=torch.as_tensor(cov))
+    t = td.MultivariateNormal(
+        torch.zeros(D, dtype=torch.float64), covariance_matrix=torch.as_tensor(cov)
+    )
     np.testing.assert_allclose(p.scale_tril, t.scale_tril.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(p.precision_matrix, t.precision_matrix.numpy(), rtol=1e-4, atol=1e-5)
-    q = jd.MultivariateNormal(jnp.zeros(D), precision_matrix=jnp.asarray(np.linalg.inv(cov), jnp.float32))
+    q = jd.MultivariateNormal(
+        jnp.zeros(D), precision_matrix=jnp.asarray(np.linalg.inv(cov), jnp.float32)
+    )
     np.testing.assert_allclose(q.scale_tril, t.scale_tril.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(q.covariance_matrix, cov, rtol=1e-4, atol=1e-5)
 
@@ -49,7 +57,9 @@ def test_low_rank_matrices_match_torch():
     p = jd.LowRankMultivariateNormal(*(jnp.asarray(a, jnp.float32) for a in (loc, w, dg)))
     t = td.LowRankMultivariateNormal(*(torch.as_tensor(a) for a in (loc, w, dg)))
     for name in ("covariance_matrix", "precision_matrix", "scale_tril", "variance"):
-        np.testing.assert_allclose(getattr(p, name), getattr(t, name).numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(
+            getattr(p, name), getattr(t, name).numpy(), rtol=1e-4, atol=1e-5, err_msg=name
+        )
 
 
 def test_log_prob_broadcasts_sample_dims_without_expanding_the_matrix():
@@ -57,8 +67,14 @@ def test_log_prob_broadcasts_sample_dims_without_expanding_the_matrix():
     cov = _spd(rng, (4,))
     loc = rng.normal(size=(4, D))
     x = rng.normal(size=(5, 1, D))  # sample dims in front, batch dim 1 broadcasts against 4
-    p = jd.MultivariateNormal(jnp.asarray(loc, jnp.float32), covariance_matrix=jnp.asarray(cov, jnp.float32))
-    want = td.MultivariateNormal(torch.as_tensor(loc), covariance_matrix=torch.as_tensor(cov)).log_prob(torch.as_tensor(x)).numpy()
+    p = jd.MultivariateNormal(
+        jnp.asarray(loc, jnp.float32), covariance_matrix=jnp.asarray(cov, jnp.float32)
+    )
+    want = (
+        td.MultivariateNormal(torch.as_tensor(loc), covariance_matrix=torch.as_tensor(cov))
+        .log_prob(torch.as_tensor(x))
+        .numpy()
+    )
     got = p.log_prob(jnp.asarray(x, jnp.float32))
     assert got.shape == (5, 4)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

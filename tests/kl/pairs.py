@@ -1,8 +1,9 @@
 """One row per registered KL pair: how to build p and q, and the references to check.
 
 Rows live in per-group modules (``pairs_<group>.py``, the group of p, as in jaxkl/kl/) and
-are collected here into ``PAIRS``. The generic tests in ``test_pairs.py`` run every row;
-``test_coverage.py`` fails while a registered pair has no row.
+are collected here into ``PAIRS``; their row type, :class:`PairCase`, is in ``_case.py``.
+The generic tests in ``test_pairs.py`` run every row; ``test_coverage.py`` fails while a
+registered pair has no row.
 
 A row's ``params(rng)`` returns numpy float64 parameter dicts ``(p_params, q_params)`` with
 *broadcasting* batch shapes (e.g. p batch ``(3, 1)``, q batch ``(4,)``). ``near(eps)``
@@ -13,66 +14,7 @@ closed form evaluated at 50 digits on the exact float32 parameters).
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable, Dict, Optional, Tuple
-
-import numpy as np
-
-Params = Dict[str, Any]
-
-
-def _default_torch(jax_type: type, params: Params):
-    import torch
-    import torch.distributions as td
-
-    cls = getattr(td, jax_type.__name__)
-    return cls(**{k: torch.as_tensor(v) for k, v in params.items()}, validate_args=False)
-
-
-@dataclasses.dataclass(frozen=True)
-class PairCase:
-    p_type: type
-    q_type: type
-    params: Callable[[np.random.Generator], Tuple[Params, Params]]
-    #: near(eps) -> (p_params, q_params), scalar parameters differing by relative eps
-    near: Optional[Callable[[float], Tuple[Params, Params]]] = None
-    #: mpmath closed form KL(p || q) from parameter dicts of mpmath numbers (for `near`)
-    mp_kl: Optional[Callable[[Params, Params], Any]] = None
-    #: build jaxkl distributions from parameter dicts (default: p_type(**params))
-    build_p: Optional[Callable[[Params], Any]] = None
-    build_q: Optional[Callable[[Params], Any]] = None
-    #: torch reference: True = torch.distributions class of the same name with the same
-    #: keywords; a callable (p_params, q_params) -> numpy value; None = no torch pair
-    torch: Any = True
-    #: another independent reference (p_params, q_params) -> numpy value, e.g. quadrature
-    reference: Optional[Callable[[Params, Params], np.ndarray]] = None
-    rtol: float = 1e-6
-    #: Monte Carlo cross-check with p's sampler and both log_probs
-    monte_carlo: bool = True
-    #: parameter names that gradients are taken with respect to (default: all float params)
-    grad_params: Optional[Tuple[str, ...]] = None
-    id: Optional[str] = None
-
-    @property
-    def name(self) -> str:
-        return self.id or f"{self.p_type.__name__}-{self.q_type.__name__}"
-
-    def make_p(self, params: Params):
-        return (self.build_p or (lambda d: self.p_type(**d)))(params)
-
-    def make_q(self, params: Params):
-        return (self.build_q or (lambda d: self.q_type(**d)))(params)
-
-    def torch_value(self, pp: Params, qp: Params) -> Optional[np.ndarray]:
-        if self.torch is None or self.torch is False:
-            return None
-        if callable(self.torch) and self.torch is not True:
-            return np.asarray(self.torch(pp, qp))
-        import torch.distributions as td
-
-        tp = _default_torch(self.p_type, pp)
-        tq = _default_torch(self.q_type, qp)
-        return td.kl_divergence(tp, tq).double().numpy()
+from tests.kl._case import PairCase, Params
 
 
 def _collect():
@@ -89,3 +31,5 @@ def _collect():
 
 
 PAIRS = _collect()
+
+__all__ = ["PAIRS", "PairCase", "Params"]

@@ -7,7 +7,7 @@ import numpy as np
 
 from jaxkl import distributions as jd
 from jaxkl.distributions import transforms as T
-from tests.kl.pairs import PairCase
+from tests.kl._case import PairCase
 
 
 def _t(x):

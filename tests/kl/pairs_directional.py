@@ -16,7 +16,7 @@ import numpy as np
 from scipy import integrate, special
 
 from jaxkl import distributions as jd
-from tests.kl.pairs import PairCase
+from tests.kl._case import PairCase
 
 D = 3  # event size of the sphere rows (tests/kl/test_directional.py covers other d)
 
@@ -30,7 +30,10 @@ def _unit(rng, shape):
 
 
 def _vm_params(rng):
-    p = {"loc": rng.uniform(-3, 3, size=(3, 1)), "concentration": rng.uniform(0.05, 20.0, size=(3, 1))}
+    p = {
+        "loc": rng.uniform(-3, 3, size=(3, 1)),
+        "concentration": rng.uniform(0.05, 20.0, size=(3, 1)),
+    }
     q = {"loc": rng.uniform(-3, 3, size=(4,)), "concentration": rng.uniform(0.05, 20.0, size=(4,))}
     return p, q
 
@@ -42,19 +45,29 @@ def _vm_log_density(loc, k):
 
 def _vm_reference(pp, qp):
     """KL by adaptive quadrature over one period, elementwise over the broadcast batch."""
-    lp, kp, lq, kq = np.broadcast_arrays(pp["loc"], pp["concentration"], qp["loc"], qp["concentration"])
+    lp, kp, lq, kq = np.broadcast_arrays(
+        pp["loc"], pp["concentration"], qp["loc"], qp["concentration"]
+    )
     out = np.empty(lp.shape)
     for i in np.ndindex(lp.shape):
         fp, fq = _vm_log_density(lp[i], kp[i]), _vm_log_density(lq[i], kq[i])
-        out[i] = integrate.quad(lambda th: np.exp(fp(th)) * (fp(th) - fq(th)), lp[i] - math.pi, lp[i] + math.pi,
-                                epsabs=1e-13, epsrel=1e-11, limit=200)[0]
+        out[i] = integrate.quad(
+            lambda th, fp=fp, fq=fq: np.exp(fp(th)) * (fp(th) - fq(th)),
+            lp[i] - math.pi,
+            lp[i] + math.pi,
+            epsabs=1e-13,
+            epsrel=1e-11,
+            limit=200,
+        )[0]
     return out
 
 
 def _vm_mp_kl(p, q):
     kp, kq = p["concentration"], q["concentration"]
     a = mp.besseli(1, kp) / mp.besseli(0, kp)
-    return mp.log(mp.besseli(0, kq) / mp.besseli(0, kp)) + a * (kp - kq * mp.cos(p["loc"] - q["loc"]))
+    return mp.log(mp.besseli(0, kq) / mp.besseli(0, kp)) + a * (
+        kp - kq * mp.cos(p["loc"] - q["loc"])
+    )
 
 
 # ---------------------------------------------------------------- sphere families
@@ -65,10 +78,19 @@ def _log_area(d):
 
 
 def _t_integral(f, d):
-    """``|S^{d-2}| * int_{-1}^{1} f(t) (1 - t^2)^{(d-3)/2} dt``: the integral over S^{d-1} of a
-    function of ``t = mu . x``."""
-    w = lambda t: f(t) * (1.0 - t * t) ** (0.5 * (d - 3))  # noqa: E731
-    return math.exp(_log_area(d - 1)) * integrate.quad(w, -1.0, 1.0, epsabs=1e-14, epsrel=1e-12, limit=400, points=[0.9, 0.99])[0]
+    """The integral over the sphere of a function of ``t = mu . x``.
+
+    ``|S^{d-2}| * int_{-1}^{1} f(t) (1 - t^2)^{(d-3)/2} dt``: the integral over S^{d-1} of a
+    function of ``t = mu . x``.
+    """
+
+    def w(t):
+        return f(t) * (1.0 - t * t) ** (0.5 * (d - 3))
+
+    return (
+        math.exp(_log_area(d - 1))
+        * integrate.quad(w, -1.0, 1.0, epsabs=1e-14, epsrel=1e-12, limit=400, points=[0.9, 0.99])[0]
+    )
 
 
 def _vmf_log_kernel(k):
@@ -109,8 +131,8 @@ def _ps_vmf_reference(pp, qp):
     for i in np.ndindex(cos.shape):
         lp = _normalised(_ps_log_kernel(kp[i]), d)
         lq = _normalised(_vmf_log_kernel(kq[i]), d)
-        neg_h = _t_integral(lambda t: np.exp(lp(t)) * lp(t), d)
-        mean_t = _t_integral(lambda t: np.exp(lp(t)) * t, d)
+        neg_h = _t_integral(lambda t, lp=lp: np.exp(lp(t)) * lp(t), d)
+        mean_t = _t_integral(lambda t, lp=lp: np.exp(lp(t)) * t, d)
         # E_p[log q(x)] = log C_q + kq (mu_q . E_p[x]), E_p[x] = E_p[t] mu_p by symmetry
         e_log_q = lq(1.0) - kq[i] + kq[i] * cos[i] * mean_t
         out[i] = neg_h - e_log_q
@@ -118,7 +140,10 @@ def _ps_vmf_reference(pp, qp):
 
 
 def _sphere_p_params(rng, low=0.05, high=25.0):
-    return {"mean_direction": _unit(rng, (3, 1, D)), "concentration": rng.uniform(low, high, size=(3, 1))}
+    return {
+        "mean_direction": _unit(rng, (3, 1, D)),
+        "concentration": rng.uniform(low, high, size=(3, 1)),
+    }
 
 
 def _uniform_q(dimension=D, batch_shape=(4,)):
@@ -126,7 +151,10 @@ def _uniform_q(dimension=D, batch_shape=(4,)):
 
 
 def _build_uniform(d):
-    return jd.SphericalUniform(int(np.asarray(d["dimension"])), tuple(int(n) for n in np.asarray(d["batch_shape"]).reshape(-1)))
+    return jd.SphericalUniform(
+        int(np.asarray(d["dimension"])),
+        tuple(int(n) for n in np.asarray(d["batch_shape"]).reshape(-1)),
+    )
 
 
 PAIRS = [
@@ -134,7 +162,10 @@ PAIRS = [
         jd.VonMises,
         jd.VonMises,
         params=_vm_params,
-        near=lambda eps: ({"loc": 0.3, "concentration": 2.0}, {"loc": 0.3 + eps, "concentration": 2.0 * (1 + eps)}),
+        near=lambda eps: (
+            {"loc": 0.3, "concentration": 2.0},
+            {"loc": 0.3 + eps, "concentration": 2.0 * (1 + eps)},
+        ),
         mp_kl=_vm_mp_kl,
         torch=None,
         reference=_vm_reference,
@@ -162,7 +193,10 @@ PAIRS = [
         jd.VonMisesFisher,
         params=lambda rng: (
             _sphere_p_params(rng),
-            {"mean_direction": _unit(rng, (4, D)), "concentration": rng.uniform(0.05, 25.0, size=(4,))},
+            {
+                "mean_direction": _unit(rng, (4, D)),
+                "concentration": rng.uniform(0.05, 25.0, size=(4,)),
+            },
         ),
         torch=None,
         reference=_ps_vmf_reference,

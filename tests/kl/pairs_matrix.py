@@ -14,7 +14,7 @@ import mpmath as mp
 import numpy as np
 
 from jaxkl import distributions as jd
-from tests.kl.pairs import PairCase
+from tests.kl._case import PairCase
 
 D = 3
 N_ROWS, N_COLS = 2, 3
@@ -47,8 +47,13 @@ def wishart_kl_reference(n_p, s_p, n_q, s_q):
     tr = np.trace(np.linalg.solve(s_q, s_p))
     logdet = np.linalg.slogdet(s_q)[1] - np.linalg.slogdet(s_p)[1]
     psi = sum(digamma(n_p / 2 - j / 2) for j in range(d))
-    return (n_q / 2 * logdet + n_p / 2 * (tr - d) + multigammaln(n_q / 2, d) - multigammaln(n_p / 2, d)
-            + (n_p - n_q) / 2 * psi)
+    return (
+        n_q / 2 * logdet
+        + n_p / 2 * (tr - d)
+        + multigammaln(n_q / 2, d)
+        - multigammaln(n_p / 2, d)
+        + (n_p - n_q) / 2 * psi
+    )
 
 
 def _wishart_reference(pp, qp):
@@ -88,7 +93,9 @@ def _mp_scale(params, d=D):
 
 
 def _mp_mvlgamma(a, d):
-    return d * (d - 1) / mp.mpf(4) * mp.log(mp.pi) + mp.fsum(mp.loggamma(a - mp.mpf(j) / 2) for j in range(d))
+    return d * (d - 1) / mp.mpf(4) * mp.log(mp.pi) + mp.fsum(
+        mp.loggamma(a - mp.mpf(j) / 2) for j in range(d)
+    )
 
 
 def _mp_kl_wishart(p, q):
@@ -96,8 +103,13 @@ def _mp_kl_wishart(p, q):
     n_p, n_q = p["df"], q["df"]
     tr = sum((mp.inverse(sq) * sp)[i, i] for i in range(D))
     psi = mp.fsum(mp.digamma(n_p / 2 - mp.mpf(j) / 2) for j in range(D))
-    return (n_q / 2 * (mp.log(mp.det(sq)) - mp.log(mp.det(sp))) + n_p / 2 * (tr - D)
-            + _mp_mvlgamma(n_q / 2, D) - _mp_mvlgamma(n_p / 2, D) + (n_p - n_q) / 2 * psi)
+    return (
+        n_q / 2 * (mp.log(mp.det(sq)) - mp.log(mp.det(sp)))
+        + n_p / 2 * (tr - D)
+        + _mp_mvlgamma(n_q / 2, D)
+        - _mp_mvlgamma(n_p / 2, D)
+        + (n_p - n_q) / 2 * psi
+    )
 
 
 _L0 = np.array([[1.3, 0.0, 0.0], [0.4, 0.9, 0.0], [-0.7, 0.25, 1.6]])
@@ -129,7 +141,10 @@ def _mn_params(rng, batch):
 
 
 def _kron_cov(params):
-    a, b = np.asarray(params["scale_row"], np.float64), np.asarray(params["scale_column"], np.float64)
+    a, b = (
+        np.asarray(params["scale_row"], np.float64),
+        np.asarray(params["scale_column"], np.float64),
+    )
     u, v = a @ np.swapaxes(a, -1, -2), b @ np.swapaxes(b, -1, -2)
     return np.einsum("...ij,...kl->...ikjl", v, u).reshape(u.shape[:-2] + (N_ROWS * N_COLS,) * 2)
 
@@ -140,12 +155,16 @@ def _vec(m):
 
 
 def _torch_matrix_normal(pp, qp):
-    """torch's MultivariateNormal KL of N(vec M, V ⊗ U), float64."""
+    """Torch's MultivariateNormal KL of N(vec M, V ⊗ U), float64."""
     import torch
     import torch.distributions as td
 
-    tp = td.MultivariateNormal(torch.as_tensor(_vec(pp["loc"])), covariance_matrix=torch.as_tensor(_kron_cov(pp)))
-    tq = td.MultivariateNormal(torch.as_tensor(_vec(qp["loc"])), covariance_matrix=torch.as_tensor(_kron_cov(qp)))
+    tp = td.MultivariateNormal(
+        torch.as_tensor(_vec(pp["loc"])), covariance_matrix=torch.as_tensor(_kron_cov(pp))
+    )
+    tq = td.MultivariateNormal(
+        torch.as_tensor(_vec(qp["loc"])), covariance_matrix=torch.as_tensor(_kron_cov(qp))
+    )
     return td.kl_divergence(tp, tq).numpy()
 
 
@@ -188,7 +207,11 @@ _DB = np.array([[-0.5, 0.0, 0.0], [0.8, 1.0, 0.0], [-0.4, 0.6, -0.9]])
 
 def _near_matrix_normal(eps):
     p = {"loc": _M0, "scale_row": _A0, "scale_column": _B0}
-    q = {"loc": _M0 + eps * _DM, "scale_row": _A0 * (1 + eps * _DA), "scale_column": _B0 * (1 + eps * _DB)}
+    q = {
+        "loc": _M0 + eps * _DM,
+        "scale_row": _A0 * (1 + eps * _DA),
+        "scale_column": _B0 * (1 + eps * _DB),
+    }
     return p, q
 
 

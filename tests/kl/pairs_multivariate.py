@@ -17,7 +17,7 @@ import mpmath as mp
 import numpy as np
 
 from jaxkl import distributions as jd
-from tests.kl.pairs import PairCase
+from tests.kl._case import PairCase
 
 D = 3
 
@@ -59,7 +59,10 @@ def _lowrank(rng, batch, rank=2):
 
 
 def _diag(rng, batch):
-    return {"loc": rng.normal(size=batch + (D,)), "scale_diag": rng.uniform(0.4, 2.0, size=batch + (D,))}
+    return {
+        "loc": rng.normal(size=batch + (D,)),
+        "scale_diag": rng.uniform(0.4, 2.0, size=batch + (D,)),
+    }
 
 
 # -- mpmath references ------------------------------------------------------------------
@@ -123,7 +126,10 @@ def _near_tril(eps):
 def _near_cov(eps):
     c = _L0 @ _L0.T
     dc = _DL + _DL.T
-    return {"loc": _MU0, "covariance_matrix": c}, {"loc": _MU0 + eps * _DMU, "covariance_matrix": c * (1 + eps * dc)}
+    return {"loc": _MU0, "covariance_matrix": c}, {
+        "loc": _MU0 + eps * _DMU,
+        "covariance_matrix": c * (1 + eps * dc),
+    }
 
 
 _W0 = np.array([[0.8, -0.2], [0.3, 0.9], [-0.5, 0.4]])
@@ -133,7 +139,11 @@ _D0 = np.array([0.6, 1.2, 0.9])
 
 def _near_lowrank(eps):
     p = {"loc": _MU0, "cov_factor": _W0, "cov_diag": _D0}
-    q = {"loc": _MU0 + eps * _DMU, "cov_factor": _W0 * (1 + eps * _DW), "cov_diag": _D0 * (1 + eps * np.array([0.5, -1.0, 0.7]))}
+    q = {
+        "loc": _MU0 + eps * _DMU,
+        "cov_factor": _W0 * (1 + eps * _DW),
+        "cov_diag": _D0 * (1 + eps * np.array([0.5, -1.0, 0.7])),
+    }
     return p, q
 
 
@@ -141,7 +151,10 @@ _S0 = np.array([0.7, 1.4, 2.2])
 
 
 def _near_diag(eps):
-    return {"loc": _MU0, "scale_diag": _S0}, {"loc": _MU0 + eps * _DMU, "scale_diag": _S0 * (1 + eps * np.array([1.0, -0.4, 0.6]))}
+    return {"loc": _MU0, "scale_diag": _S0}, {
+        "loc": _MU0 + eps * _DMU,
+        "scale_diag": _S0 * (1 + eps * np.array([1.0, -0.4, 0.6])),
+    }
 
 
 def _near_diag_tril(eps):
@@ -162,7 +175,9 @@ def _torch_gauss(params):
 
     t = {k: torch.as_tensor(v) for k, v in params.items()}
     if "scale_diag" in t:
-        return td.MultivariateNormal(t["loc"], covariance_matrix=torch.diag_embed(t["scale_diag"] ** 2))
+        return td.MultivariateNormal(
+            t["loc"], covariance_matrix=torch.diag_embed(t["scale_diag"] ** 2)
+        )
     if "cov_factor" in t:
         return td.LowRankMultivariateNormal(t["loc"], t["cov_factor"], t["cov_diag"])
     return td.MultivariateNormal(**t)
@@ -175,14 +190,23 @@ def _torch_via_mvn(pp, qp):
 
 
 def _scipy_dirichlet_reference(pp, qp):
-    """Independent of torch: KL by the exponential-family identity with scipy's special
-    functions, E_p[log x_i] = digamma(a_i) - digamma(a_0)."""
+    """The Dirichlet KL independent of torch.
+
+    Independent of torch: KL by the exponential-family identity with scipy's special
+    functions, E_p[log x_i] = digamma(a_i) - digamma(a_0).
+    """
     from scipy.special import digamma, gammaln
 
-    a = np.broadcast_to(pp["concentration"], np.broadcast_shapes(np.shape(pp["concentration"]), np.shape(qp["concentration"])))
+    a = np.broadcast_to(
+        pp["concentration"],
+        np.broadcast_shapes(np.shape(pp["concentration"]), np.shape(qp["concentration"])),
+    )
     b = np.broadcast_to(qp["concentration"], a.shape)
     elog = digamma(a) - digamma(a.sum(-1, keepdims=True))
-    logb = lambda c: gammaln(c).sum(-1) - gammaln(c.sum(-1))  # noqa: E731
+
+    def logb(c):
+        return gammaln(c).sum(-1) - gammaln(c.sum(-1))
+
     return logb(b) - logb(a) + ((a - b) * elog).sum(-1)
 
 
@@ -219,12 +243,18 @@ PAIRS = [
     PairCase(
         jd.LowRankMultivariateNormal,
         jd.MultivariateNormal,
-        params=lambda rng: (_lowrank(rng, (3, 1)), {"loc": rng.normal(size=(4, D)), "covariance_matrix": _spd(rng, (4,))}),
+        params=lambda rng: (
+            _lowrank(rng, (3, 1)),
+            {"loc": rng.normal(size=(4, D)), "covariance_matrix": _spd(rng, (4,))},
+        ),
     ),
     PairCase(
         jd.MultivariateNormal,
         jd.LowRankMultivariateNormal,
-        params=lambda rng: ({"loc": rng.normal(size=(3, 1, D)), "scale_tril": _tril(rng, (3, 1))}, _lowrank(rng, (4,))),
+        params=lambda rng: (
+            {"loc": rng.normal(size=(3, 1, D)), "scale_tril": _tril(rng, (3, 1))},
+            _lowrank(rng, (4,)),
+        ),
     ),
     PairCase(
         jd.MultivariateNormalDiag,
@@ -237,7 +267,10 @@ PAIRS = [
     PairCase(
         jd.MultivariateNormalDiag,
         jd.MultivariateNormal,
-        params=lambda rng: (_diag(rng, (3, 1)), {"loc": rng.normal(size=(4, D)), "scale_tril": _tril(rng, (4,))}),
+        params=lambda rng: (
+            _diag(rng, (3, 1)),
+            {"loc": rng.normal(size=(4, D)), "scale_tril": _tril(rng, (4,))},
+        ),
         near=_near_diag_tril,
         mp_kl=_mp_kl_gauss,
         torch=_torch_via_mvn,
@@ -245,7 +278,10 @@ PAIRS = [
     PairCase(
         jd.MultivariateNormal,
         jd.MultivariateNormalDiag,
-        params=lambda rng: ({"loc": rng.normal(size=(3, 1, D)), "covariance_matrix": _spd(rng, (3, 1))}, _diag(rng, (4,))),
+        params=lambda rng: (
+            {"loc": rng.normal(size=(3, 1, D)), "covariance_matrix": _spd(rng, (3, 1))},
+            _diag(rng, (4,)),
+        ),
         torch=_torch_via_mvn,
     ),
     PairCase(
@@ -263,7 +299,10 @@ PAIRS = [
     PairCase(
         jd.Dirichlet,
         jd.Dirichlet,
-        params=lambda rng: ({"concentration": rng.uniform(0.3, 4.0, size=(3, 1, 4))}, {"concentration": rng.uniform(0.3, 4.0, size=(4, 4))}),
+        params=lambda rng: (
+            {"concentration": rng.uniform(0.3, 4.0, size=(3, 1, 4))},
+            {"concentration": rng.uniform(0.3, 4.0, size=(4, 4))},
+        ),
         near=_near_dirichlet,
         mp_kl=_mp_kl_dirichlet,
         reference=_scipy_dirichlet_reference,

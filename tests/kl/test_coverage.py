@@ -1,5 +1,8 @@
-"""Coverage: every pair torch.distributions registers is registered here, and every
-registered pair has a row in the pair table (tests/kl/pairs.py)."""
+"""Coverage of torch's pairs and of the pair table.
+
+Coverage: every pair torch.distributions registers is registered here, and every
+registered pair has a row in the pair table (tests/kl/pairs.py).
+"""
 
 from __future__ import annotations
 
@@ -26,9 +29,13 @@ def test_every_torch_pair_is_registered(capsys):
             missing.append(f"{tp.__name__}-{tq.__name__}")
     covered = len(torch_pairs) - len(missing)
     with capsys.disabled():
-        print(f"\ntorch.distributions KL pairs registered in jaxkl: {covered} of {len(torch_pairs)}")
+        print(
+            f"\ntorch.distributions KL pairs registered in jaxkl: {covered} of {len(torch_pairs)}"
+        )
     assert len(torch_pairs) >= 87, "torch's registry shrank? the contract lists 87 pairs"
-    assert not missing, f"{covered} of {len(torch_pairs)} torch pairs registered; missing: {missing}"
+    assert not missing, (
+        f"{covered} of {len(torch_pairs)} torch pairs registered; missing: {missing}"
+    )
 
 
 def test_torch_classes_map_to_ours_by_name():

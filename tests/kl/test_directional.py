@@ -1,6 +1,9 @@
-"""Directional KL quirks: float32 accuracy near p = q and for extreme concentrations
+"""Directional KL quirks.
+
+Directional KL quirks: float32 accuracy near p = q and for extreme concentrations
 against mpmath at 50 digits, dimensions d in {2, 3, 5, 16, 128}, finite gradients at
-kappa = 0, and TensorFlow Probability's JAX substrate as a further reference (float64)."""
+kappa = 0, and TensorFlow Probability's JAX substrate as a further reference (float64).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ DIMS = [2, 3, 5, 16, 128]
 
 
 def _mp_vmf_kl_uniform(d, k):
-    """kappa A_nu - log(Gamma(nu+1) (2/kappa)^nu I_nu(kappa)) at 50 digits."""
+    """Kappa A_nu - log(Gamma(nu+1) (2/kappa)^nu I_nu(kappa)) at 50 digits."""
     with mp.workdps(50):
         k = mp.mpf(k)
         nu = mp.mpf(d) / 2 - 1
@@ -38,7 +41,9 @@ def _mp_vm_kl(lp, kp, lq, kq):
     with mp.workdps(50):
         lp, kp, lq, kq = (mp.mpf(v) for v in (lp, kp, lq, kq))
         a = mp.besseli(1, kp) / mp.besseli(0, kp)
-        return float(mp.log(mp.besseli(0, kq) / mp.besseli(0, kp)) + a * (kp - kq * mp.cos(lp - lq)))
+        return float(
+            mp.log(mp.besseli(0, kq) / mp.besseli(0, kp)) + a * (kp - kq * mp.cos(lp - lq))
+        )
 
 
 def _f64(x):
@@ -59,7 +64,9 @@ def test_vonmises_kl_float32_accuracy_near_equal_at_many_concentrations(kappa):
     eps = np.array([1e-1, 1e-2, 1e-3, 1e-4, 1e-5, -1e-5])
     lp = jnp.full(eps.shape, 0.3, jnp.float32)
     kp = jnp.full(eps.shape, kappa, jnp.float32)
-    lq = jnp.asarray(0.3 + eps / np.sqrt(kappa), jnp.float32)  # a location step ~ eps standard deviations
+    lq = jnp.asarray(
+        0.3 + eps / np.sqrt(kappa), jnp.float32
+    )  # a location step ~ eps standard deviations
     kq = jnp.asarray(kappa * (1 + eps), jnp.float32)
     got = _f64(_VM_KL(lp, kp, lq, kq))  # one compilation for every kappa
     for i in range(eps.size):
@@ -71,7 +78,11 @@ def test_vonmises_kl_float32_accuracy_near_equal_at_many_concentrations(kappa):
 def test_vmf_uniform_kl_float32_matches_mpmath_from_tiny_to_huge_concentrations(d):
     ks = np.array([1e-5, 1e-3, 0.1, 1.0, 11.9, 12.1, 50.0, 1e3, 1e4, 1e6])
     k32 = jnp.asarray(ks, jnp.float32)
-    got = _f64(jax.jit(lambda k: jd.kl_divergence(jd.VonMisesFisher(_e(d), k), jd.SphericalUniform(d)))(k32))
+    got = _f64(
+        jax.jit(lambda k: jd.kl_divergence(jd.VonMisesFisher(_e(d), k), jd.SphericalUniform(d)))(
+            k32
+        )
+    )
     want = np.array([_mp_vmf_kl_uniform(d, float(k)) for k in _f64(k32)])
     np.testing.assert_allclose(got, want, rtol=1e-4)
 
@@ -80,7 +91,11 @@ def test_vmf_uniform_kl_float32_matches_mpmath_from_tiny_to_huge_concentrations(
 def test_power_spherical_uniform_kl_float32_matches_mpmath(d):
     ks = np.array([1e-5, 1e-3, 0.1, 1.0, 10.0, 80.0, 1e3, 1e6])
     k32 = jnp.asarray(ks, jnp.float32)
-    got = _f64(jax.jit(lambda k: jd.kl_divergence(jd.PowerSpherical(_e(d), k), jd.SphericalUniform(d)))(k32))
+    got = _f64(
+        jax.jit(lambda k: jd.kl_divergence(jd.PowerSpherical(_e(d), k), jd.SphericalUniform(d)))(
+            k32
+        )
+    )
     want = np.array([_mp_ps_kl_uniform(d, float(k)) for k in _f64(k32)])
     np.testing.assert_allclose(got, want, rtol=1e-4)
 
@@ -92,7 +107,11 @@ def test_power_spherical_vmf_kl_float32_matches_mpmath_for_extreme_concentration
     angle = 1e-3
     mq = np.zeros(d)
     mq[-1], mq[0] = math.cos(angle), math.sin(angle)
-    f = jax.jit(lambda a, b: jd.kl_divergence(jd.PowerSpherical(_e(d), a), jd.VonMisesFisher(jnp.asarray(mq, jnp.float32), b)))
+    f = jax.jit(
+        lambda a, b: jd.kl_divergence(
+            jd.PowerSpherical(_e(d), a), jd.VonMisesFisher(jnp.asarray(mq, jnp.float32), b)
+        )
+    )
     got = _f64(f(jnp.asarray(kp, jnp.float32), jnp.asarray(kq, jnp.float32)))
     # the reference is taken at the exactly normalised float32 directions
     m32 = _f64(jnp.asarray(mq, jnp.float32))
@@ -106,7 +125,13 @@ def test_power_spherical_vmf_kl_float32_matches_mpmath_for_extreme_concentration
             want = to_uniform + float(h - b * c * mp.mpf(a) / (d - 1 + mp.mpf(a)))
         # KL(p || U) and the vMF terms cancel when PowerSpherical ~ vMF (d = 128, 50 vs 40:
         # KL 0.009 from terms ~ 10): float32 keeps 1e-4 of the terms' scale there
-        assert abs(got[i] - want) <= 1e-4 * max(abs(want), to_uniform) + 1e-6, (d, a, b, got[i], want)
+        assert abs(got[i] - want) <= 1e-4 * max(abs(want), to_uniform) + 1e-6, (
+            d,
+            a,
+            b,
+            got[i],
+            want,
+        )
 
 
 def test_vonmises_kl_is_finite_with_finite_gradients_at_zero_and_huge_concentrations():
@@ -130,7 +155,11 @@ def test_sphere_kls_have_finite_gradients_at_zero_concentration():
         p = jd.VonMisesFisher(_e(5), k)
         ps = jd.PowerSpherical(_e(5), k)
         u = jd.SphericalUniform(5)
-        return jnp.sum(jd.kl_divergence(p, u) + jd.kl_divergence(ps, u) + jd.kl_divergence(ps, jd.VonMisesFisher(_e(5), k)))
+        return jnp.sum(
+            jd.kl_divergence(p, u)
+            + jd.kl_divergence(ps, u)
+            + jd.kl_divergence(ps, jd.VonMisesFisher(_e(5), k))
+        )
 
     g = jax.jit(jax.grad(total))(jnp.asarray([0.0, 1e-7, 1e6], jnp.float32))
     assert np.all(np.isfinite(np.asarray(g)))
@@ -172,10 +201,19 @@ def test_matches_tensorflow_probability_jax_substrate_in_float64():
             ps = jd.PowerSpherical(mu_p, kp)
             t_vmf_p, t_vmf_q = tfd.VonMisesFisher(mu_p, kp), tfd.VonMisesFisher(mu_q, kq)
             t_ps = tfd.PowerSpherical(mu_p, kp)
-            u, tu = jd.SphericalUniform(d, (6,)), tfd.SphericalUniform(d, batch_shape=(6,), dtype=jnp.float64)
-            np.testing.assert_allclose(jd.kl_divergence(vmf_p, u), tfd.kl_divergence(t_vmf_p, tu), rtol=1e-9)
-            np.testing.assert_allclose(jd.kl_divergence(ps, u), tfd.kl_divergence(t_ps, tu), rtol=1e-9)
-            np.testing.assert_allclose(jd.kl_divergence(ps, vmf_q), tfd.kl_divergence(t_ps, t_vmf_q), rtol=1e-9)
+            u, tu = (
+                jd.SphericalUniform(d, (6,)),
+                tfd.SphericalUniform(d, batch_shape=(6,), dtype=jnp.float64),
+            )
+            np.testing.assert_allclose(
+                jd.kl_divergence(vmf_p, u), tfd.kl_divergence(t_vmf_p, tu), rtol=1e-9
+            )
+            np.testing.assert_allclose(
+                jd.kl_divergence(ps, u), tfd.kl_divergence(t_ps, tu), rtol=1e-9
+            )
+            np.testing.assert_allclose(
+                jd.kl_divergence(ps, vmf_q), tfd.kl_divergence(t_ps, t_vmf_q), rtol=1e-9
+            )
             np.testing.assert_allclose(vmf_p.entropy(), t_vmf_p.entropy(), rtol=1e-9)
             np.testing.assert_allclose(ps.entropy(), t_ps.entropy(), rtol=1e-9)
             x = vmf_p.sample(jax.random.key(1))

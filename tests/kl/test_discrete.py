@@ -61,8 +61,15 @@ def _mp_bern(a, b):
 
 @pytest.mark.parametrize(
     "a, b",
-    [(1e-30, 0.5), (0.5, 1e-30), (1e-30, 2e-30), (np.float32(1 - 2**-24), 0.5), (0.3, np.float32(1 - 2**-24)),
-     (1e-20, 1.1e-20), (0.999, 0.9991)],
+    [
+        (1e-30, 0.5),
+        (0.5, 1e-30),
+        (1e-30, 2e-30),
+        (np.float32(1 - 2**-24), 0.5),
+        (0.3, np.float32(1 - 2**-24)),
+        (1e-20, 1.1e-20),
+        (0.999, 0.9991),
+    ],
 )
 def test_bernoulli_extreme_probs_match_mpmath_in_float32(a, b):
     a32, b32 = np.float32(a), np.float32(b)
@@ -71,9 +78,13 @@ def test_bernoulli_extreme_probs_match_mpmath_in_float32(a, b):
     assert abs(got - want) <= 1e-4 * want, (got, want)
 
 
-@pytest.mark.parametrize("la, lb", [(80.0, 70.0), (-80.0, -79.0), (30.0, 30.0003), (-200.0, 5.0), (5.0, -200.0)])
+@pytest.mark.parametrize(
+    "la, lb", [(80.0, 70.0), (-80.0, -79.0), (30.0, 30.0003), (-200.0, 5.0), (5.0, -200.0)]
+)
 def test_bernoulli_extreme_logits_are_finite_and_accurate(la, lb):
-    got = float(jd.kl_divergence(jd.Bernoulli(logits=np.float32(la)), jd.Bernoulli(logits=np.float32(lb))))
+    got = float(
+        jd.kl_divergence(jd.Bernoulli(logits=np.float32(la)), jd.Bernoulli(logits=np.float32(lb)))
+    )
     sa, sb = (1 / (1 + mp.exp(-mp.mpf(float(np.float32(x))))) for x in (la, lb))
     want = float(sa * mp.log(sa / sb) + (1 - sa) * mp.log((1 - sa) / (1 - sb)))
     assert np.isfinite(got)
@@ -90,14 +101,26 @@ def test_poisson_extreme_rates_match_mpmath(r, s):
 
 
 def test_where_torch_returns_nan_or_inf_we_return_the_mathematics():
-    """torch: KL(Poi(0)||Poi(s)) = NaN, KL(Bern(0)||Poi(0)) = NaN, KL(Geom(1)||Geom(1)) = inf,
+    """Point-mass edge cases, where torch returns NaN or inf.
+
+    torch: KL(Poi(0)||Poi(s)) = NaN, KL(Bern(0)||Poi(0)) = NaN, KL(Geom(1)||Geom(1)) = inf,
     KL(Poi(0)||Bern(b)) = KL(Poi(0)||Bin(n, b)) = inf. Poi(0) and Bern(0) are point masses
-    at 0, so the values below follow from the definition."""
-    np.testing.assert_allclose(jd.kl_divergence(jd.Poisson(jnp.array([0.0, 0.0])), jd.Poisson(jnp.array([0.0, 2.0]))), [0.0, 2.0])
+    at 0, so the values below follow from the definition.
+    """
+    np.testing.assert_allclose(
+        jd.kl_divergence(jd.Poisson(jnp.array([0.0, 0.0])), jd.Poisson(jnp.array([0.0, 2.0]))),
+        [0.0, 2.0],
+    )
     assert float(jd.kl_divergence(jd.Bernoulli(probs=0.0), jd.Poisson(0.0))) == 0.0
     assert float(jd.kl_divergence(jd.Geometric(probs=1.0), jd.Geometric(probs=1.0))) == 0.0
-    np.testing.assert_allclose(float(jd.kl_divergence(jd.Poisson(0.0), jd.Bernoulli(probs=0.3))), -np.log(0.7), rtol=1e-6)
-    np.testing.assert_allclose(float(jd.kl_divergence(jd.Poisson(0.0), jd.Binomial(4, probs=0.3))), -4 * np.log(0.7), rtol=1e-6)
+    np.testing.assert_allclose(
+        float(jd.kl_divergence(jd.Poisson(0.0), jd.Bernoulli(probs=0.3))), -np.log(0.7), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        float(jd.kl_divergence(jd.Poisson(0.0), jd.Binomial(4, probs=0.3))),
+        -4 * np.log(0.7),
+        rtol=1e-6,
+    )
     assert float(jd.kl_divergence(jd.Poisson(0.5), jd.Binomial(4, probs=0.3))) == np.inf
 
 
@@ -109,16 +132,22 @@ def _binomial_kl_by_enumeration(n_p, a, n_q, b):
 
 @pytest.mark.parametrize("transform", ["eager", "jit"])
 def test_binomial_with_fewer_trials_in_p_is_the_exact_finite_kl(transform):
-    """torch raises NotImplementedError for p.total_count < q.total_count; we sum over the support."""
+    """Torch raises NotImplementedError for p.total_count < q.total_count; we sum the support."""
     n_p = jnp.array([3.0, 5.0, 0.0, 5.0, 7.0])
     n_q = jnp.array([8.0, 5.0, 4.0, 20.0, 2.0])
     a = jnp.array([0.3, 0.6, 0.2, 0.999, 0.4])
     b = jnp.array([0.55, 0.2, 0.3, 0.01, 0.5])
-    f = lambda pn, pa, qn, qb: jd.kl_divergence(jd.Binomial(pn, probs=pa), jd.Binomial(qn, probs=qb))
+
+    def f(pn, pa, qn, qb):
+        return jd.kl_divergence(jd.Binomial(pn, probs=pa), jd.Binomial(qn, probs=qb))
+
     if transform == "jit":
         f = jax.jit(f)
     got = np.asarray(f(n_p, a, n_q, b))
-    want = [_binomial_kl_by_enumeration(int(n_p[i]), float(a[i]), int(n_q[i]), float(b[i])) for i in range(4)]
+    want = [
+        _binomial_kl_by_enumeration(int(n_p[i]), float(a[i]), int(n_q[i]), float(b[i]))
+        for i in range(4)
+    ]
     np.testing.assert_allclose(got[:4], want, rtol=2e-4)
     assert got[4] == np.inf
 
@@ -129,8 +158,14 @@ def test_binomial_fewer_trials_gradient_matches_finite_differences():
 
     ga, gb = jax.jit(jax.grad(kl, argnums=(0, 1)))(0.35, 0.6)
     h = 1e-3
-    fa = (_binomial_kl_by_enumeration(4, 0.35 + h, 9, 0.6) - _binomial_kl_by_enumeration(4, 0.35 - h, 9, 0.6)) / (2 * h)
-    fb = (_binomial_kl_by_enumeration(4, 0.35, 9, 0.6 + h) - _binomial_kl_by_enumeration(4, 0.35, 9, 0.6 - h)) / (2 * h)
+    fa = (
+        _binomial_kl_by_enumeration(4, 0.35 + h, 9, 0.6)
+        - _binomial_kl_by_enumeration(4, 0.35 - h, 9, 0.6)
+    ) / (2 * h)
+    fb = (
+        _binomial_kl_by_enumeration(4, 0.35, 9, 0.6 + h)
+        - _binomial_kl_by_enumeration(4, 0.35, 9, 0.6 - h)
+    ) / (2 * h)
     np.testing.assert_allclose([ga, gb], [fa, fb], rtol=1e-3)
 
 
@@ -145,6 +180,11 @@ def test_mixed_parametrisations_agree_with_single_ones():
     ref = jd.kl_divergence(jd.Bernoulli(logits=x), jd.Bernoulli(logits=y))
     mixed = jd.kl_divergence(jd.Bernoulli(probs=jax.nn.sigmoid(x)), jd.Bernoulli(logits=y))
     np.testing.assert_allclose(mixed, ref, rtol=1e-5)
-    cref = jd.kl_divergence(jd.Categorical(logits=jnp.stack([x, y])), jd.Categorical(logits=jnp.stack([y, x])))
-    cmix = jd.kl_divergence(jd.Categorical(probs=jax.nn.softmax(jnp.stack([x, y]))), jd.Categorical(logits=jnp.stack([y, x])))
+    cref = jd.kl_divergence(
+        jd.Categorical(logits=jnp.stack([x, y])), jd.Categorical(logits=jnp.stack([y, x]))
+    )
+    cmix = jd.kl_divergence(
+        jd.Categorical(probs=jax.nn.softmax(jnp.stack([x, y]))),
+        jd.Categorical(logits=jnp.stack([y, x])),
+    )
     np.testing.assert_allclose(cmix, cref, rtol=1e-5)

@@ -1,5 +1,8 @@
-"""The generic exponential-family (Bregman) KL against every same-family closed form,
-as torch's ``test_kl_exponential_family`` does, and against torch's own Bregman fallback."""
+"""The generic exponential-family (Bregman) KL.
+
+The generic exponential-family (Bregman) KL against every same-family closed form,
+as torch's ``test_kl_exponential_family`` does, and against torch's own Bregman fallback.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,17 @@ from jaxkl import distributions as jd
 FAMILIES = {
     "Normal": (jd.Normal, lambda r: {"loc": r.normal(size=3), "scale": r.uniform(0.3, 3.0, 3)}),
     "Exponential": (jd.Exponential, lambda r: {"rate": r.uniform(0.3, 3.0, 3)}),
-    "Gamma": (jd.Gamma, lambda r: {"concentration": r.uniform(0.5, 5.0, 3), "rate": r.uniform(0.3, 3.0, 3)}),
-    "Beta": (jd.Beta, lambda r: {"concentration1": r.uniform(0.5, 5.0, 3), "concentration0": r.uniform(0.5, 5.0, 3)}),
+    "Gamma": (
+        jd.Gamma,
+        lambda r: {"concentration": r.uniform(0.5, 5.0, 3), "rate": r.uniform(0.3, 3.0, 3)},
+    ),
+    "Beta": (
+        jd.Beta,
+        lambda r: {
+            "concentration1": r.uniform(0.5, 5.0, 3),
+            "concentration0": r.uniform(0.5, 5.0, 3),
+        },
+    ),
     "ContinuousBernoulli": (jd.ContinuousBernoulli, lambda r: {"probs": r.uniform(0.1, 0.9, 3)}),
     "Dirichlet": (jd.Dirichlet, lambda r: {"concentration": r.uniform(0.5, 4.0, (3, 4))}),
     "Bernoulli[probs]": (jd.Bernoulli, lambda r: {"probs": r.uniform(0.05, 0.95, 3)}),
@@ -30,7 +42,10 @@ FAMILIES = {
 def _pair(name, dtype, seed=0):
     cls, params = FAMILIES[name]
     rng = np.random.default_rng(seed)
-    make = lambda: cls(**{k: jnp.asarray(v, dtype) for k, v in params(rng).items()})
+
+    def make():
+        return cls(**{k: jnp.asarray(v, dtype) for k, v in params(rng).items()})
+
     return make(), make()
 
 
@@ -53,7 +68,9 @@ def test_bregman_kl_equals_the_closed_form_in_float32_under_jit(name):
 
 
 @pytest.mark.x64
-@pytest.mark.parametrize("name", ["Normal", "Gamma", "Beta", "Poisson", "Bernoulli[probs]", "Exponential"])
+@pytest.mark.parametrize(
+    "name", ["Normal", "Gamma", "Beta", "Poisson", "Bernoulli[probs]", "Exponential"]
+)
 def test_bregman_kl_matches_torchs_bregman_fallback(name):
     import torch
     import torch.distributions as td
@@ -63,10 +80,18 @@ def test_bregman_kl_matches_torchs_bregman_fallback(name):
     rng = np.random.default_rng(2)
     pp, qp = params(rng), params(rng)
     tcls = getattr(td, cls.__name__)
-    want = _kl_expfamily_expfamily(
-        tcls(**{k: torch.tensor(v) for k, v in pp.items()}), tcls(**{k: torch.tensor(v) for k, v in qp.items()})
-    ).detach().numpy()
-    got = jd.exponential_family_kl(cls(**{k: jnp.asarray(v) for k, v in pp.items()}), cls(**{k: jnp.asarray(v) for k, v in qp.items()}))
+    want = (
+        _kl_expfamily_expfamily(
+            tcls(**{k: torch.tensor(v) for k, v in pp.items()}),
+            tcls(**{k: torch.tensor(v) for k, v in qp.items()}),
+        )
+        .detach()
+        .numpy()
+    )
+    got = jd.exponential_family_kl(
+        cls(**{k: jnp.asarray(v) for k, v in pp.items()}),
+        cls(**{k: jnp.asarray(v) for k, v in qp.items()}),
+    )
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 

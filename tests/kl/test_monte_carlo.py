@@ -10,8 +10,7 @@ import scipy.integrate
 import scipy.stats
 
 from jaxkl import distributions as jd
-from jaxkl.kl._registry import broadcast_pair
-
+from jaxkl.kl._broadcast import broadcast_pair
 
 
 class StudentTLike(jd.Distribution):
@@ -23,7 +22,11 @@ class StudentTLike(jd.Distribution):
     has_rsample = True
 
     def __init__(self, df, loc, scale):
-        self._init(df=jnp.float32(df), loc=jnp.asarray(loc, jnp.float32), scale=jnp.asarray(scale, jnp.float32))
+        self._init(
+            df=jnp.float32(df),
+            loc=jnp.asarray(loc, jnp.float32),
+            scale=jnp.asarray(scale, jnp.float32),
+        )
 
     def log_prob(self, value):
         return jax.scipy.stats.t.logpdf(value, self.df, self.loc, self.scale)
@@ -34,12 +37,17 @@ class StudentTLike(jd.Distribution):
 
 
 def _quad_kl(logp, logq, lo=-np.inf, hi=np.inf):
-    value, _ = scipy.integrate.quad(lambda x: np.exp(logp(x)) * (logp(x) - logq(x)), lo, hi, limit=200)
+    value, _ = scipy.integrate.quad(
+        lambda x: np.exp(logp(x)) * (logp(x) - logq(x)), lo, hi, limit=200
+    )
     return value
 
 
 def _jax_params(params):
-    return {k: (jnp.asarray(v, jnp.float32) if np.asarray(v).dtype.kind == "f" else jnp.asarray(v)) for k, v in params.items()}
+    return {
+        k: (jnp.asarray(v, jnp.float32) if np.asarray(v).dtype.kind == "f" else jnp.asarray(v))
+        for k, v in params.items()
+    }
 
 
 def test_standard_error_matches_the_spread_of_independent_estimates():
@@ -54,7 +62,9 @@ def test_standard_error_matches_the_spread_of_independent_estimates():
 def test_jit_equals_eager_and_same_key_same_estimate():
     p, q = jd.Normal(jnp.zeros(3), 1.0), jd.Normal(1.0, jnp.array([1.0, 2.0, 3.0]))
     eager = jd.monte_carlo_kl(p, q, jax.random.key(1), 512)
-    jitted = jax.jit(jd.monte_carlo_kl, static_argnames=("num_samples",))(p, q, jax.random.key(1), num_samples=512)
+    jitted = jax.jit(jd.monte_carlo_kl, static_argnames=("num_samples",))(
+        p, q, jax.random.key(1), num_samples=512
+    )
     np.testing.assert_allclose(jitted, eager, rtol=1e-6)
     np.testing.assert_array_equal(jd.monte_carlo_kl(p, q, jax.random.key(1), 512), eager)
     assert eager.shape == (3,)
@@ -63,7 +73,9 @@ def test_jit_equals_eager_and_same_key_same_estimate():
 def test_vmap_over_keys_and_distributions():
     p = jd.Normal(jnp.zeros((2, 3)), 1.0)
     q = jd.Normal(jnp.ones((2, 3)), 2.0)
-    got = jax.vmap(lambda a, b, k: jd.monte_carlo_kl(a, b, k, 128))(p, q, jax.random.split(jax.random.key(2), 2))
+    got = jax.vmap(lambda a, b, k: jd.monte_carlo_kl(a, b, k, 128))(
+        p, q, jax.random.split(jax.random.key(2), 2)
+    )
     assert got.shape == (2, 3)
     for i in range(2):
         key = jax.random.split(jax.random.key(2), 2)[i]
@@ -107,7 +119,9 @@ def test_score_function_gradient_for_a_discrete_p_is_unbiased():
 
 def test_gradient_flows_to_q_parameters():
     p = jd.Normal(0.0, 1.0)
-    g = jax.grad(lambda loc: jd.monte_carlo_kl(p, jd.Normal(loc, 1.0), jax.random.key(4), 4096))(0.5)
+    g = jax.grad(lambda loc: jd.monte_carlo_kl(p, jd.Normal(loc, 1.0), jax.random.key(4), 4096))(
+        0.5
+    )
     # d/dmu of KL(N(0,1) || N(mu,1)) = mu
     np.testing.assert_allclose(g, 0.5, atol=0.05)
 
@@ -123,14 +137,21 @@ def test_fallback_for_a_pair_without_closed_form_matches_quadrature():
 
 
 def test_fallback_works_for_a_gaussian_mixture():
-    p = jd.MixtureSameFamily(jd.Categorical(logits=jnp.array([0.0, 1.0])), jd.Normal(jnp.array([-1.0, 1.5]), jnp.array([0.5, 1.0])))
+    p = jd.MixtureSameFamily(
+        jd.Categorical(logits=jnp.array([0.0, 1.0])),
+        jd.Normal(jnp.array([-1.0, 1.5]), jnp.array([0.5, 1.0])),
+    )
     q = jd.Normal(0.5, 1.5)
     est, se = jd.monte_carlo_kl(p, q, jax.random.key(6), 20000, return_stderr=True)
-    np.testing.assert_array_equal(jd.kl_divergence(p, q, key=jax.random.key(6), num_samples=20000), est)
+    np.testing.assert_array_equal(
+        jd.kl_divergence(p, q, key=jax.random.key(6), num_samples=20000), est
+    )
     w = np.exp([0.0, 1.0]) / np.exp([0.0, 1.0]).sum()
 
     def logp(x):
-        return np.log(w[0] * scipy.stats.norm(-1.0, 0.5).pdf(x) + w[1] * scipy.stats.norm(1.5, 1.0).pdf(x))
+        return np.log(
+            w[0] * scipy.stats.norm(-1.0, 0.5).pdf(x) + w[1] * scipy.stats.norm(1.5, 1.0).pdf(x)
+        )
 
     want = _quad_kl(logp, scipy.stats.norm(0.5, 1.5).logpdf, -20, 20)
     assert abs(float(est) - want) <= 5 * float(se), (float(est), want, float(se))

@@ -47,8 +47,17 @@ def _gaussians():
 
 
 # (p, q) pairs whose KL must hold exactly one triangular solve (issue 3, item 8)
-SINGLE_SOLVE = [("mvn_tril", "mvn_tril"), ("mvn_cov", "mvn_cov"), ("lowrank", "lowrank"), ("lowrank", "mvn_tril"),
-                ("mvn_tril", "lowrank"), ("diag", "mvn_tril"), ("mvn_tril", "diag"), ("diag", "lowrank"), ("lowrank", "diag")]
+SINGLE_SOLVE = [
+    ("mvn_tril", "mvn_tril"),
+    ("mvn_cov", "mvn_cov"),
+    ("lowrank", "lowrank"),
+    ("lowrank", "mvn_tril"),
+    ("mvn_tril", "lowrank"),
+    ("diag", "mvn_tril"),
+    ("mvn_tril", "diag"),
+    ("diag", "lowrank"),
+    ("lowrank", "diag"),
+]
 
 
 @pytest.mark.parametrize("pq", SINGLE_SOLVE, ids=lambda pq: f"{pq[0]}-{pq[1]}")
@@ -60,7 +69,7 @@ def test_gaussian_kl_does_a_single_triangular_solve(pq):
 
 @pytest.mark.timeout(60)
 def test_jitted_mvn_kl_runs_repeatedly_at_moderate_size():
-    """Many calls of the jitted KL at d=32, batch 8 (the two-solve form hangs at d=256, batch 64)."""
+    """Many calls of the jitted KL at d=32, batch 8 (the two-solve form hung at d=256, batch 64)."""
     rng = np.random.default_rng(0)
     a = rng.normal(size=(2, 8, 32, 32)) / 6
     L = np.linalg.cholesky(a @ np.swapaxes(a, -1, -2) + np.eye(32)).astype(np.float32)
@@ -72,25 +81,45 @@ def test_jitted_mvn_kl_runs_repeatedly_at_moderate_size():
         out = f(p, q)
     np.testing.assert_array_equal(out, first)
     want = td.kl_divergence(
-        td.MultivariateNormal(torch.zeros(8, 32, dtype=torch.float64), scale_tril=torch.as_tensor(L[0], dtype=torch.float64)),
-        td.MultivariateNormal(torch.ones(8, 32, dtype=torch.float64), scale_tril=torch.as_tensor(L[1], dtype=torch.float64)),
+        td.MultivariateNormal(
+            torch.zeros(8, 32, dtype=torch.float64),
+            scale_tril=torch.as_tensor(L[0], dtype=torch.float64),
+        ),
+        td.MultivariateNormal(
+            torch.ones(8, 32, dtype=torch.float64),
+            scale_tril=torch.as_tensor(L[1], dtype=torch.float64),
+        ),
     ).numpy()
     np.testing.assert_allclose(out, want, rtol=1e-4)
 
 
 def test_near_equal_mvn_is_accurate_where_torch_float32_is_not():
-    """KL(N(0, L L^T) || N(0, L' L'^T)) with L' = L (1 + 1e-4): ours matches float64 torch,
-    torch's own float32 value loses most digits to cancellation."""
+    """Near-equal full-covariance normals keep their digits in float32.
+
+    KL(N(0, L L^T) || N(0, L' L'^T)) with L' = L (1 + 1e-4): ours matches float64 torch,
+    torch's own float32 value loses most digits to cancellation.
+    """
     L = np.asarray(_tril(3), np.float64)
     Lq = (L * (1 + 1e-4)).astype(np.float32)
     L32 = L.astype(np.float32)
     want = td.kl_divergence(
-        td.MultivariateNormal(torch.zeros(D, dtype=torch.float64), scale_tril=torch.as_tensor(L32, dtype=torch.float64)),
-        td.MultivariateNormal(torch.zeros(D, dtype=torch.float64), scale_tril=torch.as_tensor(Lq, dtype=torch.float64)),
+        td.MultivariateNormal(
+            torch.zeros(D, dtype=torch.float64),
+            scale_tril=torch.as_tensor(L32, dtype=torch.float64),
+        ),
+        td.MultivariateNormal(
+            torch.zeros(D, dtype=torch.float64), scale_tril=torch.as_tensor(Lq, dtype=torch.float64)
+        ),
     ).item()
-    got = float(jd.kl_divergence(jd.MultivariateNormal(jnp.zeros(D), scale_tril=jnp.asarray(L32)), jd.MultivariateNormal(jnp.zeros(D), scale_tril=jnp.asarray(Lq))))
+    got = float(
+        jd.kl_divergence(
+            jd.MultivariateNormal(jnp.zeros(D), scale_tril=jnp.asarray(L32)),
+            jd.MultivariateNormal(jnp.zeros(D), scale_tril=jnp.asarray(Lq)),
+        )
+    )
     torch32 = td.kl_divergence(
-        td.MultivariateNormal(torch.zeros(D), scale_tril=torch.as_tensor(L32)), td.MultivariateNormal(torch.zeros(D), scale_tril=torch.as_tensor(Lq))
+        td.MultivariateNormal(torch.zeros(D), scale_tril=torch.as_tensor(L32)),
+        td.MultivariateNormal(torch.zeros(D), scale_tril=torch.as_tensor(Lq)),
     ).item()
     assert abs(got - want) <= 1e-4 * want
     assert abs(torch32 - want) > 1e-2 * want  # the cancellation this module avoids

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jaxkl import distributions as jd
-from jaxkl.kl._registry import broadcast_pair
+from jaxkl.kl._broadcast import broadcast_pair
 from tests.kl.pairs import PAIRS
 
 ROWS = [pytest.param(row, id=row.name) for row in PAIRS]

@@ -17,7 +17,9 @@ def case_id(case):
     return f"log_prob={log_prob}-{reduction}-{'masked' if masked else 'unmasked'}"
 
 
-def make_batches(seed: int, n_batches: int = 3, rows: int = 4, d: int = 5, log_prob=False, masked=False):
+def make_batches(
+    seed: int, n_batches: int = 3, rows: int = 4, d: int = 5, log_prob=False, masked=False
+):
     """Positive unnormalised rows (or log-probabilities) and boolean row masks, float32."""
     rng = np.random.default_rng(seed)
     ps, qs, ms = [], [], []
@@ -38,8 +40,10 @@ def make_batches(seed: int, n_batches: int = 3, rows: int = 4, d: int = 5, log_p
 
 
 def torchmetrics_value(ps, qs, ms, log_prob, reduction):
-    """torchmetrics' KLDivergence fed the unmasked rows of each batch (float64 inputs)."""
+    """Torchmetrics' KLDivergence fed the unmasked rows of each batch (float64 inputs)."""
     metric = TMKLDivergence(log_prob=log_prob, reduction=reduction)
     for p, q, m in zip(ps, qs, ms):
-        metric.update(torch.from_numpy(p[m].astype(np.float64)), torch.from_numpy(q[m].astype(np.float64)))
+        metric.update(
+            torch.from_numpy(p[m].astype(np.float64)), torch.from_numpy(q[m].astype(np.float64))
+        )
     return np.asarray(metric.compute().double().numpy())

@@ -32,7 +32,9 @@ def main(port: int, process_id: int) -> None:
         rows = slice(0, 7) if process_id == 0 else slice(7, 12)
         for reduction in ("mean", "sum", "none"):
             cls = KLDivergence.configure(log_prob=log_prob, reduction=reduction)
-            local = cls.empty().merge(cls.from_model_output(ps[0][rows], qs[0][rows], mask=ms[0][rows]))
+            local = cls.empty().merge(
+                cls.from_model_output(ps[0][rows], qs[0][rows], mask=ms[0][rows])
+            )
             merged = local.merge_across_processes()
             assert type(merged) is cls
             out[f"{log_prob}-{reduction}"] = np.asarray(merged.compute()).tolist()

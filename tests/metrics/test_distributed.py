@@ -45,7 +45,9 @@ def count_collectives(jaxpr) -> dict:
     def walk(jp):
         for eqn in jp.eqns:
             name = eqn.primitive.name
-            if name.startswith(("psum", "all_gather", "all_reduce", "pmax", "ppermute", "all_to_all")):
+            if name.startswith(
+                ("psum", "all_gather", "all_reduce", "pmax", "ppermute", "all_to_all")
+            ):
                 counts[name] = counts.get(name, 0) + 1
             for sub in jax.extend.core.jaxprs_in_params(eqn.params):
                 walk(sub)
@@ -98,7 +100,9 @@ def test_gather_from_model_output_in_shard_map_and_pmap():
     cls = KLDivergence.configure(log_prob=True, reduction="sum")
     (p, q, m), (ps, qs, ms) = per_device_batches(23, True, True)
     expected = torchmetrics_value(ps, qs, ms, True, "sum")
-    out = jax.pmap(lambda p, q, m: cls.gather_from_model_output("i", p=p, q=q, mask=m).compute(), axis_name="i")(p, q, m)
+    out = jax.pmap(
+        lambda p, q, m: cls.gather_from_model_output("i", p=p, q=q, mask=m).compute(), axis_name="i"
+    )(p, q, m)
     np.testing.assert_allclose(np.asarray(out), np.full(N_DEV, expected), rtol=2e-5)
 
 
@@ -111,7 +115,7 @@ def test_sharded_jit_plain_step_is_correct():
         flat = [x.reshape((-1,) + x.shape[2:]) for x in (p, q, m)]
         args = [jax.device_put(x, NamedSharding(mesh, P("data"))) for x in flat]
         assert len(args[0].sharding.device_set) == N_DEV
-        step = jax.jit(lambda s, p, q, m: s.merge(cls.from_model_output(p, q, mask=m)))
+        step = jax.jit(lambda s, p, q, m, c=cls: s.merge(c.from_model_output(p, q, mask=m)))
         state = step(cls.empty(), *args)
         check(state.compute(), ms, torchmetrics_value(ps, qs, ms, False, reduction), reduction)
 
@@ -126,18 +130,24 @@ def test_clu_collection_gather_from_model_output_in_pmap(log_prob):
     (p, q, m), (ps, qs, ms) = per_device_batches(25, log_prob, True)
     with jax.numpy_dtype_promotion("standard"):  # clu's Average
         gathered = jax.pmap(
-            lambda p, q, m: coll.gather_from_model_output(axis_name="batch", p=p, q=q, mask=m, loss=1.0),
+            lambda p, q, m: coll.gather_from_model_output(
+                axis_name="batch", p=p, q=q, mask=m, loss=1.0
+            ),
             axis_name="batch",
         )(p, q, m)
         result = gathered.unreplicate().compute()
-    np.testing.assert_allclose(result["kl"], torchmetrics_value(ps, qs, ms, log_prob, "mean"), rtol=2e-5)
+    np.testing.assert_allclose(
+        result["kl"], torchmetrics_value(ps, qs, ms, log_prob, "mean"), rtol=2e-5
+    )
     check(result["kl_rows"], ms, torchmetrics_value(ps, qs, ms, log_prob, "none"), "none")
 
 
 def test_all_reduce_under_vmap_with_an_axis_name():
     cls = KLDivergence.configure(reduction="none")
     (p, q, m), (ps, qs, ms) = per_device_batches(26, False, False)
-    out = jax.vmap(lambda p, q, m: cls.from_model_output(p, q, mask=m).all_reduce("v").compute(), axis_name="v")(p, q, m)
+    out = jax.vmap(
+        lambda p, q, m: cls.from_model_output(p, q, mask=m).all_reduce("v").compute(), axis_name="v"
+    )(p, q, m)
     for row in np.asarray(out):
         check(row, ms, torchmetrics_value(ps, qs, ms, False, "none"), "none")
 

@@ -1,5 +1,8 @@
-"""Two real JAX processes on localhost (jax.distributed, gloo CPU collectives), each fed part
-of the data: ``merge_across_processes`` must give what one process fed all of it gives."""
+"""Two real JAX processes on localhost (jax.distributed, gloo CPU collectives).
+
+Each is fed part of the data: ``merge_across_processes`` must give what one process fed all
+of it gives.
+"""
 
 import json
 import os
@@ -31,7 +34,11 @@ def test_two_processes_each_fed_half_equal_one_process_fed_all():
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.metrics._multiprocess_worker", str(port), str(i)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(2)
     ]
@@ -42,7 +49,7 @@ def test_two_processes_each_fed_half_equal_one_process_fed_all():
             assert proc.returncode == 0, f"worker failed:\n{err[-3000:]}"
             line = [x for x in out.splitlines() if x.startswith("RESULT ")]
             assert line, f"no result from worker:\n{out}\n{err[-3000:]}"
-            results.append(json.loads(line[0][len("RESULT "):]))
+            results.append(json.loads(line[0][len("RESULT ") :]))
     finally:
         for proc in procs:
             if proc.poll() is None:

@@ -54,8 +54,12 @@ def test_in_multimetric_with_flax_metrics_under_nnx_jit():
         result = metrics.compute()
         metrics.reset()
         after_reset = metrics.compute()
-    np.testing.assert_allclose(result["kl"], torchmetrics_value(ps, qs, ms, False, "mean"), rtol=2e-5)
-    np.testing.assert_allclose(result["kl_sum"], torchmetrics_value(ps, qs, ms, False, "sum"), rtol=2e-5)
+    np.testing.assert_allclose(
+        result["kl"], torchmetrics_value(ps, qs, ms, False, "mean"), rtol=2e-5
+    )
+    np.testing.assert_allclose(
+        result["kl_sum"], torchmetrics_value(ps, qs, ms, False, "sum"), rtol=2e-5
+    )
     assert set(result) == {"kl", "kl_sum", "loss", "accuracy"}
     assert np.isnan(after_reset["kl"]) and np.isnan(after_reset["loss"])
 
@@ -69,7 +73,7 @@ def test_state_is_the_clu_style_state():
         state = state.merge(type(state).from_model_output(p, q))
     assert type(metric.state) is type(state)
     np.testing.assert_allclose(metric.state.total, state.total, rtol=1e-6)
-    assert int(metric.state.count) == int(state.count) == 12
+    assert int(metric.state.num_rows()) == int(state.num_rows()) == 12
 
 
 @pytest.mark.parametrize("bad", [1, "yes", None])

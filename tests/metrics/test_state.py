@@ -11,7 +11,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchmetrics.regression import KLDivergence as TMKLDivergence
@@ -97,10 +96,12 @@ def test_token_level_batch_shape_and_mask_broadcast():
     p = rng.uniform(0.05, 1, (2, 3, 6)).astype(np.float32)
     q = rng.uniform(0.05, 1, (2, 3, 6)).astype(np.float32)
     m = np.array([[True, True, False], [True, False, False]])
-    expected = torchmetrics_value([p.reshape(6, 6)], [q.reshape(6, 6)], [m.reshape(6)], False, "mean")
+    expected = torchmetrics_value(
+        [p.reshape(6, 6)], [q.reshape(6, 6)], [m.reshape(6)], False, "mean"
+    )
     state = KLDivergence.from_model_output(p, q, mask=m)
     np.testing.assert_allclose(state.compute(), expected, rtol=2e-5)
-    assert int(state.count) == 3
+    assert int(state.num_rows()) == 3
     none = configured(False, "none").from_model_output(p, q, mask=m)
     assert none.values.shape == (6,) and none.mask.tolist() == m.reshape(6).tolist()
 
@@ -142,7 +143,9 @@ def test_empty_compute_is_nan_zero_and_empty():
     assert float(configured(False, "sum").empty().compute()) == 0.0
     none = configured(False, "none").empty().compute()
     assert none.shape == (0,) and none.dtype == jnp.float32
-    all_masked = KLDivergence.from_model_output(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), mask=np.zeros(2, bool))
+    all_masked = KLDivergence.from_model_output(
+        np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), mask=np.zeros(2, bool)
+    )
     assert np.isnan(all_masked.compute())  # "mean" over zero unmasked rows, as the tensor KL
 
 
@@ -199,7 +202,7 @@ def _assert_same(a, b, reduction):
         assert sorted(a.mask.tolist()) == sorted(b.mask.tolist())
     else:
         np.testing.assert_allclose(va, vb, rtol=1e-5, atol=1e-7)
-        assert int(a.count) == int(b.count)
+        assert int(a.num_rows()) == int(b.num_rows())
 
 
 @settings(max_examples=20, deadline=None)
@@ -214,7 +217,10 @@ def test_merge_is_associative_commutative_with_empty_identity(reduction, seeds):
     _assert_same(_merge(a, b), _merge(b, a), reduction)
     for x, y in ((_merge(a, cls.empty()), a), (_merge(cls.empty(), a), a)):
         _assert_same(x, y, reduction)
-        assert all(np.array_equal(u, v) for u, v in zip(jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(y)))
+        assert all(
+            np.array_equal(u, v)
+            for u, v in zip(jax.tree_util.tree_leaves(x), jax.tree_util.tree_leaves(y))
+        )
 
 
 @settings(max_examples=20, deadline=None)
@@ -253,15 +259,21 @@ def test_works_as_a_clu_collection_member(log_prob):
         for p, q, m in zip(ps, qs, ms):
             merged = merged.merge(step(p, q, m))
         result = merged.compute()
-        stacked = jax.jit(jax.vmap(lambda p, q, m: coll.single_from_model_output(p=p, q=q, mask=m, loss=0.0)))(
-            np.stack(ps), np.stack(qs), np.stack(ms)
-        )
+        stacked = jax.jit(
+            jax.vmap(lambda p, q, m: coll.single_from_model_output(p=p, q=q, mask=m, loss=0.0))
+        )(np.stack(ps), np.stack(qs), np.stack(ms))
         reduced = jax.jit(lambda c: c.reduce().compute())(stacked)
         values = merged.compute_values()
     for out in (result, reduced):
-        np.testing.assert_allclose(out["kl"], torchmetrics_value(ps, qs, ms, log_prob, "mean"), rtol=2e-5)
-        np.testing.assert_allclose(out["kl_sum"], torchmetrics_value(ps, qs, ms, log_prob, "sum"), rtol=2e-5)
-        check_against_torchmetrics(out["kl_rows"], ms, torchmetrics_value(ps, qs, ms, log_prob, "none"), "none")
+        np.testing.assert_allclose(
+            out["kl"], torchmetrics_value(ps, qs, ms, log_prob, "mean"), rtol=2e-5
+        )
+        np.testing.assert_allclose(
+            out["kl_sum"], torchmetrics_value(ps, qs, ms, log_prob, "sum"), rtol=2e-5
+        )
+        check_against_torchmetrics(
+            out["kl_rows"], ms, torchmetrics_value(ps, qs, ms, log_prob, "none"), "none"
+        )
     assert isinstance(values["kl"], clu.values.Scalar)
 
 
@@ -301,3 +313,65 @@ def test_orbax_checkpoint_round_trip(tmp_path, reduction):
     np.testing.assert_array_equal(restored.compute(), state.compute())
     for a, b in zip(jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(restored)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("saved", "target"),
+    [("none", "mean"), ("none", "sum"), ("mean", "none"), ("sum", "none")],
+)
+def test_restoring_a_checkpoint_of_another_kind_names_both(saved, target):
+    state = configured(False, saved).from_model_output(np.full((2, 3), 1 / 3), np.ones((2, 3)))
+    data = flax.serialization.to_bytes(state)
+    with pytest.raises(ValueError, match=rf"reduction='{target}'"):
+        flax.serialization.from_bytes(configured(False, target).empty(), data)
+
+
+def test_checkpoint_of_a_scalar_total_and_int32_count_is_upgraded():
+    old = {"total": np.float32(1.5), "count": np.int32(3), "values": None, "mask": None}
+    restored = flax.serialization.from_state_dict(KLDivergence.empty(), old)
+    assert restored.total.shape == restored.count.shape == (2,)
+    assert float(restored.compute()) == 0.5 and int(restored.num_rows()) == 3
+
+
+# --------------------------------------------------------------------------- long runs
+def _exact_count(state) -> int:
+    high, low = (int(v) for v in np.asarray(state.count))
+    return high * 65536 + low
+
+
+@pytest.mark.parametrize("doublings", [21, 31])  # 2^31 rows (int32 wrapped here), 2^41 rows
+def test_count_is_exact_past_2_to_the_31(doublings):
+    p = np.random.default_rng(1).uniform(0.1, 1.0, (1024, 5)).astype(np.float32)
+    one = KLDivergence.from_model_output(p, np.ones_like(p))
+    state = jax.jit(lambda s: jax.lax.fori_loop(0, doublings, lambda _, x: x.merge(x), s))(one)
+    assert _exact_count(state) == 1024 * 2**doublings
+    np.testing.assert_allclose(state.compute(), one.compute(), rtol=1e-6)
+
+
+def test_total_and_count_stay_accurate_over_a_million_merges_and_a_billion_rows():
+    # One batch state per step: a total of float32 values of mixed magnitude, 1000 rows each.
+    steps = 10**6
+    values = np.random.default_rng(2).lognormal(-2.0, 1.5, 4096).astype(np.float32)
+    batches = KLDivergence(
+        total=jax.vmap(lambda v: jnp.stack([v, jnp.zeros_like(v)]))(jnp.asarray(values)),
+        count=jnp.tile(jnp.array([0, 1000], jnp.uint32), (4096, 1)),
+        values=None,
+        mask=None,
+    )
+
+    def run(state):
+        def step(i, s):
+            return s.merge(jax.tree_util.tree_map(lambda x: x[i % 4096], batches))
+
+        return jax.lax.fori_loop(0, steps, step, state)
+
+    state = jax.jit(run)(KLDivergence.empty())
+    idx = np.arange(steps) % 4096
+    exact_total = np.sum(values[idx].astype(np.float64))
+    assert _exact_count(state) == 1000 * steps  # 10^9 rows
+    np.testing.assert_allclose(float(state.compute()), exact_total / (1000 * steps), rtol=1e-6)
+    # the reference is discriminating: a plain float32 running sum is far off
+    naive = jax.jit(
+        lambda v: jax.lax.fori_loop(0, steps, lambda i, t: t + v[i % 4096], jnp.float32(0))
+    )(jnp.asarray(values))
+    assert abs(float(naive) - exact_total) / exact_total > 1e-5

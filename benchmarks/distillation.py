@@ -1,0 +1,104 @@
+"""Distillation loss step, side by side: fused vs unfused jaxkl vs optax on materialised logits.
+
+Each row is one jitted forward + backward w.r.t. the student's hidden states and output
+weight: ``jaxkl.losses.fused_linear_kl_divergence`` (no ``[N, V]`` logits), the unfused
+path (``hidden @ weight`` then ``jaxkl.losses.kl_divergence_with_logits``) and optax's
+``optax.losses.kl_divergence_with_log_targets`` on the same materialised logits (optax takes
+``(log_predictions, log_targets)``, i.e. student first, and does not normalise logits, so
+both are passed through ``jax.nn.log_softmax``). Printed: median time of ``--repeats``
+runs after a warm-up, the compiled temporary memory (XLA's ``memory_analysis``), and the
+ratios to the unfused row.
+
+Usage: ``python benchmarks/distillation.py [--quick | --gpu] [--repeats N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxkl import losses
+
+
+def _median_time(fn, repeats):
+    jax.block_until_ready(fn())  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _steps(chunk_size):
+    def fused(h, w, t):
+        return losses.fused_linear_kl_divergence(h, w, t, chunk_size=chunk_size)
+
+    def unfused(h, w, t):
+        return losses.kl_divergence_with_logits(t, h @ w)
+
+    def optax_kl(h, w, t):
+        log_q = jax.nn.log_softmax((h @ w).astype(jnp.float32))
+        log_p = jax.nn.log_softmax(t.astype(jnp.float32))
+        return jnp.mean(optax.losses.kl_divergence_with_log_targets(log_q, log_p))
+
+    return {"fused (jaxkl)": fused, "unfused (jaxkl)": unfused, "optax on logits": optax_kl}
+
+
+def run_case(n, hdim, v, dtype, repeats, chunk_size=None, memory_only=False):
+    key = jax.random.split(jax.random.key(0), 3)
+    h = (jax.random.normal(key[0], (n, hdim), jnp.float32)).astype(dtype)
+    w = (jax.random.normal(key[1], (hdim, v), jnp.float32) / np.sqrt(hdim)).astype(dtype)
+    t = (jax.random.normal(key[2], (n, v), jnp.float32) * 2).astype(dtype)
+    rows = []
+    for name, loss in _steps(chunk_size).items():
+        step = jax.jit(jax.value_and_grad(loss, (0, 1)))
+        compiled = step.lower(h, w, t).compile()
+        temp = compiled.memory_analysis().temp_size_in_bytes
+        ms = float("nan")
+        if not memory_only:
+            ms = 1e3 * _median_time(lambda s=compiled: s(h, w, t), repeats)
+        rows.append((name, ms, temp))
+    base_ms, base_temp = rows[1][1], rows[1][2]
+    label = f"N={n} H={hdim} V={v} {jnp.dtype(dtype).name}"
+    print(f"\n{label}   ([N, V] float32 = {n * v * 4 / 2**20:.0f} MiB)")
+    print(f"{'':18s} {'ms':>10s} {'vs unfused':>11s} {'temp MiB':>10s} {'vs unfused':>11s}")
+    for name, ms, temp in rows:
+        print(
+            f"{name:18s} {ms:10.1f} {ms / base_ms:10.2f}x {temp / 2**20:10.1f} "
+            f"{temp / base_temp:10.3f}x"
+        )
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run in seconds)")
+    ap.add_argument("--gpu", action="store_true", help="N=8192, H=4096, V=128256, bfloat16")
+    ap.add_argument("--repeats", type=int, default=None)
+    args = ap.parse_args()
+    print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.device_count()}")
+    if args.quick:
+        repeats = args.repeats or 2
+        run_case(256, 32, 1024, jnp.float32, repeats, chunk_size=64)
+        run_case(512, 32, 1024, jnp.float32, repeats, chunk_size=64, memory_only=True)
+        return
+    if args.gpu:
+        repeats = args.repeats or 10
+        run_case(8192, 4096, 128256, jnp.bfloat16, repeats, chunk_size=1024)
+        return
+    repeats = args.repeats or 3
+    for dtype in (jnp.float32, jnp.bfloat16):
+        run_case(4096, 512, 32768, dtype, repeats)
+    # Flat in N: the fused temporary memory at twice the tokens (memory only).
+    run_case(8192, 512, 32768, jnp.float32, repeats, memory_only=True)
+
+
+if __name__ == "__main__":
+    main()
