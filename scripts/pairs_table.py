@@ -8,7 +8,8 @@ comes from:
   ``torch.distributions.kl._KL_REGISTRY`` at run time when torch is installed);
 * ``TFP`` / ``numpyro``: the library registers a closed form for the pair (the table
   ``_OTHER_SOURCES`` below, checked against their sources);
-* ``new``: no library among these has it.
+* ``new``: no library among these has it; ``new (quadrature)`` where the function computes
+  the KL with :func:`jaxkl.kl.quadrature_kl` (no closed form exists).
 
 Usage: ``python scripts/pairs_table.py > pairs.md``
 """
@@ -66,7 +67,8 @@ def table() -> str:
             (
                 tp.__name__,
                 tq.__name__,
-                source(tp.__name__, tq.__name__, torch_names),
+                source(tp.__name__, tq.__name__, torch_names)
+                + (" (quadrature)" if "quadrature_kl" in fn.__code__.co_names else ""),
                 f"`{module}.{fn.__name__}`",
             )
         )

@@ -457,7 +457,13 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
     pp, _, lp1, lq1 = p._parts()
     qp, _, lp2, lq2 = q._parts()
     a = jnp.exp(lp1 - lq1)  # p1 / (1 - p1)
-    x = jnp.expm1(lp2 - lp1)  # p2/p1 - 1
+    # x = p2/p1 - 1 from the given parameters' difference (exact for close floats)
+    if p._probs is not None and q._probs is not None:
+        x = (q._probs - p._probs) / jnp.where(pp > 0, p._probs, 1.0)
+    elif p._logits is not None and q._logits is not None:
+        x = jnp.expm1(q._logits - p._logits) * jax.nn.sigmoid(-q._logits)
+    else:
+        x = jnp.expm1(lp2 - lp1)
     x = jnp.where(pp > 0, x, 0.0)
     ax = -a * x
     same = r1 * (a * x_minus_log1p(x) + x_minus_log1p(ax))

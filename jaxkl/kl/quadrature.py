@@ -35,7 +35,11 @@ where ``S`` is p's support. The first integrand is non-negative and ``~ p d^2/2`
 second is exactly 0 when q's support equals p's (then ``int_S q = 1``), which is decided
 on the parameter values and used: nearly equal distributions keep their relative accuracy
 instead of the ``eps |log p|`` absolute error of summing ``p log(p/q)``. Where q's support
-is wider the second integral is summed with the same rule.
+is wider the second integral is summed with the same rule, and also where its sum is
+farther from 0 than its rounding bound (``8 eps`` times the summed masses and
+log-densities): then the nodes, placed for p, under-resolve a q whose mass sits in p's
+tail, and the sum of both integrals (``p log(p/q)``, which needs q only through its smooth
+logarithm) is the accurate one.
 
 References:
     Takahasi, H. and Mori, M. (1974). Double exponential formulas for numerical
@@ -58,7 +62,7 @@ from jaxkl._numerics import expm1_minus_x
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution
 from jaxkl.distributions.compound import TransformedDistribution
-from jaxkl.distributions.continuous import Pareto, Uniform
+from jaxkl.distributions.continuous import Cauchy, Pareto, StudentT, TruncatedNormal, Uniform
 from jaxkl.distributions.directional import VonMises
 from jaxkl.distributions.transforms import (
     AffineTransform,
@@ -92,6 +96,7 @@ _PERIODIC = (VonMises,)
 SUPPORT_BOUNDS: dict[type, Callable[[Distribution], Bounds]] = {
     Pareto: lambda d: (d.scale, math.inf),
     Uniform: lambda d: (d.low, d.high),
+    TruncatedNormal: lambda d: (d.low, d.high),
     # one period: the von Mises density is periodic and integrates to 1 over any period
     VonMises: lambda d: (d.loc - math.pi, d.loc + math.pi),
 }
@@ -195,7 +200,8 @@ def _bounds(d: Distribution):
     for cls in type(d).__mro__:
         if cls in SUPPORT_BOUNDS:
             lo, hi = SUPPORT_BOUNDS[cls](d)
-            return out(lo, hi, True)
+            # traced bounds are finite parameters, except a truncation's (may be +-inf)
+            return out(lo, hi, cls is not TruncatedNormal)
     bounds = _constraint_bounds(d.support, dtype)
     if bounds is None:
         raise TypeError(
@@ -212,8 +218,36 @@ def _try(fn):
         return None
 
 
+def _t_quartile(df):
+    """A rough upper quartile of the standard Student's t, enough to place nodes.
+
+    Exact at ``df = 1`` and as ``df -> inf``.
+    """
+    return _Z_QUARTILE + (1 - _Z_QUARTILE) / df
+
+
+#: families without a quantile function whose quartiles are known or easily bounded
+#: (node placement only: the mean and standard deviation mislead for heavy tails)
+QUARTILES: dict[type, Callable[[Distribution], tuple]] = {
+    Cauchy: lambda d: (d.loc - d.scale, d.loc, d.loc + d.scale),
+    StudentT: lambda d: (
+        d.loc - d.scale * _t_quartile(d.df),
+        d.loc,
+        d.loc + d.scale * _t_quartile(d.df),
+    ),
+    Pareto: lambda d: (
+        d.scale * jnp.exp(math.log(4 / 3) / d.alpha),
+        d.scale * jnp.exp(math.log(2) / d.alpha),
+        d.scale * jnp.exp(math.log(4) / d.alpha),
+    ),
+}
+
+
 def _quartiles(d: Distribution):
-    """``(q25, q50, q75)`` from the quantile function, or None."""
+    """``(q25, q50, q75)`` from the quantile function (or ``QUARTILES``), or None."""
+    for cls in type(d).__mro__:
+        if cls in QUARTILES:
+            return QUARTILES[cls](d)
     if isinstance(d, TransformedDistribution):
         base = _quartiles(d.base_distribution)
         if base is None:
@@ -502,5 +536,18 @@ def _quadrature_kl(p: Distribution, q: Distribution, num_points: int) -> jax.Arr
     term = jnp.where(small, mass_p * expm1_minus_x(d_small), mass_q - mass_p * (1.0 + d_large))
     nonneg = step * jnp.sum(term, axis=0)
     mass_diff = step * jnp.sum(mass_p - mass_q, axis=0)
-    value = nonneg + jnp.where(same_support, 0.0, mass_diff)
+    # Both forms integrate the same function; they differ by the rule's error on
+    # int (p - q) = 0 (equal supports). That error is rounding where p ~ q (then the
+    # non-negative form is the accurate one) and a q under-resolved by nodes placed for p
+    # where q's mass sits far in p's tail (then the difference cancels it): the
+    # non-negative form is used only while the difference is at the rounding level.
+    # the rounding bound of the second sum: eps times the masses and log-densities summed
+    noise = (
+        8
+        * float(finfo.eps)
+        * step
+        * jnp.sum((mass_p + mass_q) * (1 + jnp.abs(lp) + jnp.abs(lq)), axis=0)
+    )
+    use_nonneg = same_support & (jnp.abs(mass_diff) <= noise)
+    value = nonneg + jnp.where(use_nonneg, 0.0, mass_diff)
     return jnp.where(inside, value, jnp.inf)
