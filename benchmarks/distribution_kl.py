@@ -8,6 +8,10 @@ Workloads (``--quick`` shrinks each):
 * MultivariateNormalDiag d=512, batch 1024 (issue 6's row)
 * VonMisesFisher–SphericalUniform d=128, batch 4096 (issue 6; TFP is the only other library with the
 pair)
+* StudentT–StudentT, batch 4096 (issue 12; no library has a closed form): jaxkl's
+  ``quadrature_kl`` against ``monte_carlo_kl`` with 1024 samples, float32, both jitted; time
+  and error against a float64 reference (``quadrature_kl`` with 2561 nodes in float64). Its
+  own subprocess (``--studentt``), after the table.
 
 Rows per workload: jaxkl (jit), numpyro (jit), TFP JAX substrate (jit; tfp-nightly, skipped
 with a note if it does not import), torch.distributions (eager, CPU), and the *limit* row:
@@ -805,6 +809,84 @@ def run_cell(lib, workload, args):
     return res
 
 
+def studentt_worker(quick: bool, repeats: int):
+    """Time quadrature_kl and monte_carlo_kl on StudentT pairs; print one JSON line."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # for the reference only; timings are float32
+    import jax.numpy as jnp
+
+    from jaxkl import distributions as jd
+
+    b = 256 if quick else 4096
+    rng = np.random.default_rng(0)
+    prm = {
+        "df_p": rng.uniform(1.5, 10.0, b),
+        "loc_p": rng.standard_normal(b),
+        "scale_p": rng.uniform(0.5, 2.0, b),
+        "df_q": rng.uniform(1.5, 10.0, b),
+        "loc_q": rng.standard_normal(b),
+        "scale_q": rng.uniform(0.5, 2.0, b),
+    }
+
+    def pair(v, dtype):
+        p = jd.StudentT(
+            *(jnp.asarray(v[k + "_p"], dtype) for k in ("df", "loc", "scale")), validate_args=False
+        )
+        q = jd.StudentT(
+            *(jnp.asarray(v[k + "_q"], dtype) for k in ("df", "loc", "scale")), validate_args=False
+        )
+        return p, q
+
+    ref = np.asarray(jd.quadrature_kl(*pair(prm, jnp.float64), num_points=2561))
+    fns = {
+        "quadrature_kl": jax.jit(lambda p, q: jd.quadrature_kl(p, q)),
+        "monte_carlo_kl (1024)": jax.jit(
+            lambda p, q: jd.monte_carlo_kl(p, q, jax.random.key(0), 1024)
+        ),
+    }
+    out = {}
+    p32, q32 = pair(prm, jnp.float32)
+    for name, fn in fns.items():
+        t0 = time.perf_counter()
+        value = fn(p32, q32).block_until_ready()
+        first = time.perf_counter() - t0
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(p32, q32).block_until_ready()
+            times.append(time.perf_counter() - t0)
+        err = np.abs(np.asarray(value, np.float64) - ref) / ref
+        out[name] = {
+            "median_s": statistics.median(times),
+            "first_call_s": first,
+            "max_rel_err": float(np.max(err)),
+            "median_rel_err": float(np.median(err)),
+        }
+    print(json.dumps({"batch": b, "results": out}))
+
+
+def studentt_section(args):
+    cmd = [sys.executable, __file__, "--studentt", "--repeats", str(args.repeats)]
+    if args.quick:
+        cmd.append("--quick")
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    if r.returncode != 0 or not lines:
+        print(f"\nstudentt: failed ({(r.stderr.strip().splitlines() or [''])[-1]})")
+        return
+    data = json.loads(lines[-1])
+    print(f"\nstudentt_studentt_b{data['batch']} (float32; error vs a float64 reference)")
+    print(
+        f"  {'method':24s} {'median':>12s} {'first call':>12s} {'max rel err':>12s} {'median':>10s}"
+    )
+    for name, r in data["results"].items():
+        print(
+            f"  {name:24s} {r['median_s'] * 1e3:9.3f} ms {r['first_call_s']:10.2f} s "
+            f"{r['max_rel_err']:12.1e} {r['median_rel_err']:10.1e}"
+        )
+
+
 def _tfp_available():
     r = subprocess.run(
         [sys.executable, "-c", "import tensorflow_probability.substrates.jax"],
@@ -837,6 +919,7 @@ def main():
         help="comma-separated libraries for the closed-form table (jaxkl,numpyro,tfp)",
     )
     ap.add_argument("--worker", nargs=2, metavar=("LIB", "WORKLOAD"), help=argparse.SUPPRESS)
+    ap.add_argument("--studentt", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.repeats is None:
         args.repeats = 5 if args.quick else 15
@@ -844,6 +927,9 @@ def main():
         args.timeout = 120.0 if args.quick else 400.0
     if args.worker:
         worker(args.worker[0], args.worker[1], args.quick, args.repeats)
+        return
+    if args.studentt:
+        studentt_worker(args.quick, args.repeats)
         return
     libs = list(LIBS) if args.libs is None else args.libs.split(",") + ["limit"]
     ok, why = _tfp_available() if "tfp" in libs else (True, "")
@@ -881,6 +967,8 @@ def main():
             print(f"  {lib:10s} {r['median_s'] * 1e3:9.3f} ms {ratio:>8s} {comp:>10s}  ok")
         sys.stdout.flush()
     closed_form_table(args, libs)
+    if not args.only or "studentt" in args.only:
+        studentt_section(args)
 
 
 if __name__ == "__main__":

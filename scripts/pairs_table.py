@@ -8,7 +8,8 @@ from, and what the test suite checks it against:
   (:data:`TORCH_PAIRS`, a copy of the names in ``torch.distributions.kl._KL_REGISTRY``
   that ``tests/test_docs.py`` compares with torch's registry, so the docs build needs no
   torch); ``TFP`` / ``numpyro`` when that library registers a closed form for the pair
-  (:data:`_OTHER_SOURCES`, checked against their sources); ``new`` when none of them has it;
+  (:data:`_OTHER_SOURCES`, checked against their sources); ``new`` when none of them has it,
+  ``new (quadrature)`` where the function computes the KL with ``quadrature_kl``;
 * "tested against": read from the pair rows in ``tests/kl/pairs_*.py`` (their ``torch``,
   ``reference``, ``mp_kl`` and ``monte_carlo`` fields; importing them needs numpy, scipy,
   mpmath and pytest, not torch). Without those packages the column is left out.
@@ -168,7 +169,10 @@ def rows() -> list[tuple[str, str, str, str, str, str | None]]:
         tested = None if refs is None else _refs_text(refs.get(key, set()))
         if tested == "–" and key in _OTHER_TESTS:
             tested = _OTHER_TESTS[key]
-        out.append((module, *key, source(*key), f"`{module}.{fn.__name__}`", tested))
+        origin = source(*key)
+        if "quadrature_kl" in fn.__code__.co_names:  # no closed form exists: a quadrature rule
+            origin += " (quadrature)"
+        out.append((module, *key, origin, f"`{module}.{fn.__name__}`", tested))
     out.sort(key=lambda r: (r[1], r[2]))
     return out
 

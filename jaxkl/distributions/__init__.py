@@ -21,15 +21,19 @@ from jaxkl.distributions.continuous import (
     Exponential,
     Gamma,
     Gumbel,
+    HalfCauchy,
     HalfNormal,
     InverseGamma,
     Kumaraswamy,
     Laplace,
+    Logistic,
     LogitNormal,
     LogNormal,
     Moyal,
     Normal,
     Pareto,
+    StudentT,
+    TruncatedNormal,
     Uniform,
     Weibull,
 )
@@ -45,6 +49,7 @@ from jaxkl.distributions.discrete import (
     Categorical,
     Geometric,
     Multinomial,
+    NegativeBinomial,
     OneHotCategorical,
     Poisson,
     ProbitBernoulli,
@@ -64,8 +69,10 @@ from jaxkl.kl import (  # isort: skip
     mixture_kl_upper_bound,
     mixture_kl_variational,
     monte_carlo_kl,
+    quadrature_kl,
     register_kl,
 )
+from jaxkl.distributions.adapters import from_numpyro, from_tfp, from_torch  # isort: skip
 
 __all__ = [
     # base class, configuration, submodules of helpers
@@ -81,6 +88,11 @@ __all__ = [
     "exponential_family_kl",
     "mixture_kl_variational",
     "mixture_kl_upper_bound",
+    "quadrature_kl",
+    # adapters
+    "from_numpyro",
+    "from_tfp",
+    "from_torch",
     # continuous
     "Normal",
     "HalfNormal",
@@ -101,6 +113,10 @@ __all__ = [
     "InverseGamma",
     "Moyal",
     "LogitNormal",
+    "StudentT",
+    "HalfCauchy",
+    "Logistic",
+    "TruncatedNormal",
     # discrete
     "Bernoulli",
     "Binomial",
@@ -110,6 +126,7 @@ __all__ = [
     "Poisson",
     "ProbitBernoulli",
     "Multinomial",
+    "NegativeBinomial",
     # multivariate
     "MultivariateNormal",
     "LowRankMultivariateNormal",

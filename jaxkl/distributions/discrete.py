@@ -47,6 +47,7 @@ __all__ = [
     "Geometric",
     "Poisson",
     "ProbitBernoulli",
+    "NegativeBinomial",
     "Multinomial",
 ]
 
@@ -354,6 +355,85 @@ class Geometric(BinaryParametrised, ExponentialFamily):
 
     def _log_normalizer(self, eta):
         return -jnp.log(-jnp.expm1(eta))
+
+
+class NegativeBinomial(BinaryParametrised):
+    r"""Negative binomial distribution: successes before ``total_count`` failures.
+
+    torch's ``NegativeBinomial(total_count, probs=None, logits=None)``:
+
+    .. math:: p(k) = \binom{k + r - 1}{k} (1 - p)^r p^k, \quad k = 0, 1, \ldots
+
+    with ``r = total_count`` (a positive real) and ``p = probs`` the success probability,
+    in ``[0, 1)``. ``mean = r p / (1 - p)``, ``variance = mean / (1 - p)``. Samples (a
+    Poisson draw with a Gamma rate) are not reparameterised; there is no closed-form
+    entropy (torch has none either).
+
+    Examples:
+        >>> from jaxkl import distributions as jd
+        >>> d = jd.NegativeBinomial(3.0, probs=0.25)
+        >>> print(f"{d.mean:.4f} {d.variance:.4f} {jnp.exp(d.log_prob(2.0)):.4f}")
+        1.0000 1.3333 0.1582
+    """
+
+    total_count: jax.Array
+    _probs: jax.Array | None
+    _logits: jax.Array | None
+    arg_constraints = {
+        "total_count": C.positive,
+        "probs": C._Interval(0.0, 1.0, closed_high=False),
+        "logits": C.real,
+    }
+    support = C.nonnegative_integer
+
+    def __init__(self, total_count, probs=None, logits=None, *, validate_args=None):
+        _one_of("NegativeBinomial", probs, logits)
+        total_count, value = as_float_params(total_count, probs if probs is not None else logits)
+        fields = {"_probs": None, "_logits": None}
+        fields["_probs" if probs is not None else "_logits"] = value
+        self._init(total_count=total_count, **fields, validate_args=validate_args)
+
+    def _validate_params(self) -> None:
+        n = self.total_count
+        self._value_check(
+            jnp.all(C.positive.check(n)),
+            "NegativeBinomial: parameter `total_count` must be positive"
+            + (f", got {np.asarray(n)!r}" if _checks.is_concrete(n) and np.size(n) <= 8 else ""),
+            n,
+        )
+        super()._validate_params()
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", total_count: {tuple(jnp.shape(self.total_count))})"
+
+    @property
+    def mean(self):
+        if self._logits is not None:
+            return self.total_count * jnp.exp(self._logits)
+        return self.total_count * self._probs / (1 - self._probs)
+
+    @property
+    def variance(self):
+        _, p0, _, _ = self._parts()
+        return self.mean / p0
+
+    def log_prob(self, value):
+        r = self.total_count
+        _, _, lp, lq = self._parts()
+        log_comb = gammaln(value + r) - gammaln(value + 1) - gammaln(r)
+        # value * log p with 0 * log 0 = 0 at p = 0
+        return (
+            log_comb + r * lq + jnp.where(value == 0, 0.0, value * jnp.where(value == 0, 0.0, lp))
+        )
+
+    def sample(self, key, sample_shape=()):
+        shape = tuple(sample_shape) + self.batch_shape
+        k1, k2 = jax.random.split(key)
+        dtype = self.total_count.dtype
+        # Gamma(r) with scale p / (1 - p) = exp(logits), then Poisson
+        g = jax.random.gamma(k1, jnp.broadcast_to(self.total_count, shape), shape, dtype)
+        rate = g * jnp.broadcast_to(self.mean / self.total_count, shape)
+        return jax.random.poisson(k2, rate, shape).astype(dtype)
 
 
 class Poisson(ExponentialFamily):

@@ -17,6 +17,7 @@ from jaxkl.kl._registry import kl_divergence, lookup, register_kl, registered_pa
 from jaxkl.kl.compound import mixture_kl_upper_bound, mixture_kl_variational
 from jaxkl.kl.exponential_family import exponential_family_kl
 from jaxkl.kl.monte_carlo import monte_carlo_kl
+from jaxkl.kl.quadrature import quadrature_kl
 
 __all__ = [
     "kl_divergence",
@@ -24,6 +25,7 @@ __all__ = [
     "registered_pairs",
     "lookup",
     "monte_carlo_kl",
+    "quadrature_kl",
     "mixture_kl_variational",
     "mixture_kl_upper_bound",
     "exponential_family_kl",

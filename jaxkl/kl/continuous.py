@@ -29,6 +29,10 @@ The module has four parts:
   terms.
 * **Pairs that are +inf for every parameter value** (:data:`INFINITE_PAIRS`), registered in
   bulk on :func:`_kl_infinite`: p's support is never inside q's.
+* **Student's t, half-Cauchy, logistic and truncated normal pairs**: closed forms where one
+  exists (HalfCauchy-HalfCauchy, StudentT-Normal, TruncatedNormal with TruncatedNormal or
+  Normal); :func:`~jaxkl.kl.quadrature.quadrature_kl` where none does (StudentT with itself
+  and with Cauchy, Normal-StudentT, Logistic-Logistic).
 """
 
 from __future__ import annotations
@@ -64,20 +68,26 @@ from jaxkl.distributions.continuous import (
     Exponential,
     Gamma,
     Gumbel,
+    HalfCauchy,
     HalfNormal,
     InverseGamma,
     Kumaraswamy,
     Laplace,
+    Logistic,
     LogitNormal,
     LogNormal,
     Moyal,
     Normal,
     Pareto,
+    StudentT,
+    TruncatedNormal,
     Uniform,
     Weibull,
+    log_ndtr_interval,
     logit_difference,
 )
 from jaxkl.kl._registry import register_kl
+from jaxkl.kl.quadrature import quadrature_kl
 
 
 def _scale_term(sp, sq):
@@ -1257,3 +1267,131 @@ def _kl_infinite(p: Distribution, q: Distribution) -> jax.Array:
 for _p, _q in INFINITE_PAIRS:
     register_kl(_p, _q)(_kl_infinite)
 del _p, _q
+
+
+# --------------------------------------------------------------------------- Student's t,
+# half-Cauchy, logistic, truncated normal
+
+
+@register_kl(HalfCauchy, HalfCauchy)
+def _kl_halfcauchy_halfcauchy(p: HalfCauchy, q: HalfCauchy):
+    r"""KL between half-Cauchy distributions: the Cauchy KL with both locations 0.
+
+    .. math::
+        \log\frac{(\gamma_p + \gamma_q)^2}{4 \gamma_p \gamma_q}
+        = \operatorname{log1p}\frac{(\gamma_p - \gamma_q)^2}{4 \gamma_p \gamma_q}.
+
+    Folding both densities at 0 doubles them on ``[0, inf)`` and keeps their ratio, and the
+    Cauchy log-ratio is even in x for equal locations, so the expectation over the half
+    line equals the one over the line.
+
+    References: Chyzak & Nielsen (2019), arXiv:1905.10965 (the Cauchy KL).
+    """
+    ds = p.scale - q.scale
+    return jnp.log1p((ds / p.scale) * (ds / q.scale) / 4)
+
+
+@register_kl(StudentT, StudentT)
+def _kl_studentt_studentt(p: StudentT, q: StudentT):
+    """KL between Student's t distributions, by :func:`quadrature_kl`.
+
+    Finite for all parameters (``E_p log(1 + X^2)`` is finite for every ``df > 0``). There
+    is no closed form for different degrees of freedom or scales.
+    """
+    return quadrature_kl(p, q)
+
+
+@register_kl(StudentT, Cauchy)
+def _kl_studentt_cauchy(p: StudentT, q: Cauchy):
+    """KL(StudentT || Cauchy) by :func:`quadrature_kl` (finite for every ``df > 0``)."""
+    return quadrature_kl(p, q)
+
+
+@register_kl(Cauchy, StudentT)
+def _kl_cauchy_studentt(p: Cauchy, q: StudentT):
+    """KL(Cauchy || StudentT) by :func:`quadrature_kl` (finite: ``E_p log(1 + X^2)`` is)."""
+    return quadrature_kl(p, q)
+
+
+@register_kl(Normal, StudentT)
+def _kl_normal_studentt(p: Normal, q: StudentT):
+    """KL(Normal || StudentT) by :func:`quadrature_kl` (no closed form of ``E log(1 + z^2/df)``)."""
+    return quadrature_kl(p, q)
+
+
+@register_kl(StudentT, Normal)
+def _kl_studentt_normal(p: StudentT, q: Normal):
+    r"""KL(StudentT || Normal) in closed form; ``+inf`` for ``df <= 2`` (infinite variance).
+
+    .. math::
+        -H(p) + \log(\sigma_q \sqrt{2\pi})
+        + \frac{\sigma_p^2 \frac{\nu}{\nu - 2} + (\mu_p - \mu_q)^2}{2 \sigma_q^2}.
+
+    References: the decomposition ``KL = -H(p) + E_p[-log q]`` with the Student-t entropy
+    (torch's ``StudentT.entropy``) and second moment.
+    """
+    finite = p.df > 2
+    df = jnp.where(finite, p.df, 3.0)
+    second = p.scale**2 * df / (df - 2) + (p.loc - q.loc) ** 2
+    safe = StudentT(df, p.loc, p.scale, validate_args=False)
+    kl = (
+        -safe.entropy() + jnp.log(q.scale) + 0.5 * math.log(2 * math.pi) + 0.5 * second / q.scale**2
+    )
+    return jnp.where(finite, kl, jnp.inf)
+
+
+@register_kl(Logistic, Logistic)
+def _kl_logistic_logistic(p: Logistic, q: Logistic):
+    """KL between logistic distributions, by :func:`quadrature_kl`.
+
+    With different scales ``E_p log(1 + exp(-(X - mu_q)/s_q))`` has no elementary closed
+    form (for equal scales it is a series in the location difference, not elementary
+    either), so the integral is computed.
+    """
+    return quadrature_kl(p, q)
+
+
+def _truncated_normal_kl(p: TruncatedNormal, q_loc, q_scale, log_zq, q_low, q_high):
+    r"""KL(TruncatedNormal p || a normal q truncated to ``[q_low, q_high]``).
+
+    With ``z`` standardised by p, ``rho = s_p/s_q`` and ``delta = (mu_p - mu_q)/s_q``,
+    ``(x - mu_q)/s_q = rho z + delta`` and
+
+    .. math::
+        D_{KL} = \tfrac12(\rho^2 - 1 - 2\log\rho) + \tfrac12(\rho^2 - 1)(E z^2 - 1)
+        + \rho\delta E z + \tfrac12\delta^2 + \log Z_q - \log Z_p,
+
+    exact whenever p's support lies inside q's (``+inf`` otherwise).
+    """
+    inside = (q_low <= p.low) & (p.high <= q_high)
+    m1, m2 = p._moments()
+    _, _, log_zp = p._standard()
+    rho = p.scale / q_scale
+    delta = (p.loc - q_loc) / q_scale
+    kl = (
+        0.5 * _scale_term(p.scale, q_scale)
+        + 0.5 * (rho * rho - 1) * (m2 - 1)
+        + rho * delta * m1
+        + 0.5 * delta * delta
+        + log_zq
+        - log_zp
+    )
+    return jnp.where(inside, kl, jnp.inf)
+
+
+@register_kl(TruncatedNormal, TruncatedNormal)
+def _kl_truncatednormal_truncatednormal(p: TruncatedNormal, q: TruncatedNormal):
+    """KL between truncated normals.
+
+    Closed form where p's support is inside q's (equal bounds included), ``+inf`` elsewhere
+    (see :func:`_truncated_normal_kl`).
+    """
+    log_zq = log_ndtr_interval((q.low - q.loc) / q.scale, (q.high - q.loc) / q.scale)
+    return _truncated_normal_kl(p, q.loc, q.scale, log_zq, q.low, q.high)
+
+
+@register_kl(TruncatedNormal, Normal)
+def _kl_truncatednormal_normal(p: TruncatedNormal, q: Normal):
+    """KL(TruncatedNormal || Normal) in closed form (q untruncated: ``log Z_q = 0``)."""
+    inf = jnp.full_like(q.loc, jnp.inf)
+    return _truncated_normal_kl(p, q.loc, q.scale, jnp.zeros_like(q.loc), -inf, inf)

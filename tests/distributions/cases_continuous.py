@@ -224,4 +224,65 @@ CASES += [
         scipy_ref=LogitNormalRef,
         bad_params=[({"loc": 0.0, "scale": -1.0}, "scale")],
     ),
+    DistCase(
+        jd.StudentT,
+        # df above 4 keeps the sample-variance check's fourth moment finite
+        params=lambda rng: {
+            "df": _pos(rng, (2, 3), 5.0, 12.0),
+            "loc": rng.normal(size=(3,)),
+            "scale": _pos(rng, (2, 1)),
+        },
+        bad_params=[
+            ({"df": 0.0, "loc": 0.0, "scale": 1.0}, "df"),
+            ({"df": 3.0, "loc": 0.0, "scale": -1.0}, "scale"),
+        ],
+    ),
+    DistCase(
+        jd.StudentT,
+        params=lambda rng: {
+            "df": _pos(rng, (2, 3), 0.5, 2.0),
+            "loc": rng.normal(size=(3,)),
+            "scale": _pos(rng, (2, 1)),
+        },
+        has_mean=False,  # NaN for df <= 1 (torch's convention, compared in test_continuous.py)
+        has_variance=False,  # +inf or NaN for df <= 2
+        id="StudentT-heavy",
+    ),
+    DistCase(
+        jd.HalfCauchy,
+        params=lambda rng: {"scale": _pos(rng, (2, 3))},
+        bad_params=[({"scale": 0.0}, "scale"), ({"scale": -1.0}, "scale")],
+        has_mean=False,  # +inf, as in torch
+        has_variance=False,
+    ),
+    DistCase(
+        jd.Logistic,
+        params=lambda rng: {"loc": rng.normal(size=(2, 3)), "scale": _pos(rng, (3,))},
+        torch=None,
+        scipy_ref=lambda p: stats.logistic(p["loc"], p["scale"]),
+        bad_params=[
+            ({"loc": 0.0, "scale": 0.0}, "scale"),
+            ({"loc": float("nan"), "scale": 1.0}, "loc"),
+        ],
+    ),
+    DistCase(
+        jd.TruncatedNormal,
+        params=lambda rng: {
+            "loc": rng.normal(size=(2, 3)),
+            "scale": _pos(rng, (3,)),
+            "low": rng.uniform(-2.0, -0.5, size=(3,)),
+            "high": rng.uniform(0.0, 2.0, size=(2, 1)),
+        },
+        torch=None,
+        scipy_ref=lambda p: stats.truncnorm(
+            (p["low"] - p["loc"]) / p["scale"],
+            (p["high"] - p["loc"]) / p["scale"],
+            p["loc"],
+            p["scale"],
+        ),
+        bad_params=[
+            ({"loc": 0.0, "scale": 1.0, "low": 1.0, "high": 0.0}, "low"),
+            ({"loc": 0.0, "scale": -1.0, "low": 0.0, "high": 1.0}, "scale"),
+        ],
+    ),
 ]

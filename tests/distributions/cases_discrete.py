@@ -73,6 +73,29 @@ CASES = [
         bad_params=[({"rate": -1.0}, "rate")],
         has_entropy=False,  # torch's Poisson has no entropy
     ),
+    DistCase(
+        jd.NegativeBinomial,
+        params=lambda rng: {
+            "total_count": rng.uniform(0.5, 6.0, size=(3,)),
+            "probs": rng.uniform(0.05, 0.8, size=(2, 3)),
+        },
+        bad_params=[
+            ({"total_count": -1.0, "probs": 0.3}, "total_count"),
+            ({"total_count": 2.0, "probs": 1.0}, "probs"),
+        ],
+        has_entropy=False,  # torch's NegativeBinomial has no entropy
+        id="NegativeBinomial[probs]",
+    ),
+    DistCase(
+        jd.NegativeBinomial,
+        params=lambda rng: {
+            "total_count": rng.uniform(0.5, 6.0, size=(2, 3)),
+            "logits": rng.normal(0.0, 1.0, size=(3,)),
+        },
+        bad_params=[({"total_count": 2.0, "logits": float("nan")}, "logits")],
+        has_entropy=False,
+        id="NegativeBinomial[logits]",
+    ),
 ]
 
 

@@ -1011,3 +1011,205 @@ FURTHER_PAIRS = [
     ),
 ]
 PAIRS += FURTHER_PAIRS
+
+
+# --- Student's t, half-Cauchy, logistic, truncated normal ------------------------------------
+# References: scipy.integrate.quad of p log(p/q) with scipy.stats densities (float64).
+
+
+def _scipy_dist(name, prm):
+    if name == "StudentT":
+        return stats.t(prm["df"], prm.get("loc", 0.0), prm.get("scale", 1.0))
+    if name == "HalfCauchy":
+        return stats.halfcauchy(0.0, prm["scale"])
+    if name == "TruncatedNormal":
+        loc, scale = prm["loc"], prm["scale"]
+        return stats.truncnorm((prm["low"] - loc) / scale, (prm["high"] - loc) / scale, loc, scale)
+    return getattr(stats, {"Normal": "norm", "Cauchy": "cauchy", "Logistic": "logistic"}[name])(
+        prm["loc"], prm["scale"]
+    )
+
+
+def _scipy_quad_reference(p_name, q_name):
+    def one(pp, qp):
+        p, q = _scipy_dist(p_name, pp), _scipy_dist(q_name, qp)
+        lo, hi = p.support()
+        m, s = p.median(), p.ppf(0.75) - p.ppf(0.25)
+        cuts = [x for x in (m - 10 * s, m - s, m, m + s, m + 10 * s) if lo < x < hi]
+        points = [lo, *cuts, hi]
+
+        def integrand(x):
+            lp = p.logpdf(x)
+            return 0.0 if not np.isfinite(lp) else np.exp(lp) * (lp - q.logpdf(x))
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return sum(
+                integrate.quad(integrand, a, b, limit=400, epsabs=1e-14, epsrel=1e-12)[0]
+                for a, b in zip(points[:-1], points[1:])
+            )
+
+    def reference(pp, qp):
+        keys_p, keys_q = list(pp), list(qp)
+        arrays = np.broadcast_arrays(
+            *(np.asarray(pp[k], np.float64) for k in keys_p),
+            *(np.asarray(qp[k], np.float64) for k in keys_q),
+        )
+        out = np.empty(arrays[0].shape)
+        for idx in np.ndindex(out.shape):
+            values = [float(a[idx]) for a in arrays]
+            out[idx] = one(dict(zip(keys_p, values)), dict(zip(keys_q, values[len(keys_p) :])))
+        return out
+
+    return reference
+
+
+def _t_params(rng, lo=1.2, hi=6.0):
+    return {
+        "df": rng.uniform(lo, hi, size=(3, 1)),
+        "loc": rng.normal(size=(3, 1)),
+        "scale": _pos(rng, (3, 1)),
+    }
+
+
+def _t_q(rng):
+    return {
+        "df": rng.uniform(1.2, 6.0, size=(4,)),
+        "loc": rng.normal(size=(4,)),
+        "scale": _pos(rng, (4,)),
+    }
+
+
+def _ls(rng, shape):
+    return {"loc": rng.normal(size=shape), "scale": _pos(rng, shape)}
+
+
+def _tn(rng, shape, low=None, high=None):
+    out = _ls(rng, shape)
+    out["low"] = rng.uniform(-2.0, -0.5, size=shape) if low is None else low
+    out["high"] = rng.uniform(0.0, 2.0, size=shape) if high is None else high
+    return out
+
+
+def _tn_equal_bounds(rng):
+    low, high = rng.uniform(-2.0, -0.5, size=(4,)), rng.uniform(0.0, 2.0, size=(4,))
+    return _tn(rng, (3, 1), low, high), _tn(rng, (4,), low, high)
+
+
+def _tn_mixed_bounds(rng):
+    # q's bounds inside p's (+inf), equal, or wider (finite)
+    p = _tn(rng, (4,), np.full(4, -1.0), np.full(4, 1.0))
+    q = _tn(rng, (4,), np.array([-0.5, -1.0, -2.0, -1.5]), np.array([1.0, 1.0, 2.0, 0.5]))
+    return p, q
+
+
+def _mp_kl_halfcauchy(p, q):
+    return mp.log((p["scale"] + q["scale"]) ** 2 / (4 * p["scale"] * q["scale"]))
+
+
+def _torch_halfcauchy(pp, qp):
+    import torch
+    import torch.distributions as td
+
+    tp = td.HalfCauchy(torch.as_tensor(pp["scale"]), validate_args=False)
+    tq = td.HalfCauchy(torch.as_tensor(qp["scale"]), validate_args=False)
+    return td.kl_divergence(tp, tq).double().numpy()
+
+
+PAIRS += [
+    PairCase(
+        jd.HalfCauchy,
+        jd.HalfCauchy,
+        params=lambda rng: ({"scale": _pos(rng, (3, 1))}, {"scale": _pos(rng, (4,))}),
+        near=lambda eps: ({"scale": 1.2}, {"scale": 1.2 * (1 + eps)}),
+        mp_kl=_mp_kl_halfcauchy,
+        torch=_torch_halfcauchy,
+        reference=_scipy_quad_reference("HalfCauchy", "HalfCauchy"),
+    ),
+    PairCase(
+        jd.StudentT,
+        jd.StudentT,
+        params=lambda rng: (_t_params(rng), _t_q(rng)),
+        torch=None,
+        reference=_scipy_quad_reference("StudentT", "StudentT"),
+    ),
+    PairCase(
+        jd.StudentT,
+        jd.Normal,
+        # df <= 2 is +inf (infinite variance); df = 4 keeps the reference quadrature of
+        # p x^2 (tails x^-3) accurate
+        params=lambda rng: (
+            {**_t_params(rng), "df": np.array([[1.5], [2.0], [4.0]])},
+            _ls(rng, (4,)),
+        ),
+        torch=None,
+        reference=lambda pp, qp: np.where(
+            np.broadcast_to(pp["df"], np.broadcast_shapes(pp["df"].shape, qp["loc"].shape)) > 2,
+            _scipy_quad_reference("StudentT", "Normal")(
+                {**pp, "df": np.maximum(pp["df"], 2.5)}, qp
+            ),
+            np.inf,
+        ),
+    ),
+    PairCase(
+        jd.Normal,
+        jd.StudentT,
+        params=lambda rng: (_ls(rng, (3, 1)), _t_q(rng)),
+        torch=None,
+        reference=_scipy_quad_reference("Normal", "StudentT"),
+    ),
+    PairCase(
+        jd.StudentT,
+        jd.Cauchy,
+        params=lambda rng: (_t_params(rng), _ls(rng, (4,))),
+        torch=None,
+        reference=_scipy_quad_reference("StudentT", "Cauchy"),
+    ),
+    PairCase(
+        jd.Cauchy,
+        jd.StudentT,
+        params=lambda rng: (_ls(rng, (3, 1)), _t_q(rng)),
+        torch=None,
+        reference=_scipy_quad_reference("Cauchy", "StudentT"),
+    ),
+    PairCase(
+        jd.Logistic,
+        jd.Logistic,
+        params=lambda rng: (_ls(rng, (3, 1)), _ls(rng, (4,))),
+        torch=None,
+        reference=_scipy_quad_reference("Logistic", "Logistic"),
+    ),
+    PairCase(
+        jd.TruncatedNormal,
+        jd.TruncatedNormal,
+        params=_tn_equal_bounds,
+        torch=None,
+        reference=_scipy_quad_reference("TruncatedNormal", "TruncatedNormal"),
+    ),
+    PairCase(
+        jd.TruncatedNormal,
+        jd.TruncatedNormal,
+        params=_tn_mixed_bounds,
+        torch=None,
+        reference=lambda pp, qp: np.where(
+            (qp["low"] <= pp["low"]) & (pp["high"] <= qp["high"]),
+            _scipy_quad_reference("TruncatedNormal", "TruncatedNormal")(
+                pp,
+                {
+                    **qp,
+                    "low": np.minimum(qp["low"], pp["low"]),
+                    "high": np.maximum(qp["high"], pp["high"]),
+                },
+            ),
+            np.inf,
+        ),
+        id="TruncatedNormal-TruncatedNormal[bounds]",
+    ),
+    PairCase(
+        jd.TruncatedNormal,
+        jd.Normal,
+        params=lambda rng: (_tn(rng, (3, 1)), _ls(rng, (4,))),
+        torch=None,
+        reference=_scipy_quad_reference("TruncatedNormal", "Normal"),
+    ),
+]

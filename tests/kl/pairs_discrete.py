@@ -12,6 +12,7 @@ import itertools
 
 import mpmath as mp
 import numpy as np
+from scipy import special
 
 from jaxkl import distributions as jd
 from tests.kl._case import PairCase
@@ -399,5 +400,125 @@ PAIRS += [
         torch=_torch_multinomial,
         reference=_enumeration_reference,
         id="Multinomial-Multinomial[logits]",
+    ),
+]
+
+
+# --- negative binomial: references by direct summation of the series (float64) ---------------
+
+
+def _nb_log_pmf(k, r, p):
+    return (
+        special.gammaln(k + r)
+        - special.gammaln(k + 1)
+        - special.gammaln(r)
+        + r * np.log1p(-p)
+        + k * np.log(p)
+    )
+
+
+def _series_reference(log_p, log_q, mean, sd):
+    """sum_k p(k) log(p(k)/q(k)) over k <= mean + 40 sd + 200 (the rest is below 1e-30)."""
+
+    def reference(pp, qp):
+        keys_p, keys_q = list(pp), list(qp)
+        arrays = np.broadcast_arrays(
+            *(np.asarray(pp[k], np.float64) for k in keys_p),
+            *(np.asarray(qp[k], np.float64) for k in keys_q),
+        )
+        out = np.empty(arrays[0].shape)
+        for idx in np.ndindex(out.shape):
+            values = [float(a[idx]) for a in arrays]
+            a, b = dict(zip(keys_p, values)), dict(zip(keys_q, values[len(keys_p) :]))
+            k = np.arange(0.0, np.ceil(mean(a) + 40 * sd(a) + 200))
+            lp = log_p(k, a)
+            w = np.exp(lp)
+            out[idx] = np.sum(np.where(w > 0, w * (lp - log_q(k, b)), 0.0))
+        return out
+
+    return reference
+
+
+def _nb_pp(prm):
+    p = prm["probs"] if "probs" in prm else special.expit(prm["logits"])
+    return prm["total_count"], p
+
+
+def _nb_lp(k, prm):
+    return _nb_log_pmf(k, *_nb_pp(prm))
+
+
+def _nb_mean(prm):
+    r, p = _nb_pp(prm)
+    return r * p / (1 - p)
+
+
+def _nb_sd(prm):
+    r, p = _nb_pp(prm)
+    return np.sqrt(r * p) / (1 - p)
+
+
+def _mp_kl_nb(p, q):
+    r, a, b = p["total_count"], p["probs"], q["probs"]
+    return r * (a / (1 - a) * mp.log(a / b) + mp.log((1 - a) / (1 - b)))
+
+
+PAIRS += [
+    PairCase(
+        jd.NegativeBinomial,
+        jd.NegativeBinomial,
+        params=lambda rng: (
+            {
+                "total_count": rng.uniform(0.3, 8.0, size=(3, 1)),
+                "probs": rng.uniform(0.05, 0.9, size=(3, 1)),
+            },
+            {
+                "total_count": rng.uniform(0.3, 8.0, size=(4,)),
+                "probs": rng.uniform(0.05, 0.9, size=(4,)),
+            },
+        ),
+        # equal total_count: the closed form, written without cancellation
+        near=lambda eps: (
+            {"total_count": 3.0, "probs": 0.3},
+            {"total_count": 3.0, "probs": 0.3 * (1 + eps)},
+        ),
+        mp_kl=_mp_kl_nb,
+        torch=None,
+        reference=_series_reference(_nb_lp, _nb_lp, _nb_mean, _nb_sd),
+    ),
+    PairCase(
+        jd.NegativeBinomial,
+        jd.NegativeBinomial,
+        params=lambda rng: (
+            {
+                "total_count": rng.uniform(0.3, 8.0, size=(3, 1)),
+                "logits": rng.normal(0.0, 1.5, size=(3, 1)),
+            },
+            {
+                "total_count": rng.uniform(0.3, 8.0, size=(4,)),
+                "logits": rng.normal(0.0, 1.5, size=(4,)),
+            },
+        ),
+        torch=None,
+        reference=_series_reference(_nb_lp, _nb_lp, _nb_mean, _nb_sd),
+        id="NegativeBinomial-NegativeBinomial[logits]",
+    ),
+    PairCase(
+        jd.Poisson,
+        jd.NegativeBinomial,
+        params=lambda rng: (
+            {"rate": rng.uniform(0.2, 20.0, size=(3, 1))},
+            {
+                "total_count": rng.uniform(0.3, 8.0, size=(4,)),
+                "probs": rng.uniform(0.05, 0.9, size=(4,)),
+            },
+        ),
+        torch=None,
+        reference=_series_reference(
+            lambda k, a: k * np.log(a["rate"]) - a["rate"] - special.gammaln(k + 1),
+            _nb_lp,
+            lambda a: a["rate"],
+            lambda a: np.sqrt(a["rate"]),
+        ),
     ),
 ]

@@ -62,3 +62,29 @@ def test_every_registered_pair_has_a_row_in_the_pair_table():
         if _public(p) and _public(q) and (p, q) not in rows and (p, q) not in _FALLBACKS
     )
     assert not missing, f"registered pairs without a row in tests/kl/pairs_<group>.py: {missing}"
+
+
+#: DESIGN.md section 7: the pairs of the further families (StudentT, HalfCauchy,
+#: NegativeBinomial, Logistic, TruncatedNormal)
+_SECTION_7_PAIRS = [
+    ("HalfCauchy", "HalfCauchy"),
+    ("TruncatedNormal", "TruncatedNormal"),
+    ("TruncatedNormal", "Normal"),
+    ("Logistic", "Logistic"),
+    ("StudentT", "StudentT"),
+    ("StudentT", "Normal"),
+    ("Normal", "StudentT"),
+    ("StudentT", "Cauchy"),
+    ("Cauchy", "StudentT"),
+    ("NegativeBinomial", "NegativeBinomial"),
+    ("Poisson", "NegativeBinomial"),
+]
+
+
+def test_every_pair_of_design_section_7_is_registered_and_has_a_row():
+    registered = jaxkl.kl.registered_pairs()
+    rows = {(row.p_type, row.q_type) for row in PAIRS}
+    for p_name, q_name in _SECTION_7_PAIRS:
+        pair = (getattr(jd, p_name), getattr(jd, q_name))
+        assert pair in registered, f"{p_name}-{q_name} is not registered"
+        assert pair in rows, f"{p_name}-{q_name} has no row in the pair table"

@@ -1,0 +1,303 @@
+"""from_numpyro / from_tfp / from_torch over the case tables.
+
+For every row whose family the anchor library has, the row's distribution is built in that
+library, converted back, and checked against the anchor: the same log densities at sample
+points, and the same KL as the anchor's own ``kl_divergence`` where it registers the pair.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxkl import distributions as jd
+from jaxkl.distributions import transforms as T
+from tests.distributions.cases import CASES
+
+nd = pytest.importorskip("numpyro.distributions")
+tfp = pytest.importorskip("tensorflow_probability.substrates.jax")
+tfd, tfb = tfp.distributions, tfp.bijectors
+torch = pytest.importorskip("torch")
+td = torch.distributions
+
+
+def _given(d, a, b):
+    """The one of two alternative parameters that was given (jaxkl keeps it as `_name`)."""
+    pa = getattr(d, "_" + a, None)
+    return {a: pa} if pa is not None else {b: getattr(d, "_" + b)}
+
+
+# -- jaxkl -> numpyro / TFP (the anchors are built from the row's jaxkl distribution) ----------
+
+_SAME = {
+    "Normal": ("loc", "scale"),
+    "HalfNormal": ("scale",),
+    "Laplace": ("loc", "scale"),
+    "Cauchy": ("loc", "scale"),
+    "Gumbel": ("loc", "scale"),
+    "Exponential": ("rate",),
+    "Gamma": ("concentration", "rate"),
+    "Beta": ("concentration1", "concentration0"),
+    "Uniform": ("low", "high"),
+    "LogNormal": ("loc", "scale"),
+    "Kumaraswamy": ("concentration1", "concentration0"),
+    "VonMises": ("loc", "concentration"),
+    "Poisson": ("rate",),
+    "Dirichlet": ("concentration",),
+    "StudentT": ("df", "loc", "scale"),
+    "HalfCauchy": ("scale",),
+    "Logistic": ("loc", "scale"),
+}
+
+
+def _to_numpyro(d):
+    name = type(d).__name__
+    if name in _SAME and name != "Chi2" and hasattr(nd, name):
+        return getattr(nd, name)(*(getattr(d, k) for k in _SAME[name]))
+    if name == "Chi2":
+        return nd.Chi2(d.df)
+    if name in ("Pareto", "InverseGamma", "Weibull"):
+        keys = {
+            "Pareto": ("scale", "alpha"),
+            "InverseGamma": ("concentration", "rate"),
+            "Weibull": ("scale", "concentration"),
+        }[name]
+        return getattr(nd, name)(*(getattr(d, k) for k in keys))
+    if name in ("Bernoulli", "Categorical", "Geometric"):
+        return getattr(nd, name)(**_given(d, "probs", "logits"))
+    if name in ("Binomial", "NegativeBinomial"):
+        cls = (
+            nd.Binomial
+            if name == "Binomial"
+            else (nd.NegativeBinomialProbs if d._probs is not None else nd.NegativeBinomialLogits)
+        )
+        given = _given(d, "probs", "logits")
+        return (
+            cls(d.total_count, *given.values())
+            if name != "Binomial"
+            else cls(d.total_count, **given)
+        )
+    if name == "Multinomial":
+        return nd.Multinomial(d.total_count, **_given(d, "probs", "logits"))
+    if name == "MultivariateNormal":
+        return nd.MultivariateNormal(d.loc, scale_tril=d.scale_tril)
+    if name == "LowRankMultivariateNormal":
+        return nd.LowRankMultivariateNormal(d.loc, d.cov_factor, d.cov_diag)
+    if name == "MatrixNormal":
+        return nd.MatrixNormal(d.loc, d.scale_row, d.scale_column)
+    if name == "TruncatedNormal":
+        return nd.TruncatedNormal(d.loc, d.scale, low=d.low, high=d.high)
+    if name == "Independent":
+        base = _to_numpyro(d.base_distribution)
+        return None if base is None else base.to_event(d.reinterpreted_batch_ndims)
+    if name == "TransformedDistribution":
+        base = _to_numpyro(d.base_distribution)
+        ts = [_numpyro_transform(t) for t in d.transforms]
+        return None if base is None or None in ts else nd.TransformedDistribution(base, ts)
+    return None
+
+
+def _numpyro_transform(t):
+    import numpyro.distributions.transforms as nt
+
+    if isinstance(t, T.AffineTransform):
+        return nt.AffineTransform(t.loc, t.scale)
+    if isinstance(t, T.ExpTransform):
+        return nt.ExpTransform()
+    if isinstance(t, T.SigmoidTransform):
+        return nt.SigmoidTransform()
+    if isinstance(t, T.PowerTransform):
+        return nt.PowerTransform(t.exponent)
+    return None
+
+
+_TFP_RENAME = {
+    "Pareto": {"concentration": "alpha", "scale": "scale"},
+    "InverseGamma": {"concentration": "concentration", "scale": "rate"},
+    "Weibull": {"concentration": "concentration", "scale": "scale"},
+    "Chi2": {"df": "df"},
+    "Chi": {"df": "df"},
+    "Moyal": {"loc": "loc", "scale": "scale"},
+    "LogitNormal": {"loc": "loc", "scale": "scale"},
+    "TruncatedNormal": {"loc": "loc", "scale": "scale", "low": "low", "high": "high"},
+    "VonMisesFisher": {"mean_direction": "mean_direction", "concentration": "concentration"},
+    "PowerSpherical": {"mean_direction": "mean_direction", "concentration": "concentration"},
+}
+
+
+def _to_tfp(d):
+    name = type(d).__name__
+    if name in _TFP_RENAME:
+        return getattr(tfd, name)(**{k: getattr(d, v) for k, v in _TFP_RENAME[name].items()})
+    if name == "HalfCauchy":
+        return tfd.HalfCauchy(jnp.zeros_like(d.scale), d.scale)
+    if name in _SAME and hasattr(tfd, name):
+        return getattr(tfd, name)(*(getattr(d, k) for k in _SAME[name]))
+    if name in ("Bernoulli", "Geometric"):
+        return getattr(tfd, name)(**_given(d, "probs", "logits"))
+    if name in ("Categorical", "OneHotCategorical"):  # TFP takes normalised probabilities
+        given = {"probs": d.probs} if d._probs is not None else {"logits": d._logits}
+        return getattr(tfd, name)(**given)
+    if name in ("Binomial", "NegativeBinomial"):
+        return getattr(tfd, name)(d.total_count, **_given(d, "probs", "logits"))
+    if name == "Multinomial":  # TFP takes normalised probabilities
+        given = {"probs": d.probs} if d._probs is not None else {"logits": d._logits}
+        return tfd.Multinomial(d.total_count, **given)
+    if name == "MultivariateNormal":
+        return tfd.MultivariateNormalTriL(d.loc, d.scale_tril)
+    if name == "MultivariateNormalDiag":
+        return tfd.MultivariateNormalDiag(d.loc, d.scale_diag)
+    if name == "Wishart":
+        return tfd.WishartTriL(d.df, scale_tril=d.scale_tril, input_output_cholesky=False)
+    if name == "SphericalUniform":
+        return tfd.SphericalUniform(d.dimension, d.batch_shape)
+    if name == "Independent":
+        base = _to_tfp(d.base_distribution)
+        return None if base is None else tfd.Independent(base, d.reinterpreted_batch_ndims)
+    if name == "TransformedDistribution":
+        base = _to_tfp(d.base_distribution)
+        bs = [_tfp_bijector(t) for t in d.transforms]
+        return (
+            None
+            if base is None or None in bs
+            else tfd.TransformedDistribution(base, tfb.Chain(bs[::-1]))
+        )
+    return None
+
+
+def _tfp_bijector(t):
+    if isinstance(t, T.AffineTransform):
+        return tfb.Chain([tfb.Shift(t.loc), tfb.Scale(t.scale)])
+    if isinstance(t, T.ExpTransform):
+        return tfb.Exp()
+    if isinstance(t, T.SigmoidTransform):
+        return tfb.Sigmoid()
+    if isinstance(t, T.TanhTransform):
+        return tfb.Tanh()
+    if isinstance(t, T.PowerTransform):
+        return tfb.Power(t.exponent)
+    return None
+
+
+def _to_torch(row, params):
+    if row.torch in (None, False):
+        return None
+    if row.torch is True:
+        cls = getattr(td, row.cls.__name__)
+        return cls(
+            **{k: torch.as_tensor(np.array(v)) for k, v in params.items()}, validate_args=False
+        )
+    return row.torch(params)
+
+
+# -- the tests ----------------------------------------------------------------------------
+
+LIBS = {
+    "numpyro": (lambda row, prm: _to_numpyro(row.make(prm)), jd.from_numpyro, nd.kl_divergence),
+    "tfp": (lambda row, prm: _to_tfp(row.make(prm)), jd.from_tfp, tfd.kl_divergence),
+    "torch": (_to_torch, jd.from_torch, td.kl_divergence),
+}
+
+
+def _anchor(lib, row, seed):
+    params = row.params(np.random.default_rng(seed))
+    with jax.numpy_dtype_promotion("standard"):
+        try:
+            return LIBS[lib][0](row, params)
+        except (TypeError, ValueError, NotImplementedError, AttributeError):
+            return None
+
+
+ROWS = [pytest.param(row, id=row.name) for row in CASES]
+
+
+def _anchor_log_prob(lib, a, x):
+    with jax.numpy_dtype_promotion("standard"):
+        if lib == "torch":
+            return a.log_prob(torch.as_tensor(np.array(x, np.float64))).double().numpy()
+        return np.asarray(a.log_prob(x), np.float64)
+
+
+def _check(lib, row):
+    a = _anchor(lib, row, 0)
+    if a is None:
+        pytest.skip(f"{lib} has no {row.name}")
+    with jax.numpy_dtype_promotion("standard"):
+        ours = LIBS[lib][1](a)
+    assert isinstance(ours, jd.Distribution)
+    want = row.make(row.params(np.random.default_rng(0)))
+    assert type(ours) is type(want), (type(ours), type(want))
+    assert ours.batch_shape == want.batch_shape and ours.event_shape == want.event_shape
+    x = want.sample(jax.random.key(0), (3,))
+    np.testing.assert_allclose(ours.log_prob(x), _anchor_log_prob(lib, a, x), rtol=2e-4, atol=2e-4)
+    # KL against the anchor's own, where the anchor registers the pair
+    b = _anchor(lib, row, 1)
+    try:
+        with jax.numpy_dtype_promotion("standard"):
+            theirs = LIBS[lib][2](a, b)
+    except (NotImplementedError, TypeError, ValueError):
+        return
+    theirs = np.asarray(theirs.double().numpy() if lib == "torch" else theirs, np.float64)
+    with jax.numpy_dtype_promotion("standard"):
+        ours_b = LIBS[lib][1](b)
+    try:
+        kl = np.asarray(jd.kl_divergence(ours, ours_b), np.float64)
+    except NotImplementedError:
+        return
+    fin = np.isfinite(theirs)
+    np.testing.assert_array_equal(np.isposinf(kl), np.isposinf(theirs))
+    np.testing.assert_allclose(kl[fin], theirs[fin], rtol=2e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_from_numpyro_matches_numpyro(row):
+    _check("numpyro", row)
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_from_tfp_matches_tfp(row):
+    _check("tfp", row)
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_from_torch_matches_torch(row):
+    _check("torch", row)
+
+
+def test_expanded_and_to_event_numpyro_distributions_convert():
+    d = jd.from_numpyro(nd.Normal(0.0, 1.0).expand([3]).to_event(1))
+    assert isinstance(d, jd.Independent) and d.event_shape == (3,) and d.batch_shape == ()
+
+
+def test_tfp_chain_applies_the_last_bijector_first():
+    a = tfd.TransformedDistribution(tfd.Normal(0.0, 1.0), tfb.Chain([tfb.Exp(), tfb.Shift(1.0)]))
+    d = jd.from_tfp(a)
+    x = jnp.array([0.5, 2.0, 7.0])
+    np.testing.assert_allclose(d.log_prob(x), a.log_prob(x), rtol=1e-5)
+
+
+def test_unsupported_types_raise_type_errors_naming_them():
+    with pytest.raises(TypeError, match="ZeroInflatedPoisson"):
+        jd.from_numpyro(nd.ZeroInflatedPoisson(0.3, 2.0))
+    with pytest.raises(TypeError, match="Horseshoe"):
+        jd.from_tfp(tfd.Horseshoe(1.0))
+    with pytest.raises(TypeError, match="LKJCholesky"):
+        jd.from_torch(td.LKJCholesky(3, 1.0))
+    with pytest.raises(TypeError, match="Normal"):
+        jd.from_torch(nd.Normal(0.0, 1.0))  # a numpyro distribution given to from_torch
+    with pytest.raises(TypeError, match="HalfCauchy"):
+        jd.from_tfp(tfd.HalfCauchy(1.0, 2.0))  # jaxkl's HalfCauchy has loc 0
+
+
+def test_import_jaxkl_imports_none_of_the_libraries():
+    code = (
+        "import sys, jaxkl, jaxkl.distributions; "
+        "print([m for m in ('torch', 'numpyro', 'tensorflow_probability') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
