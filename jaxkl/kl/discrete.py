@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import gammaln
 
 from jaxkl._numerics import (
@@ -41,6 +42,7 @@ from jaxkl._numerics import (
     expm1_minus_x,
     kl_div_term,
     kl_from_log_ratios,
+    log1p_minus_x,
     log_ndtr_difference,
     log_sinhc,
     weighted_expm1_minus_x,
@@ -205,49 +207,171 @@ def _kl_geometric_geometric(p: Geometric, q: Geometric) -> jax.Array:
     return _bernoulli_kl(p, q) / p.probs
 
 
-def _count_sums(n_p, n_q, lp1, lp0):
-    """The expectations over p's counts that the Binomial KL needs when ``n_p < n_q``.
+#: the exact sum runs over this many consecutive counts around p's mean
+_BINOMIAL_NODES = 512
+#: above this standard deviation of p the exact window (mean ± (12 sd + 30)) would not fit
+#: in ``_BINOMIAL_NODES`` counts, and the trapezoid rule below is used instead
+_BINOMIAL_SD_EXACT = (_BINOMIAL_NODES / 2 - 31) / 12
+#: trapezoid nodes in z = (k - mean) / sd: [-13, 13], step 1/4
+_BINOMIAL_Z = np.arange(-52, 53) / 4.0
 
-    ``(S0, S1) = (E[c(k)], E[c(k) k])`` for k ~ Binomial(n_p, a) where n_p < n_q, with
-    ``c(k) = log C(n_p, k) - log C(n_q, k)`` (0 elsewhere), by a loop over k = 0..max n_p.
 
-    ``lp1, lp0`` are ``log a`` and ``log(1 - a)``. The loop length depends on the values
-    of the counts, so it is a ``while_loop`` under jit; derivatives come from the custom
-    JVP below (the expectation's derivative is another expectation), so reverse mode works.
+#: Stirling coefficients B_2k / (2k (2k - 1)), k = 1..4: the series' remainder at y >= 64 is
+#: below B_10 / (90 y**9) = 1.5e-19
+_STIRLING_C = (1.0 / 12, -1.0 / 360, 1.0 / 1260, -1.0 / 1680)
+
+
+def _lgamma_shift(u, t):
+    """``lgamma(u + t) - lgamma(u)`` for u > 0, u + t > 0, without cancelling log-gammas.
+
+    Where both arguments are at least 64, Stirling's series differenced term by term, with
+    ``s = t/u``: ``t log(u + t) + u (log1p(s) - s) - log1p(s)/2 + sum_k c_k u^-m expm1(-m
+    log1p(s))`` (``m = 2k - 1``), accurate to a few ulp for any ``t`` (the two log-gammas of 4e9 are
+    8.4e10: their direct difference would be off by 1e-5). Below 64 the log-gammas are at
+    most 200 and their difference is taken directly.
     """
-    mask = n_p < n_q
-    kmax = jnp.max(jnp.where(mask, n_p, -1.0), initial=-1.0).astype(jnp.int32)
-    base_p = gammaln(n_p + 1)
-    base = base_p - gammaln(n_q + 1)
+    v = u + t
+    big = jnp.minimum(u, v) >= 64.0
+    us = jnp.where(big, u, 64.0)
+    ts = jnp.where(big, t, 0.0)
+    vs = us + ts
+    s = ts / us
+    near = jnp.abs(s) < 0.5
+    sn = jnp.where(near, s, 0.0)
+    l1 = jnp.where(near, jnp.log1p(sn), jnp.log(vs) - jnp.log(us))  # log(v / u)
+    # (u - 1/2) log(v/u) - t = u (log1p(s) - s) - log1p(s) / 2
+    out = ts * jnp.log(vs) + us * jnp.where(near, log1p_minus_x(sn), l1 - s) - 0.5 * l1
+    for k, c in enumerate(_STIRLING_C):
+        m = 2 * k + 1
+        out = out + c * us**-m * jnp.expm1(-m * l1)  # c (v^-m - u^-m)
+    return jnp.where(big, out, gammaln(jnp.where(big, 1.0, v)) - gammaln(jnp.where(big, 1.0, u)))
 
-    def body(k, carry):
-        s0, s1 = carry
-        kf = jnp.asarray(k, n_p.dtype)
-        active = mask & (kf <= n_p)
-        m = jnp.where(active, n_p - kf, 0.0)
-        log_comb = base_p - gammaln(kf + 1) - gammaln(m + 1)
-        lw = log_comb + jnp.where(kf > 0, kf * lp1, 0.0) + jnp.where(m > 0, m * lp0, 0.0)
-        w = jnp.where(active, jnp.exp(jnp.where(active, lw, 0.0)), 0.0)
-        c = base + gammaln(jnp.where(active, n_q - kf, 0.0) + 1) - gammaln(m + 1)
-        wc = jnp.where(active, w * c, 0.0)
-        return s0 + wc, s1 + wc * kf
 
-    zero = jnp.zeros(jnp.broadcast_shapes(n_p.shape, lp1.shape), n_p.dtype)
-    return jax.lax.fori_loop(0, kmax + 1, body, (zero, zero))
+@jax.jit  # one program in eager calls too (not ~300 dispatched operations)
+def _count_moments(n_p, n_q, lp1, lp0):
+    r"""``(E[c(k)], Cov(c(k), k))`` for k ~ Bin(n_p, a), n_p < n_q, in a fixed number of terms.
+
+    ``c(k) = log C(n_p, k) - log C(n_q, k) = h(k) - h(0)`` with
+    ``h(k) = lgamma(n_q - k + 1) - lgamma(n_p - k + 1)`` (the ``lgamma(k + 1)`` cancel);
+    ``lp1, lp0 = log a, log(1 - a)``. With ``k0`` the mean rounded to a count,
+    ``E[c] = [h(k0) - h(0)] + E[h(k) - h(k0)]``; every difference of ``h`` is formed as a
+    difference of log-gamma *differences* (:func:`jaxkl._numerics.lgamma_difference`), never
+    of log-gammas (``lgamma(4e9)`` is 8.4e10: its rounding alone would be 1e-5).
+
+    * ``sd <= 18.7`` (``sd`` = p's standard deviation): the exact sum over the
+      ``_BINOMIAL_NODES = 512`` consecutive counts around ``k0`` (clipped to ``[0, n_p]``),
+      which contain ``mean ± t`` with ``t = 12 sd + 30``. The pmf ratios and the
+      differences of ``h`` come from running sums of ``log((n_p - k)/(k + 1)) + logit a``
+      and ``log1p(-(n_q - n_p)/(n_q - k))`` (one logarithm a count).
+    * ``sd > 18.7``: the trapezoid rule in ``z = (k - mean)/sd`` on [-13, 13], step 1/4
+      (105 nodes), applied to the smooth continuation of the summand (pmf and ``h`` through
+      ``lgamma``); there the window lies inside ``[σ(σ - 13), n_p - σ(σ - 13)]``, far from
+      the end points.
+
+    Error bounds (with ``H = digamma(n_q - n_p + 1) + 0.5773 <= 1 + log(n_q - n_p)`` the
+    largest slope ``|h'|`` on ``[0, n_p]``, so ``|h(k) - h(k0)| <= |k - k0| H``):
+
+    * truncation: Bernstein's inequality ``P(|k - mean| >= s) <= 2 exp(-ψ(s))``,
+      ``ψ(s) = s**2 / (2 (sd**2 + s/3))``; as ``ψ(s)/s`` increases,
+      ``E[|k - mean| 1{|k - mean| >= t}] <= 2 t (1 + 1/ψ(t)) exp(-ψ(t))``. For
+      ``t = 12 sd + 30``, ``ψ(t) >= 45`` (its minimum, at sd = 0), and for ``t = 13 sd`` with
+      ``sd > 18.7``, ``ψ(t) >= 68``: the omitted mass changes ``E[c]`` by at most
+      ``5e-18 (12 sd + 31) H`` (exact window, at most ``1.2e-15 H``) and
+      ``1e-29 sd H`` (trapezoid window); the normalisation by the window's total weight
+      at most doubles this.
+    * discretisation (trapezoid window only): the summand is analytic in the strip
+      ``|Im z| < sd - 13`` (the nearest singularities, of ``lgamma(n_p - k + 1)``, lie
+      beyond ``k = n_p``), where ``|pmf(mean + sd (z + i y))| ≈ pmf(mean + sd z) exp(y**2/2)``.
+      The trapezoid rule's error for such integrands (Trefethen & Weideman 2014, Thm 5.1) is at
+      most ``2 M / (exp(2 π y / step) - 1)`` with ``M ≈ exp(y**2 / 2) max|h - h(k0)|``;
+      ``y = 4`` gives ``6e-21 · 13 sd H``. The integer sum that it stands for differs from
+      the integral by the same bound at step 1, ``exp(-2 π · 4 sd)``, i.e. nothing.
+
+    So the bounded errors are far below float64 rounding, which leaves an absolute error
+    of about ``eps · min(n_q - n_p, mean) · log n_q`` (``eps`` = 2.2e-16 in float64) in the
+    KL's sum of large terms. Derivatives come from the custom JVP of :func:`_count_term`.
+    """
+    dtype = n_p.dtype
+    a, a0 = jnp.exp(lp1), jnp.exp(lp0)
+    mean = n_p * a
+    sd = jnp.sqrt(n_p * a * a0)
+    k0 = jnp.clip(jnp.round(mean), 0.0, n_p)
+    d = n_q - n_p
+    logit = jnp.clip(lp1 - lp0, -1e4, 1e4)  # ±inf at a in {0, 1}: those weights are 0
+
+    # exact window: counts start, ..., start + N - 1
+    n = _BINOMIAL_NODES
+    start = jnp.clip(k0 - n // 2, 0.0, jnp.maximum(n_p - (n - 1), 0.0))
+    k = start[..., None] + jnp.arange(n, dtype=dtype)
+    np_, nq_, d_, lg_ = n_p[..., None], n_q[..., None], d[..., None], logit[..., None]
+    up = k < np_  # the step from k to k + 1 stays in the support
+    rest = jnp.where(up, np_ - k, 1.0)
+    step_w = jnp.where(up, jnp.log(rest) - jnp.log1p(k) + lg_, 0.0)
+    step_h = jnp.where(up, jnp.log1p(-d_ / (nq_ - jnp.where(up, k, 0.0))), 0.0)
+
+    def running(step):  # sum of the steps below each node, relative to node k0
+        run = jnp.cumsum(step, axis=-1) - step
+        i0 = (k0 - start).astype(jnp.int32)[..., None]
+        return run - jnp.take_along_axis(run, i0, axis=-1)
+
+    w = jnp.where(k <= np_, jnp.exp(running(step_w)), 0.0)
+    dh = running(step_h)
+    total = jnp.sum(w, axis=-1)
+    e_exact = jnp.sum(w * dh, axis=-1) / total
+    c_exact = jnp.sum(w * dh * (k - mean[..., None]), axis=-1) / total
+
+    # trapezoid window: nodes mean + sd z
+    coarse = sd > _BINOMIAL_SD_EXACT
+    z = jnp.asarray(_BINOMIAL_Z, dtype)
+    x = jnp.clip(mean[..., None] + jnp.where(coarse, sd, 0.0)[..., None] * z, 0.0, np_)
+    k0_ = k0[..., None]
+    t = x - k0_
+    # every log-gamma difference in one call (one copy of its code in the program)
+    m = z.shape[0]
+    pairs = [
+        (k0_ + 1, t),  # pmf ratio to k0
+        (np_ - k0_ + 1, -t),
+        (np_ - x + 1, d_),  # h(x) - h(k0) through shifts by d ...
+        (np_ - k0_ + 1, d_),
+        (nq_ - k0_ + 1, -t),  # ... or by k0 - x
+        (np_ - k0_ + 1, -t),
+        (np_ - k0_ + 1, d_),  # h(k0) - h(0), the same two ways
+        (np_ + 1, d_),
+        (nq_ + 1, -k0_),
+        (np_ + 1, -k0_),
+    ]
+    width = [m] * 6 + [1] * 4
+    shape = x.shape[:-1]
+    us = jnp.concatenate([jnp.broadcast_to(u, shape + (w,)) for (u, _), w in zip(pairs, width)], -1)
+    ts = jnp.concatenate([jnp.broadcast_to(v, shape + (w,)) for (_, v), w in zip(pairs, width)], -1)
+    g = jax.lax.optimization_barrier(_lgamma_shift(us, ts))
+    g = jnp.split(g, np.cumsum(width)[:-1], axis=-1)
+    log_w = -g[0] - g[1] + t * lg_
+    dhc = jnp.where(d_ <= jnp.abs(t), g[2] - g[3], g[4] - g[5])
+    head = jnp.where(d_ <= k0_, g[6] - g[7], g[8] - g[9])[..., 0]
+    wc = jnp.exp(log_w - jnp.max(log_w, axis=-1, keepdims=True))
+    total_c = jnp.sum(wc, axis=-1)
+    e_coarse = jnp.sum(wc * dhc, axis=-1) / total_c
+    c_coarse = jnp.sum(wc * dhc * (x - mean[..., None]), axis=-1) / total_c
+
+    e = head + jnp.where(coarse, e_coarse, e_exact)
+    cov = jnp.where(coarse, c_coarse, c_exact)
+    return e, cov
 
 
 @jax.custom_jvp
 def _count_term(n_p, n_q, lp1, lp0):
-    return _count_sums(n_p, n_q, lp1, lp0)[0]
+    """``E[log C(n_p, k) - log C(n_q, k)]`` for k ~ Bin(n_p, a), n_p < n_q (see above)."""
+    return _count_moments(n_p, n_q, lp1, lp0)[0]
 
 
 @_count_term.defjvp
 def _count_term_jvp(primals, tangents):
     n_p, n_q, lp1, lp0 = primals
     _, _, t1, t0 = tangents
-    s0, s1 = _count_sums(n_p, n_q, lp1, lp0)
-    # d E[c] = sum_k c(k) P(k) (k dlog a + (n_p - k) dlog(1 - a))
-    return s0, s1 * t1 + (n_p * s0 - s1) * t0
+    e, cov = _count_moments(n_p, n_q, lp1, lp0)
+    # d E[c] = E[c (k t1 + (n_p - k) t0)] = (t1 - t0) Cov(c, k), since a t1 + (1 - a) t0 = 0
+    return e, jnp.where(cov == 0, 0.0, cov * (t1 - t0))
 
 
 @register_kl(Binomial, Binomial)
@@ -256,15 +380,18 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> jax.Array:
 
     * ``n_p == n_q``: ``n_p KL(Bern(a) || Bern(b))`` (torch's value, accurate near a = b);
     * ``n_p > n_q``: +inf (p puts mass where q has none), as torch;
-    * ``n_p < n_q`` (torch raises ``NotImplementedError``): the exact finite KL,
+    * ``n_p < n_q`` (torch raises ``NotImplementedError``): the finite KL
 
       .. math::
           n_p\,KL(\mathrm{Bern}(a)\|\mathrm{Bern}(b)) - (n_q - n_p)\log(1-b)
           + \mathbb{E}_{k\sim \mathrm{Bin}(n_p,a)}\Big[\log\tbinom{n_p}{k} -
           \log\tbinom{n_q}{k}\Big],
 
-      the expectation summed over the support (a loop of ``max n_p + 1`` steps, jittable,
-      differentiable through a custom JVP).
+      the expectation in a fixed number of terms for any counts (an exact sum over 512
+      counts around p's mean, or a 105-node trapezoid rule when p's standard deviation
+      exceeds 18.7; the error bounds are in :func:`_count_moments`), jittable and
+      differentiable through a custom JVP. Checked against exact float64 sums:
+      relative error below 1e-9 up to counts of 4e9.
 
     References: torch.distributions.kl ``_kl_binomial_binomial``; the third case follows from
     expanding ``E_p[log p(k) - log q(k)]``.
@@ -276,7 +403,17 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> jax.Array:
     _, _, _, lq0 = q._parts()
     fewer = n_p < n_q
     extra = jnp.where(fewer, n_q - n_p, 0.0) * -jnp.where(fewer, lq0, 0.0)
-    smaller = same + extra + _count_term(n_p, n_q, lp1, lp0)
+    n_p_, n_q_ = jnp.broadcast_arrays(n_p, n_q)
+    lp1, lp0 = jnp.broadcast_arrays(lp1, lp0)
+    shape = jnp.broadcast_shapes(n_p_.shape, lp1.shape)
+    n_q_safe = jnp.where(fewer, n_q_, n_p_ + 1.0)  # the unused branch stays finite
+    count = _count_term(
+        jnp.broadcast_to(n_p_, shape),
+        jnp.broadcast_to(n_q_safe, shape),
+        jnp.broadcast_to(lp1, shape),
+        jnp.broadcast_to(lp0, shape),
+    )
+    smaller = same + extra + count
     kl = jnp.where(fewer, smaller, same)
     return jnp.where(n_p > n_q, jnp.inf, kl)
 
