@@ -2,9 +2,9 @@
 
 ``from_numpyro(d)``, ``from_tfp(d)`` and ``from_torch(d)`` return the jaxkl distribution
 with the same parameters, for every family both sides have, including ``Independent``
-(numpyro's ``to_event``), numpyro's ``expand``, and transformed distributions whose
-transforms (TFP: bijectors) are affine, exp, sigmoid, tanh or power maps, their inverses
-and compositions. Anything else raises a ``TypeError`` naming the type.
+(numpyro's ``to_event``), numpyro's ``expand``, ``MixtureSameFamily``, and transformed
+distributions whose transforms (TFP: bijectors) are affine, exp, sigmoid, tanh or power
+maps, their inverses and compositions. Anything else raises a ``TypeError`` naming the type.
 
 No library is imported here: a distribution's library is told by its type's module, so
 ``import jaxkl`` never imports numpyro, TensorFlow Probability or torch. torch tensors are
@@ -178,6 +178,10 @@ def from_numpyro(d: Any):
         return jd.Independent(from_numpyro(d.base_dist), d.reinterpreted_batch_ndims)
     if name == "ExpandedDistribution":
         return from_numpyro(d.base_dist).expand(tuple(d.batch_shape))
+    if name == "MixtureSameFamily":
+        return jd.MixtureSameFamily(
+            from_numpyro(d.mixing_distribution), from_numpyro(d.component_distribution)
+        )
     if name == "TransformedDistribution":
         ts = [u for t in d.transforms for u in _numpyro_transform(t)]
         return jd.TransformedDistribution(from_numpyro(d.base_dist), ts)
@@ -347,6 +351,10 @@ def from_tfp(d: Any):
         return jd.Independent(from_tfp(d.distribution), int(ndims))
     if name == "TransformedDistribution":
         return jd.TransformedDistribution(from_tfp(d.distribution), _tfp_bijector(d.bijector))
+    if name == "MixtureSameFamily":
+        return jd.MixtureSameFamily(
+            from_tfp(d.mixture_distribution), from_tfp(d.components_distribution)
+        )
     raise _unsupported("tfp", d)
 
 
@@ -464,6 +472,10 @@ def from_torch(d: Any):
     if name == "TransformedDistribution":
         ts = [u for t in d.transforms for u in _torch_transform(t)]
         return jd.TransformedDistribution(from_torch(d.base_dist), ts)
+    if name == "MixtureSameFamily":
+        return jd.MixtureSameFamily(
+            from_torch(d.mixture_distribution), from_torch(d.component_distribution)
+        )
     raise _unsupported("torch", d)
 
 

@@ -1274,7 +1274,7 @@ class StudentT(Distribution):
         >>> from jaxkl import distributions as jd
         >>> d = jd.StudentT(3.0)
         >>> print(f"{d.variance:.4f} {d.log_prob(0.0):.4f} {d.cdf(1.0):.4f}")
-        3.0000 -1.0001 0.8045
+        3.0000 -1.0009 0.8045
     """
 
     df: jax.Array

@@ -244,10 +244,16 @@ def test_the_rows_without_an_anchor_are_exactly_those_listed():
         assert {row.name for row in CASES if _anchor(lib, row, 0) is None} == absent, lib
 
 
+#: anchors whose own KL is wrong: torch's Wishart-Wishart comes from its generic
+#: exponential-family fallback and disagrees with the mean of torch's own log-density ratio
+#: over torch's own samples (e.g. 0.52 against 6.28 +- 0.05), which jaxkl's value matches
+_WRONG_ANCHOR_KL = {("torch", "Wishart")}
+
+
 def _anchor_log_prob(lib, a, x):
     with jax.numpy_dtype_promotion("standard"):
         if lib == "torch":
-            return a.log_prob(torch.as_tensor(np.array(x, np.float64))).double().numpy()
+            return a.log_prob(torch.as_tensor(np.array(x, np.float64))).detach().double().numpy()
         return np.asarray(a.log_prob(x), np.float64)
 
 
@@ -258,18 +264,23 @@ def _check(lib, row):
         ours = LIBS[lib][1](a)
     assert isinstance(ours, jd.Distribution)
     want = row.make(row.params(np.random.default_rng(0)))
-    assert type(ours) is type(want), (type(ours), type(want))
+    if type(a).__name__ == row.cls.__name__ or lib != "torch":
+        assert type(ours) is type(want), (type(ours), type(want))
+    # else the row's torch reference is a stand-in of another class (a Bernoulli for
+    # ProbitBernoulli, a MultivariateNormal for MultivariateNormalDiag): values still agree
     assert ours.batch_shape == want.batch_shape and ours.event_shape == want.event_shape
     x = want.sample(jax.random.key(0), (3,))
     np.testing.assert_allclose(ours.log_prob(x), _anchor_log_prob(lib, a, x), rtol=2e-4, atol=2e-4)
     # KL against the anchor's own, where the anchor registers the pair
+    if (lib, row.cls.__name__) in _WRONG_ANCHOR_KL:
+        return
     b = _anchor(lib, row, 1)
     try:
         with jax.numpy_dtype_promotion("standard"):
             theirs = LIBS[lib][2](a, b)
     except (NotImplementedError, TypeError, ValueError):
         return
-    theirs = np.asarray(theirs.double().numpy() if lib == "torch" else theirs, np.float64)
+    theirs = np.asarray(theirs.detach().double().numpy() if lib == "torch" else theirs, np.float64)
     with jax.numpy_dtype_promotion("standard"):
         ours_b = LIBS[lib][1](b)
     try:
