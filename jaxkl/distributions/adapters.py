@@ -15,23 +15,39 @@ converted with ``.detach().cpu().numpy()`` (float64 tensors stay float64 only wi
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
+from jaxkl.distributions import (
+    compound,
+    continuous,
+    directional,
+    discrete,
+    matrix,
+    multivariate,
+    transforms,
+)
+
 __all__ = ["from_numpyro", "from_tfp", "from_torch"]
 
 
-def _jd():
-    from jaxkl import distributions as jd
+def _namespace() -> SimpleNamespace:
+    """Every family of the group modules by name (what ``jaxkl.distributions`` re-exports)."""
+    groups = (compound, continuous, directional, discrete, matrix, multivariate)
+    return SimpleNamespace(**{n: getattr(m, n) for m in groups for n in m.__all__})
 
-    return jd
+
+_FAMILIES = _namespace()
+
+
+def _jd() -> SimpleNamespace:
+    return _FAMILIES
 
 
 def _tr():
-    from jaxkl.distributions import transforms
-
     return transforms
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "SigmoidTransform",
     "TanhTransform",
     "PowerTransform",
+    "InverseTransform",
 ]
 
 
@@ -87,9 +88,9 @@ class Transform(Pytree, base=True):
         return self._inverse(jnp.asarray(y))
 
     @property
-    def inv(self) -> _InverseTransform:
+    def inv(self) -> InverseTransform:
         """The inverse as a transform (torch's ``t.inv``; ``t.inv(y)`` is ``t.inverse(y)``)."""
-        return _InverseTransform(self)
+        return InverseTransform(self)
 
     def log_abs_det_jacobian(self, x: Any, y: Any) -> jax.Array:
         """``log |det dy/dx|`` at ``x``.
@@ -200,7 +201,7 @@ def transforms_equal_mask(ts_p: tuple[Transform, ...], ts_q: tuple[Transform, ..
     return ok
 
 
-class _InverseTransform(Transform):
+class InverseTransform(Transform):
     """The inverse of a transform (what ``t.inv`` returns)."""
 
     base: Transform
@@ -244,10 +245,10 @@ class _InverseTransform(Transform):
         return -self.base._log_abs_det_jacobian(y, x)
 
     def __eq__(self, other):
-        return type(other) is _InverseTransform and self.base == other.base
+        return type(other) is InverseTransform and self.base == other.base
 
     def __hash__(self):
-        return hash((_InverseTransform, hash(self.base)))
+        return hash((InverseTransform, hash(self.base)))
 
     def __repr__(self):
         return f"{self.base!r}.inv"

@@ -67,11 +67,11 @@ from jaxkl.distributions.directional import VonMises
 from jaxkl.distributions.transforms import (
     AffineTransform,
     ExpTransform,
+    InverseTransform,
     PowerTransform,
     SigmoidTransform,
     TanhTransform,
     Transform,
-    _InverseTransform,
 )
 from jaxkl.kl._broadcast import broadcast_pair
 
@@ -128,12 +128,12 @@ def _map_bound(t: Transform, x: jax.Array) -> jax.Array:
     """
     if isinstance(t, SigmoidTransform):
         return jax.nn.sigmoid(x)
-    if isinstance(t, _InverseTransform) and isinstance(t.base, SigmoidTransform):
+    if isinstance(t, InverseTransform) and isinstance(t.base, SigmoidTransform):
         return jnp.log(x) - jnp.log1p(-x)
-    if isinstance(t, _InverseTransform) and isinstance(t.base, TanhTransform):
+    if isinstance(t, InverseTransform) and isinstance(t.base, TanhTransform):
         return jnp.arctanh(x)
     if isinstance(
-        t, (AffineTransform, ExpTransform, TanhTransform, PowerTransform, _InverseTransform)
+        t, (AffineTransform, ExpTransform, TanhTransform, PowerTransform, InverseTransform)
     ):
         return t(x)
     raise TypeError(f"quadrature_kl: cannot map a support through {type(t).__name__}")
