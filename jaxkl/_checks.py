@@ -73,6 +73,50 @@ def check_reduction(reduction: Any, allowed: tuple = REDUCTIONS) -> None:
         )
 
 
+def input_dtype(x: Any) -> np.dtype:
+    """The dtype ``x`` has, or would have as an array, without converting a JAX array."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None:
+        return np.dtype(dtype)
+    try:
+        dtype = np.asarray(x).dtype
+    except (TypeError, ValueError):  # ragged or otherwise unconvertible: numpy says object
+        dtype = np.dtype(object)
+    if dtype.kind == "O" and isinstance(x, (list, tuple)):  # e.g. a list of tracers
+        try:
+            return np.dtype(jnp.result_type(*jax.tree_util.tree_leaves(x)))
+        except (TypeError, ValueError):
+            pass
+    return dtype
+
+
+def is_real_dtype(dtype: Any) -> bool:
+    """Floating (half precision included), integer or bool: what a real parameter may be."""
+    kind = np.dtype(dtype).kind
+    if kind in "biuf":
+        return True
+    # bfloat16 and the float8 types are numpy "V" (void) dtypes registered by ml_dtypes
+    return kind == "V" and bool(jnp.issubdtype(dtype, jnp.floating))
+
+
+def check_real_input(x: Any, name: str, owner: str = "") -> None:
+    """``TypeError`` naming ``name`` and the dtype unless ``x`` is real (float, int, bool).
+
+    Complex values would otherwise be cast to their real part (silently, by
+    ``jnp.asarray(x, float32)``), and strings or objects reach JAX and get its internal
+    message. A static check: it reads the dtype only, so it also runs under ``jit``.
+    """
+    if x is None:
+        return
+    dtype = input_dtype(x)
+    if not is_real_dtype(dtype):
+        kind = "complex" if jnp.issubdtype(dtype, jnp.complexfloating) else "non-numeric"
+        raise TypeError(
+            f"{owner}`{name}` must be a real (floating, integer or boolean) array, got "
+            f"{kind} dtype {dtype}"
+        )
+
+
 def is_concrete(*xs: Any) -> bool:
     """True when none of ``xs`` is a tracer, i.e. their values can be inspected."""
     return not any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(xs))
@@ -87,10 +131,15 @@ def value_checks(enabled: bool = True) -> Iterator[None]:
     jitted training step pays nothing for them. Inside ``with jaxkl.value_checks():`` the
     functions *traced* in the block emit ``checkify.check`` s instead, which
     ``jax.experimental.checkify.checkify`` turns into an error value (a function with
-    such checks must be run under ``checkify.checkify``). The setting is part of JAX's
-    trace context, so a function already jitted without checks is traced again inside
-    the block. The environment variable ``JAXKL_VALUE_CHECKS=1`` (read at import) turns
-    them on for the whole process; ``value_checks(False)`` turns them off inside.
+    such checks must be run under ``checkify.checkify``). This includes *eager*
+    ``jax.vmap`` and ``jax.grad``: their values are tracers, so by design a bad value
+    there raises nothing unless the checks are on (then
+    ``checkify.checkify(jax.vmap(f))`` / ``checkify.checkify(jax.grad(f))`` report it).
+    Static checks (types, dtypes, shapes, option strings) always raise at call time. The
+    setting is part of JAX's trace context, so a function already jitted without checks
+    is traced again inside the block. The environment variable ``JAXKL_VALUE_CHECKS=1``
+    (read at import) turns them on for the whole process; ``value_checks(False)`` turns
+    them off inside.
 
     Examples:
         >>> import jax, jax.numpy as jnp

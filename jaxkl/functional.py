@@ -176,6 +176,8 @@ def _prepare(p, q, axis, where):
     The conversion to ``dtype`` and the broadcasting of ``where`` happen inside the jitted
     kernels, so an eager call costs a couple of dispatches, not one per operation.
     """
+    _checks.check_real_input(p, "p")
+    _checks.check_real_input(q, "q")
     p = p if isinstance(p, jax.Array) else jnp.asarray(p)
     q = q if isinstance(q, jax.Array) else jnp.asarray(q)
     if p.shape != q.shape:
@@ -196,9 +198,18 @@ def _prepare(p, q, axis, where):
             f"`axis`={axis} is out of range for inputs of rank {p.ndim} (shape {p.shape})"
         )
     axis = axis % p.ndim
+    if p.shape[axis] == 0:
+        raise ValueError(
+            f"Expected a non-empty event axis but p and q have shape {p.shape} with "
+            f"axis {axis} of length 0"
+        )
     dtype = jnp.promote_types(_accumulation_dtype(p.dtype), _accumulation_dtype(q.dtype))
     batch_shape = p.shape[:axis] + p.shape[axis + 1 :]
     if where is not None:
+        if not isinstance(where, jax.Array) and _checks.input_dtype(where).kind in "OUS":
+            raise TypeError(
+                f"Expected `where` to be a boolean mask but got dtype {_checks.input_dtype(where)}"
+            )
         where = where if isinstance(where, jax.Array) else jnp.asarray(where)
         if where.dtype != jnp.bool_:
             raise TypeError(f"Expected `where` to be a boolean mask but got dtype {where.dtype}")

@@ -50,7 +50,9 @@ _NEG_INF = -jnp.inf
 # --------------------------------------------------------------------------------------
 
 
-def _array(x: Any) -> jax.Array:
+def _array(x: Any, name: str = "input") -> jax.Array:
+    """``x`` as an array; ``TypeError`` naming ``name`` for complex, string or object input."""
+    _checks.check_real_input(x, name)
     return x if isinstance(x, jax.Array) else jnp.asarray(x)
 
 
@@ -85,7 +87,7 @@ def _check_axis(axis: Any, shape: tuple) -> int:
 def _check_where(where: Any, batch_shape: tuple) -> jax.Array | None:
     if where is None:
         return None
-    where = _array(where)
+    where = _array(where, "where")
     if where.dtype != jnp.bool_:
         raise TypeError(f"Expected `where` to be a boolean mask but got dtype {where.dtype}")
     try:
@@ -105,7 +107,7 @@ def _check_same_shape(a: jax.Array, b: jax.Array, names: str) -> None:
 
 
 def _check_temperature(temperature: Any, dtype) -> jax.Array:
-    t = _array(temperature)
+    t = _array(temperature, "temperature")
     if t.ndim != 0:
         raise ValueError(f"Expected `temperature` to be a scalar but got shape {t.shape}")
     if _checks.is_concrete(t) and not float(np.asarray(t)) > 0:
@@ -114,7 +116,7 @@ def _check_temperature(temperature: Any, dtype) -> jax.Array:
 
 
 def _check_beta(beta: Any, dtype) -> jax.Array:
-    b = _array(beta)
+    b = _array(beta, "beta")
     if b.ndim != 0:
         raise ValueError(f"Expected `beta` to be a scalar but got shape {b.shape}")
     if _checks.is_concrete(b) and not 0.0 <= float(np.asarray(b)) <= 1.0:
@@ -355,7 +357,7 @@ def _logits_loss(p, q, t, beta, where, *, axis, axis_name, reduction):
 
 def _prepare_logits(p_logits, q_logits, axis, where, reduction, temperature):
     _checks.check_reduction(reduction)
-    p, q = _array(p_logits), _array(q_logits)
+    p, q = _array(p_logits, "p_logits"), _array(q_logits, "q_logits")
     _check_same_shape(p, q, "p_logits and q_logits")
     axis = _check_axis(axis, p.shape)
     dtype = _compute_dtype(p.dtype, q.dtype)
@@ -819,7 +821,7 @@ def fused_linear_kl_divergence(
         (8, 32)
     """
     _checks.check_reduction(reduction)
-    hidden, weight = _array(hidden), _array(weight)
+    hidden, weight = _array(hidden, "hidden"), _array(weight, "weight")
     if hidden.ndim < 1 or weight.ndim != 2:
         raise ValueError(
             f"Expected hidden [..., H] and weight [H, V] but got shapes {hidden.shape} and "
@@ -834,7 +836,7 @@ def fused_linear_kl_divergence(
     v = weight.shape[1]
     dtypes = [hidden.dtype, weight.dtype]
     if bias is not None:
-        bias = _array(bias)
+        bias = _array(bias, "bias")
         if bias.shape != (v,):
             raise ValueError(f"Expected bias of shape ({v},) but got {bias.shape}")
         dtypes.append(bias.dtype)
@@ -844,8 +846,9 @@ def fused_linear_kl_divergence(
                 "Expected the teacher as logits or a tuple (p_hidden, p_weight[, p_bias]) but "
                 f"got a sequence of length {len(p_logits)}"
             )
-        ph, pw = _array(p_logits[0]), _array(p_logits[1])
-        pb = _array(p_logits[2]) if len(p_logits) == 3 and p_logits[2] is not None else None
+        ph, pw = _array(p_logits[0], "p_logits[0]"), _array(p_logits[1], "p_logits[1]")
+        has_bias = len(p_logits) == 3 and p_logits[2] is not None
+        pb = _array(p_logits[2], "p_logits[2]") if has_bias else None
         if pw.ndim != 2 or pw.shape[1] != v or ph.shape != batch_shape + (pw.shape[0],):
             raise ValueError(
                 f"Expected p_hidden {batch_shape + ('Hp',)} and p_weight (Hp, {v}) but got "
@@ -857,7 +860,7 @@ def fused_linear_kl_divergence(
         teacher_arrays = [ph, pw] + ([] if pb is None else [pb])
         p_flat = None
     else:
-        p = _array(p_logits)
+        p = _array(p_logits, "p_logits")
         if p.shape != batch_shape + (v,):
             raise ValueError(
                 f"Expected p_logits of shape {batch_shape + (v,)} (hidden {hidden.shape}, "
@@ -1107,7 +1110,8 @@ def topk_kl_divergence(
     _checks.check_reduction(reduction)
     if not isinstance(tail, bool):
         raise TypeError(f"Expected `tail` to be a bool but got {tail!r}")
-    idx, lp, q = _array(p_indices), _array(p_logprobs), _array(q_logits)
+    idx = _array(p_indices, "p_indices")
+    lp, q = _array(p_logprobs, "p_logprobs"), _array(q_logits, "q_logits")
     if not jnp.issubdtype(idx.dtype, jnp.integer):
         raise TypeError(f"Expected integer `p_indices` but got dtype {idx.dtype}")
     _check_same_shape(idx, lp, "p_indices and p_logprobs")
@@ -1234,7 +1238,7 @@ def sampled_kl(
         raise ValueError(
             f"Expected `estimator` to be one of ['k1', 'k2', 'k3'] but got {estimator!r}"
         )
-    lp, lq = _array(log_p), _array(log_q)
+    lp, lq = _array(log_p, "log_p"), _array(log_q, "log_q")
     _check_same_shape(lp, lq, "log_p and log_q")
     dtype = _compute_dtype(lp.dtype, lq.dtype)
     where = _check_where(where, lp.shape)

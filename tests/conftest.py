@@ -17,8 +17,8 @@ import pytest
 jax.config.update("jax_num_cpu_devices", 4)
 jax.config.update("jax_debug_key_reuse", True)
 
-# A helper script run in subprocesses, not a test module (it configures JAX on import).
-collect_ignore = ["metrics/_multiprocess_worker.py"]
+# Helper scripts run in subprocesses, not test modules (they configure JAX on import).
+collect_ignore = ["metrics/_multiprocess_worker.py", "_deadlock_worker.py"]
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -66,12 +66,40 @@ def float_dtype(*xs: Any) -> jnp.dtype:
     return jnp.dtype(jnp.float32)
 
 
+def _caller_names(x: Any, position: int) -> tuple[str, str]:
+    """``("Family: parameter ", "name")`` of an argument of the calling constructor.
+
+    Looked up in the frame of the constructor that called :func:`as_float_params`; only
+    on the error path.
+    """
+    import inspect
+
+    frame = inspect.currentframe()
+    try:
+        caller = frame.f_back.f_back if frame and frame.f_back else None
+        local = dict(caller.f_locals) if caller is not None else {}
+    finally:
+        del frame
+    owner = local.get("self")
+    owner_name = f"{type(owner).__name__}: parameter " if owner is not None else "parameter "
+    for name, value in local.items():
+        if value is x and name != "self":
+            return owner_name, name
+    return owner_name, f"#{position}"
+
+
 def as_float_params(*xs: Any, broadcast: bool = True) -> tuple[jax.Array, ...]:
     """Convert to one floating dtype and (by default) broadcast to a common shape.
 
     Convert to one floating dtype and (by default) broadcast to a common shape (torch's
-    ``broadcast_all``). ``None`` stays ``None``.
+    ``broadcast_all``). ``None`` stays ``None``. Complex, string or object inputs raise
+    ``TypeError`` naming the parameter and its dtype (``jnp.asarray(1 + 2j, float32)``
+    would keep the real part silently).
     """
+    for i, x in enumerate(xs):
+        if x is not None and not _checks.is_real_dtype(_checks.input_dtype(x)):
+            owner, name = _caller_names(x, i)
+            _checks.check_real_input(x, name, owner)
     dtype = float_dtype(*xs)
     arrs = [None if x is None else jnp.asarray(x, dtype=dtype) for x in xs]
     if broadcast:

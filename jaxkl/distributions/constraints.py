@@ -13,6 +13,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jaxkl._linalg import cholesky
+
 
 class Constraint:
     """Base class. ``event_dim`` is how many trailing dims one constrained value spans."""
@@ -72,12 +74,13 @@ class _Simplex(Constraint):
 @dataclasses.dataclass(frozen=True, repr=False)
 class _LowerCholesky(Constraint):
     event_dim: int = 2
-    name: str = "lower_cholesky (lower triangular with positive diagonal)"
+    name: str = "lower_cholesky (finite, lower triangular with positive diagonal)"
 
     def check(self, x):
         x = jnp.asarray(x)
         lower = jnp.all(jnp.triu(x, 1) == 0, axis=(-2, -1))
-        return lower & jnp.all(jnp.diagonal(x, axis1=-2, axis2=-1) > 0, axis=-1)
+        finite = jnp.all(jnp.isfinite(x), axis=(-2, -1))
+        return lower & finite & jnp.all(jnp.diagonal(x, axis1=-2, axis2=-1) > 0, axis=-1)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -91,7 +94,7 @@ class _PositiveDefinite(Constraint):
             jnp.abs(x - jnp.swapaxes(x, -1, -2)) <= 1e-6 * jnp.max(jnp.abs(x)) + 1e-12,
             axis=(-2, -1),
         )
-        chol = jnp.linalg.cholesky(x)
+        chol = cholesky(x)
         return symmetric & jnp.all(jnp.isfinite(chol), axis=(-2, -1))
 
 
@@ -126,19 +129,29 @@ class _Sphere(Constraint):
         return jnp.abs(jnp.sqrt(jnp.sum(x * x, axis=-1)) - 1) < tol * x.shape[-1] ** 0.5 + tol
 
 
-real = _Elementwise("real", lambda x: ~jnp.isnan(x))
-finite = _Elementwise("finite real", jnp.isfinite)
-positive = _Elementwise("positive", lambda x: x > 0)
-nonnegative = _Elementwise("non-negative", lambda x: x >= 0)
+#: a finite real number (parameters: ``loc = inf`` has no distribution, and KL(p, p) would
+#: be ``inf - inf``); ``finite`` is the same constraint under its older name
+real = _Elementwise("a finite real number", jnp.isfinite)
+finite = real
+#: a real number or ±inf, not NaN: logits and probits (±inf are probabilities 0 and 1),
+#: and infinite bounds (e.g. of a truncation interval)
+extended_real = _Elementwise("real or ±inf (not NaN)", lambda x: ~jnp.isnan(x))
+positive = _Elementwise("positive and finite", lambda x: (x > 0) & jnp.isfinite(x))
+nonnegative = _Elementwise("non-negative and finite", lambda x: (x >= 0) & jnp.isfinite(x))
 unit_interval = _Interval(0.0, 1.0)
 open_unit_interval = _Interval(0.0, 1.0, closed_low=False, closed_high=False)
-nonnegative_integer = _Elementwise("non-negative integer", lambda x: (x >= 0) & (jnp.floor(x) == x))
-positive_integer = _Elementwise("positive integer", lambda x: (x >= 1) & (jnp.floor(x) == x))
+nonnegative_integer = _Elementwise(
+    "a finite non-negative integer", lambda x: (x >= 0) & jnp.isfinite(x) & (jnp.floor(x) == x)
+)
+positive_integer = _Elementwise(
+    "a finite positive integer", lambda x: (x >= 1) & jnp.isfinite(x) & (jnp.floor(x) == x)
+)
 boolean = _Elementwise("boolean (0 or 1)", lambda x: (x == 0) | (x == 1))
 simplex = _Simplex()
 lower_cholesky = _LowerCholesky()
 positive_definite = _PositiveDefinite()
 real_vector = _IndependentConstraint(real, 1)
+extended_real_vector = _IndependentConstraint(extended_real, 1)
 positive_vector = _IndependentConstraint(positive, 1)
 sphere = _Sphere()
 
@@ -154,5 +167,5 @@ def independent(base: Constraint, reinterpreted_batch_ndims: int) -> Constraint:
 
 
 def greater_than(low: float) -> Constraint:
-    """Values greater than ``low``."""
-    return _Elementwise(f"greater than {low}", lambda x: x > low)
+    """Finite values greater than ``low``."""
+    return _Elementwise(f"finite and greater than {low}", lambda x: (x > low) & jnp.isfinite(x))

@@ -639,7 +639,7 @@ class ContinuousBernoulli(ExponentialFamily):
     _probs: jax.Array | None
     _logits: jax.Array | None
     lims: tuple[float, float] = static_field()
-    arg_constraints = {"probs": C.unit_interval, "logits": C.real}
+    arg_constraints = {"probs": C.unit_interval, "logits": C.extended_real}
     support = C.unit_interval
     has_rsample = True
 

@@ -77,7 +77,7 @@ class BinaryParametrised(Distribution):
     other parameter).
     """
 
-    arg_constraints = {"probs": C.unit_interval, "logits": C.real}
+    arg_constraints = {"probs": C.unit_interval, "logits": C.extended_real}
 
     @property
     def probs(self) -> jax.Array:
@@ -215,7 +215,7 @@ class Binomial(BinaryParametrised):
     arg_constraints = {
         "total_count": C.nonnegative_integer,
         "probs": C.unit_interval,
-        "logits": C.real,
+        "logits": C.extended_real,
     }
     support = C.nonnegative_integer
 
@@ -231,7 +231,7 @@ class Binomial(BinaryParametrised):
         n = self.total_count
         self._value_check(
             ok,
-            "Binomial: parameter `total_count` must be a non-negative integer"
+            "Binomial: parameter `total_count` must be a finite non-negative integer"
             + (f", got {np.asarray(n)!r}" if _checks.is_concrete(n) and np.size(n) <= 8 else ""),
             n,
         )
@@ -310,7 +310,7 @@ class Geometric(BinaryParametrised, ExponentialFamily):
 
     _probs: jax.Array | None
     _logits: jax.Array | None
-    arg_constraints = {"probs": C._Interval(0.0, 1.0, closed_low=False), "logits": C.real}
+    arg_constraints = {"probs": C._Interval(0.0, 1.0, closed_low=False), "logits": C.extended_real}
     support = C.nonnegative_integer
 
     def __init__(self, probs=None, logits=None, *, validate_args=None):
@@ -508,13 +508,16 @@ class CategoricalParametrised(SimplexParametrised, ExponentialFamily):
 
     _probs: jax.Array | None
     _logits: jax.Array | None
-    arg_constraints = {"probs": C.simplex, "logits": C.real_vector}
+    arg_constraints = {"probs": C.simplex, "logits": C.extended_real_vector}
     param_event_ndims = {"_probs": 1, "_logits": 1}
 
     def __init__(self, probs=None, logits=None, *, validate_args=None):
         name = type(self).__name__
         _one_of(name, probs, logits)
         given = probs if probs is not None else logits
+        _checks.check_real_input(
+            given, "probs" if probs is not None else "logits", f"{name}: parameter "
+        )
         value = jnp.asarray(given, dtype=float_dtype(given))
         if value.ndim < 1:
             raise ValueError(
@@ -721,7 +724,7 @@ class ProbitBernoulli(Distribution):
 
     _probits: jax.Array | None
     _probs: jax.Array | None
-    arg_constraints = {"probits": C.real, "probs": C.unit_interval}
+    arg_constraints = {"probits": C.extended_real, "probs": C.unit_interval}
     support = C.boolean
 
     def __init__(self, probits=None, probs=None, *, validate_args=None):
@@ -730,6 +733,11 @@ class ProbitBernoulli(Distribution):
                 "ProbitBernoulli: give exactly one of `probits` or `probs`, got "
                 f"{'both' if probits is not None else 'neither'}"
             )
+        _checks.check_real_input(
+            probits if probits is not None else probs,
+            "probits" if probits is not None else "probs",
+            f"{type(self).__name__}: parameter ",
+        )
         (value,) = as_float_params(_array_like(probits if probits is not None else probs))
         if probits is not None:
             self._init(_probits=value, _probs=None, validate_args=validate_args)
@@ -886,7 +894,7 @@ class Multinomial(SimplexParametrised, Distribution):
     _probs: jax.Array | None
     _logits: jax.Array | None
     total_count: int = static_field()
-    arg_constraints = {"probs": C.simplex, "logits": C.real_vector}
+    arg_constraints = {"probs": C.simplex, "logits": C.extended_real_vector}
     param_event_ndims = {"_probs": 1, "_logits": 1}
     support = C.nonnegative_integer
 
@@ -899,6 +907,7 @@ class Multinomial(SimplexParametrised, Distribution):
             )
         name = "probs" if probs is not None else "logits"
         given = _array_like(probs if probs is not None else logits)
+        _checks.check_real_input(given, name, "Multinomial: parameter ")
         value = jnp.asarray(given, dtype=float_dtype(given))
         if value.ndim < 1:
             raise ValueError(

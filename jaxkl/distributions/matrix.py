@@ -17,10 +17,9 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import digamma, gammaln
 
-from jaxkl._linalg import block_diag, diagonal
+from jaxkl._linalg import block_diag, cholesky, diagonal, solve_lower
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, as_float_params
 from jaxkl.distributions.multivariate import CovarianceParametrised
@@ -209,9 +208,7 @@ class Wishart(CovarianceParametrised, Distribution):
     def _log_det_scale(self) -> jax.Array:
         """``log|Σ|``."""
         if self._precision_matrix is not None:
-            return -2.0 * jnp.sum(
-                jnp.log(diagonal(jnp.linalg.cholesky(self._precision_matrix))), -1
-            )
+            return -2.0 * jnp.sum(jnp.log(diagonal(cholesky(self._precision_matrix))), -1)
         return 2.0 * jnp.sum(jnp.log(diagonal(self.scale_tril)), -1)
 
     @property
@@ -245,15 +242,15 @@ class Wishart(CovarianceParametrised, Distribution):
         d = self._dim
         x = 0.5 * (x + _t(x))
         shape = jnp.broadcast_shapes(x.shape, self.batch_shape + (d, d))
-        cx = jnp.linalg.cholesky(jnp.broadcast_to(x, shape))
+        cx = cholesky(jnp.broadcast_to(x, shape))
         log_det_x = 2.0 * jnp.sum(jnp.log(diagonal(cx)), -1)
         if self._precision_matrix is not None:
             # tr(P X) = ||U^T C_X||^2 with P = U U^T: no solve
-            u = jnp.broadcast_to(jnp.linalg.cholesky(self._precision_matrix), shape)
+            u = jnp.broadcast_to(cholesky(self._precision_matrix), shape)
             trace = jnp.sum(jnp.square(_t(u) @ cx), (-2, -1))
         else:
             L = jnp.broadcast_to(self.scale_tril, shape)
-            trace = jnp.sum(jnp.square(solve_triangular(L, cx, lower=True)), (-2, -1))
+            trace = jnp.sum(jnp.square(solve_lower(L, cx)), (-2, -1))
         half = 0.5 * self.df
         lp = (
             (half - (d + 1) / 2) * log_det_x
@@ -395,7 +392,7 @@ class MatrixNormal(Distribution):
         """``(A^{-1}, B^{-1})`` from one triangular solve against ``diag(A, B)``."""
         n, p = self.event_shape
         blocks = block_diag(self.scale_row, self.scale_column)
-        inv = solve_triangular(blocks, _eye_like(blocks), lower=True)
+        inv = solve_lower(blocks, _eye_like(blocks))
         return inv[..., :n, :n], inv[..., n:, n:]
 
     def log_prob(self, value):

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import digamma, gammaln, xlogy
 
-from jaxkl._linalg import diagonal
+from jaxkl._linalg import cholesky, diagonal, solve_lower
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, ExponentialFamily, as_float_params
 
@@ -88,7 +87,7 @@ def _apply_columns(fn, mat: jax.Array, vec: jax.Array) -> jax.Array:
 
 def _tril_solve(L: jax.Array, vec: jax.Array) -> jax.Array:
     """``L^{-1} v`` for lower-triangular ``L`` (batch + (d, d)) and vectors (..., d)."""
-    return _apply_columns(lambda m, c: solve_triangular(m, c, lower=True), L, vec)
+    return _apply_columns(lambda m, c: solve_lower(m, c), L, vec)
 
 
 def _tril_matvec(L: jax.Array, vec: jax.Array) -> jax.Array:
@@ -111,9 +110,9 @@ def precision_to_scale_tril(precision: jax.Array) -> jax.Array:
     ``P = U U^T`` with the *upper* triangular ``U = J Lf J`` and ``inv(P) = U^{-T} U^{-1}``:
     the lower factor is ``inv(U^T)``, one triangular solve (torch does the same).
     """
-    lf = jnp.linalg.cholesky(jnp.flip(precision, (-2, -1)))
+    lf = cholesky(jnp.flip(precision, (-2, -1)))
     l_inv = _transpose(jnp.flip(lf, (-2, -1)))
-    return solve_triangular(l_inv, _eye_like(l_inv), lower=True)
+    return solve_lower(l_inv, _eye_like(l_inv))
 
 
 def _check_square(cls_name: str, name: str, m: jax.Array, d: int, loc_name: str = "loc") -> None:
@@ -151,7 +150,7 @@ class CovarianceParametrised:
         if self._scale_tril is not None:
             return self._scale_tril
         if self._covariance_matrix is not None:
-            return jnp.linalg.cholesky(self._covariance_matrix)
+            return cholesky(self._covariance_matrix)
         return precision_to_scale_tril(self._precision_matrix)
 
     @property
@@ -166,7 +165,7 @@ class CovarianceParametrised:
         if self._precision_matrix is not None:
             return self._precision_matrix
         L = self.scale_tril
-        l_inv = solve_triangular(L, _eye_like(L), lower=True)
+        l_inv = solve_lower(L, _eye_like(L))
         return _transpose(l_inv) @ l_inv
 
 
@@ -372,7 +371,7 @@ class LowRankMultivariateNormal(_GaussianBase):
         """Cholesky factor of ``C = I + W^T D^{-1} W`` (``r x r``)."""
         wt_dinv = _transpose(self.cov_factor / self.cov_diag[..., None])
         cap = wt_dinv @ self.cov_factor
-        return jnp.linalg.cholesky(cap + _eye_like(cap))
+        return cholesky(cap + _eye_like(cap))
 
     def _half_log_det(self):
         return jnp.sum(jnp.log(diagonal(self._capacitance_tril())), -1) + 0.5 * jnp.sum(
@@ -386,15 +385,13 @@ class LowRankMultivariateNormal(_GaussianBase):
 
     @property
     def scale_tril(self):
-        return jnp.linalg.cholesky(self.covariance_matrix)
+        return cholesky(self.covariance_matrix)
 
     @property
     def precision_matrix(self):
         """Woodbury: ``D^{-1} - D^{-1} W C^{-1} W^T D^{-1}``."""
-        a = solve_triangular(
-            self._capacitance_tril(),
-            _transpose(self.cov_factor / self.cov_diag[..., None]),
-            lower=True,
+        a = solve_lower(
+            self._capacitance_tril(), _transpose(self.cov_factor / self.cov_diag[..., None])
         )
         dinv = jnp.vectorize(jnp.diag, signature="(d)->(d,d)")(1.0 / self.cov_diag)
         return dinv - _transpose(a) @ a

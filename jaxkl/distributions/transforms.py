@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxkl import _checks
 from jaxkl._linalg import sum_rightmost
 from jaxkl._pytree import Pytree, static_field
 from jaxkl.distributions import constraints as C
@@ -52,6 +53,7 @@ def _as_param(x: Any) -> jax.Array:
     """
     if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
         return jnp.asarray(float(x))
+    _checks.check_real_input(x, "parameter", "transform ")
     return jnp.asarray(x, dtype=float_dtype(x))
 
 

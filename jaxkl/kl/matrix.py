@@ -54,9 +54,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 
-from jaxkl._linalg import block_diag, diagonal
+from jaxkl._linalg import block_diag, cholesky, diagonal, factor_diagonal_terms, solve_lower
 from jaxkl._numerics import lgamma_bregman, x_minus_log1p
 from jaxkl.distributions.matrix import MatrixNormal, Wishart
 from jaxkl.kl._registry import register_kl
@@ -68,22 +67,21 @@ def _t(x):
     return jnp.swapaxes(x, -1, -2)
 
 
-def _g_from_x(x: jax.Array, xd: jax.Array) -> jax.Array:
+def _g_from_x(x: jax.Array, phi: jax.Array) -> jax.Array:
     """The Cholesky-factor part ``G(X)`` of a Gaussian KL.
 
-    ``G(X) = Σ_{i>j} X_ij² + Σ_i φ(X_ii (X_ii + 2))`` (``xd``: the diagonal of X,
-    formed from the factors' diagonals directly).
+    ``G(X) = Σ_{i>j} X_ij² + Σ_i φ_i`` with ``φ_i = M_ii² - 1 - 2 log M_ii`` from the
+    factors' diagonals (:func:`jaxkl._linalg.factor_diagonal_terms`).
     """
     off = jnp.sum(jnp.square(jnp.tril(x, -1)), axis=(-2, -1))
-    return off + jnp.sum(x_minus_log1p(xd * (xd + 2.0)), -1)
+    return off + jnp.sum(phi, -1)
 
 
 def _tril_parts(l_p: jax.Array, l_q: jax.Array):
     """``(G, Σ log M_ii)`` from the Cholesky factors (one triangular solve)."""
-    x = solve_triangular(l_q, l_p - l_q, lower=True)
-    dq = diagonal(l_q)
-    xd = (diagonal(l_p) - dq) / dq
-    return _g_from_x(x, xd), jnp.sum(jnp.log1p(xd), -1)
+    x = solve_lower(l_q, l_p - l_q)
+    phi, log_m = factor_diagonal_terms(diagonal(l_p), diagonal(l_q))
+    return _g_from_x(x, phi), jnp.sum(log_m, -1)
 
 
 def _eig_parts(e: jax.Array, chol: jax.Array):
@@ -94,7 +92,7 @@ def _eig_parts(e: jax.Array, chol: jax.Array):
     """
     d = chol.shape[-1]
     eye = jnp.broadcast_to(jnp.eye(d, dtype=chol.dtype), chol.shape)
-    sol = solve_triangular(chol, jnp.concatenate([e, eye], axis=-1), lower=True)
+    sol = solve_lower(chol, jnp.concatenate([e, eye], axis=-1))
     y, l_inv = sol[..., :d], sol[..., d:]
     b = y @ _t(l_inv)
     lam = jnp.linalg.eigvalsh(0.5 * (b + _t(b)))
@@ -129,11 +127,11 @@ def _kl_wishart_wishart(p: Wishart, q: Wishart) -> jax.Array:
         )
     if p._covariance_matrix is not None and q._covariance_matrix is not None:
         g, log_m = _eig_parts(
-            p._covariance_matrix - q._covariance_matrix, jnp.linalg.cholesky(q._covariance_matrix)
+            p._covariance_matrix - q._covariance_matrix, cholesky(q._covariance_matrix)
         )
     elif p._precision_matrix is not None and q._precision_matrix is not None:
         g, log_m = _eig_parts(
-            q._precision_matrix - p._precision_matrix, jnp.linalg.cholesky(p._precision_matrix)
+            q._precision_matrix - p._precision_matrix, cholesky(p._precision_matrix)
         )
     else:
         g, log_m = _tril_parts(p.scale_tril, q.scale_tril)
@@ -176,14 +174,16 @@ def _kl_matrixnormal_matrixnormal(p: MatrixNormal, q: MatrixNormal) -> jax.Array
     top = jnp.concatenate([a_p - a_q, q.loc - p.loc, zeros(n, 2 * k)], -1)
     eye = jnp.broadcast_to(jnp.eye(k, dtype=dtype), batch + (k, k))
     bottom = jnp.concatenate([zeros(k, n + k), b_p - b_q, eye], -1)
-    sol = solve_triangular(block_diag(a_q, b_q), jnp.concatenate([top, bottom], -2), lower=True)
+    sol = solve_lower(block_diag(a_q, b_q), jnp.concatenate([top, bottom], -2))
     x_a = sol[..., :n, :n]
     y = sol[..., :n, n : n + k]
     x_b = sol[..., n:, n + k : n + 2 * k]
     b_inv = sol[..., n:, n + 2 * k :]
     xd_a = (diagonal(a_p) - diagonal(a_q)) / diagonal(a_q)
     xd_b = (diagonal(b_p) - diagonal(b_q)) / diagonal(b_q)
-    g_a, g_b = _g_from_x(x_a, xd_a), _g_from_x(x_b, xd_b)
+    phi_a, _ = factor_diagonal_terms(diagonal(a_p), diagonal(a_q))
+    phi_b, _ = factor_diagonal_terms(diagonal(b_p), diagonal(b_q))
+    g_a, g_b = _g_from_x(x_a, phi_a), _g_from_x(x_b, phi_b)
     alpha = (
         2.0 * jnp.sum(xd_a, -1)
         + jnp.sum(jnp.square(jnp.tril(x_a, -1)), (-2, -1))

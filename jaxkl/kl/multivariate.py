@@ -36,10 +36,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import digamma, gammaln
 
-from jaxkl._linalg import diagonal
+from jaxkl._linalg import diagonal, factor_diagonal_terms, solve_lower
 from jaxkl._numerics import lgamma_bregman, x_minus_log1p
 from jaxkl.distributions.multivariate import (
     Dirichlet,
@@ -61,16 +60,17 @@ def gaussian_kl_from_scale_tril(l_p: jax.Array, l_q: jax.Array, dmu: jax.Array) 
 
     ``½[Σ_{i>j} X_ij² + Σ_i φ(X_ii (X_ii + 2)) + ‖z‖²]`` with
     ``[X | z] = L_q^{-1}[L_p - L_q | dmu]`` (a single triangular solve). The diagonal
-    ``X_ii = (L_p,ii - L_q,ii) / L_q,ii`` is taken from the factors directly.
+    terms ``φ = m² - 1 - 2 log m``, ``m = L_p,ii / L_q,ii``, come from the factors directly
+    (:func:`jaxkl._linalg.factor_diagonal_terms`: exact for m ≈ 1 and for m far from 1;
+    forming ``X_ii (X_ii + 2)`` lost m < 1e-2 in float32, issue 10.6b).
     """
     d = l_p.shape[-1]
     rhs = jnp.concatenate([l_p - l_q, dmu[..., None]], axis=-1)
-    sol = solve_triangular(l_q, rhs, lower=True)
+    sol = solve_lower(l_q, rhs)
     x, z = sol[..., :d], sol[..., d]
-    dq = diagonal(l_q)
-    xd = (diagonal(l_p) - dq) / dq
+    phi, _ = factor_diagonal_terms(diagonal(l_p), diagonal(l_q))
     off = jnp.sum(jnp.square(jnp.tril(x, -1)), axis=(-2, -1))
-    return 0.5 * (off + jnp.sum(x_minus_log1p(xd * (xd + 2.0)), -1) + jnp.sum(z * z, -1))
+    return 0.5 * (off + jnp.sum(phi, -1) + jnp.sum(z * z, -1))
 
 
 def gaussian_kl_from_covariance_difference(
@@ -86,7 +86,7 @@ def gaussian_kl_from_covariance_difference(
     """
     d = l_q.shape[-1]
     eye = jnp.broadcast_to(jnp.eye(d, dtype=l_q.dtype), l_q.shape)
-    sol = solve_triangular(l_q, jnp.concatenate([e, dmu[..., None], eye], axis=-1), lower=True)
+    sol = solve_lower(l_q, jnp.concatenate([e, dmu[..., None], eye], axis=-1))
     y, z, l_inv = sol[..., :d], sol[..., d], sol[..., d + 1 :]
     b = y @ jnp.swapaxes(l_inv, -1, -2)
     b = 0.5 * (b + jnp.swapaxes(b, -1, -2))

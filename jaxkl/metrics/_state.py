@@ -401,6 +401,7 @@ def _describe(cls: type) -> str:
 def _as_where(mask: ArrayLike | None) -> jax.Array | None:
     if mask is None:
         return None
+    _checks.check_real_input(mask, "mask")
     mask = jnp.asarray(mask)
     if mask.dtype == jnp.bool_:
         return mask
