@@ -32,7 +32,7 @@ The module has four parts:
 * **Student's t, half-Cauchy, logistic and truncated normal pairs**: closed forms where one
   exists (HalfCauchy-HalfCauchy, StudentT-Normal, TruncatedNormal with TruncatedNormal or
   Normal); :func:`~jaxkl.kl.quadrature.quadrature_kl` where none does (StudentT with itself
-  and with Cauchy, Normal-StudentT, Logistic-Logistic).
+  and with Cauchy, Normal-StudentT, Logistic-Logistic with different scales).
 """
 
 from __future__ import annotations
@@ -1342,13 +1342,22 @@ def _kl_studentt_normal(p: StudentT, q: Normal):
 
 @register_kl(Logistic, Logistic)
 def _kl_logistic_logistic(p: Logistic, q: Logistic):
-    """KL between logistic distributions, by :func:`quadrature_kl`.
+    r"""KL between logistic distributions.
 
-    With different scales ``E_p log(1 + exp(-(X - mu_q)/s_q))`` has no elementary closed
-    form (for equal scales it is a series in the location difference, not elementary
-    either), so the integral is computed.
+    Equal scales have a closed form: with ``delta = (mu_p - mu_q)/s`` and ``U = sigmoid(Z)``
+    uniform, ``E log(1 + e^delta (1 - U)/U)`` is an elementary integral, and
+
+    .. math::
+        D_{KL} = \delta \coth(\delta/2) - 2 = 2 h\,(\coth h - 1/h), \quad h = \delta/2,
+
+    written with :func:`~jaxkl._numerics.coth_minus_inv` (no cancellation near
+    ``delta = 0``, where it is ``delta^2/6``). For different scales
+    ``E_p log(1 + exp(-(X - mu_q)/s_q))`` has no elementary closed form: those entries use
+    :func:`quadrature_kl`.
     """
-    return quadrature_kl(p, q)
+    h = 0.5 * (p.loc - q.loc) / p.scale
+    equal = 2 * h * coth_minus_inv(h)
+    return jnp.where(p.scale == q.scale, equal, quadrature_kl(p, q))
 
 
 def _truncated_normal_kl(p: TruncatedNormal, q_loc, q_scale, log_zq, q_low, q_high):

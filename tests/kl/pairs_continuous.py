@@ -1180,6 +1180,23 @@ PAIRS += [
         reference=_scipy_quad_reference("Logistic", "Logistic"),
     ),
     PairCase(
+        jd.Logistic,
+        jd.Logistic,
+        # equal scales: the closed form delta coth(delta/2) - 2
+        params=lambda rng: (
+            {"loc": rng.normal(size=(3, 1)), "scale": np.full((3, 1), 1.3)},
+            {"loc": rng.normal(size=(4,)), "scale": np.full((4,), 1.3)},
+        ),
+        near=lambda eps: ({"loc": 0.3, "scale": 1.2}, {"loc": 0.3 + 1.2 * eps, "scale": 1.2}),
+        mp_kl=lambda p, q: (
+            (p["loc"] - q["loc"]) / p["scale"] * mp.coth((p["loc"] - q["loc"]) / (2 * p["scale"]))
+            - 2
+        ),
+        torch=None,
+        reference=_scipy_quad_reference("Logistic", "Logistic"),
+        id="Logistic-Logistic[equal scales]",
+    ),
+    PairCase(
         jd.TruncatedNormal,
         jd.TruncatedNormal,
         params=_tn_equal_bounds,
