@@ -1022,3 +1022,15 @@ def exp_sinh_integral(fn, log_center, log_width, num_points: int = 257) -> jax.A
     t = jnp.exp(jnp.where(valid, log_t, 0.0))
     # dt/ds = t w cosh s
     return step * jnp.sum(jnp.where(valid, fn(t) * t * w * cosh_s, 0.0), axis=0)
+
+
+def standardize_bound(bound: jax.Array, loc: jax.Array, scale: jax.Array) -> jax.Array:
+    """``(bound - loc) / scale`` with infinite bounds kept infinite and NaN-free derivatives.
+
+    Why: at ``bound = ±inf`` the quotient's derivative w.r.t. ``scale`` is infinite, so any
+    zero cotangent (an infinite end that contributes nothing) turns into ``0 * inf = NaN``.
+    The finite branch sees a finite stand-in; the infinite one passes the bound through.
+    """
+    fin = jnp.isfinite(bound)
+    z = (jnp.where(fin, bound, 0.0) - loc) / scale
+    return jnp.where(fin, z, bound)

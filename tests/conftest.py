@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -50,6 +52,45 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+#: Modules whose tests run over a table of rows and share compiles per row; a test id's
+#: parameter part starts with the row's id.
+_ROW_TABLE_MODULES = ("tests/distributions/test_contract.py", "tests/kl/test_pairs.py")
+_BAD_PARAM_SUFFIX = re.compile(r"-[A-Za-z_]\w*-\d+$")  # test_contract's "<row>-<param>-<i>"
+
+
+def row_group(nodeid: str) -> str:
+    """The xdist work unit of a test.
+
+    ``module::row`` for the row-table modules (all the tests of a row run on one worker,
+    which compiles the row's functions once), the test itself otherwise.
+    """
+    module, _, rest = nodeid.partition("::")
+    if module not in _ROW_TABLE_MODULES or "[" not in rest or not rest.endswith("]"):
+        return nodeid
+    name, row = rest[: rest.index("[")], rest[rest.index("[") + 1 : -1]
+    if name.startswith("test_bad_parameter"):
+        row = _BAD_PARAM_SUFFIX.sub("", row)
+    return f"{module}::{row}"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n N`` (xdist's default ``--dist load``) with tests grouped by ``row_group``.
+
+    Like ``--dist loadgroup`` without marks or changed test ids; the largest groups are
+    sent first. An explicit other ``--dist`` mode is left alone.
+    """
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class RowScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return row_group(nodeid)
+
+    return RowScheduling(config, log)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from jaxkl._numerics import (
     log_sinhc,
     log_sinhc_second_derivative,
     normal_expectation,
+    standardize_bound,
 )
 from jaxkl._pytree import static_field
 from jaxkl.distributions import constraints as C
@@ -1448,13 +1449,22 @@ def log_ndtr_interval(a, b):
 
     The mass of a standard normal on ``[a, b]``: in the upper tail (``a > 0``) through the
     survival function ``Phi(-a) - Phi(-b)``, else through ``Phi(b) - Phi(a)``, each as
-    ``log Phi(u) + log1p(-exp(log Phi(v) - log Phi(u)))`` (the larger term first).
+    ``log Phi(u) + log1p(-exp(log Phi(v) - log Phi(u)))`` (the larger term first). An
+    infinite end is its own branch (``log Phi(b)``, ``log Phi(-a)`` or 0) whose finite
+    stand-ins elsewhere keep the derivatives NaN-free.
     """
-    upper = a > 0
-    u = jnp.where(upper, -a, b)
-    v = jnp.where(upper, -b, a)
+    a_inf, b_inf = a == -jnp.inf, b == jnp.inf
+    a_s = jnp.where(a_inf, jnp.where(b_inf, 0.0, b) - 1.0, a)
+    b_s = jnp.where(b_inf, a_s + 1.0, b)
+    upper = a_s > 0
+    u = jnp.where(upper, -a_s, b_s)
+    v = jnp.where(upper, -b_s, a_s)
     lu, lv = jsp.log_ndtr(u), jsp.log_ndtr(v)
-    return lu + jnp.log1p(-jnp.exp(lv - lu))
+    both = lu + jnp.log1p(-jnp.exp(lv - lu))
+    left = jsp.log_ndtr(jnp.where(a_inf, b_s, 0.0))  # a = -inf: log Phi(b)
+    right = jsp.log_ndtr(jnp.where(b_inf, -a_s, 0.0))  # b = +inf: log Phi(-a)
+    one_sided = jnp.where(a_inf, left, jnp.where(b_inf, right, both))
+    return jnp.where(a_inf & b_inf, jnp.zeros_like(both), one_sided)
 
 
 class TruncatedNormal(Distribution):
@@ -1481,7 +1491,12 @@ class TruncatedNormal(Distribution):
     scale: jax.Array
     low: jax.Array
     high: jax.Array
-    arg_constraints = {"loc": C.real, "scale": C.positive, "low": C.real, "high": C.real}
+    arg_constraints = {
+        "loc": C.real,
+        "scale": C.positive,
+        "low": C.extended_real,
+        "high": C.extended_real,
+    }
     has_rsample = True
 
     def __init__(self, loc, scale, low, high, *, validate_args=None):
@@ -1509,8 +1524,8 @@ class TruncatedNormal(Distribution):
 
     def _standard(self):
         """``(alpha, beta, log Z)`` of the standardised bounds."""
-        a = (self.low - self.loc) / self.scale
-        b = (self.high - self.loc) / self.scale
+        a = standardize_bound(self.low, self.loc, self.scale)
+        b = standardize_bound(self.high, self.loc, self.scale)
         return a, b, log_ndtr_interval(a, b)
 
     def _moments(self):

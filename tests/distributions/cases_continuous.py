@@ -18,6 +18,32 @@ def _pos(rng, shape, lo=0.5, hi=3.0):
     return rng.uniform(lo, hi, size=shape)
 
 
+class _TruncnormReference:
+    """scipy's truncnorm, with the entropy by quadrature (scipy's is NaN at infinite ends)."""
+
+    def __init__(self, p):
+        self.p = {k: np.asarray(v, np.float64) for k, v in p.items()}
+        lo = (self.p["low"] - self.p["loc"]) / self.p["scale"]
+        hi = (self.p["high"] - self.p["loc"]) / self.p["scale"]
+        self.d = stats.truncnorm(lo, hi, self.p["loc"], self.p["scale"])
+
+    def logpdf(self, x):
+        return self.d.logpdf(x)
+
+    def mean(self):
+        return self.d.mean()
+
+    def var(self):
+        return self.d.var()
+
+    def entropy(self):
+        def one(loc, scale, low, high):
+            d = stats.truncnorm((low - loc) / scale, (high - loc) / scale, loc, scale)
+            return -integrate.quad(lambda x: d.pdf(x) * d.logpdf(x), low, high)[0]
+
+        return np.vectorize(one)(self.p["loc"], self.p["scale"], self.p["low"], self.p["high"])
+
+
 CASES = [
     DistCase(
         jd.Normal,
@@ -284,5 +310,19 @@ CASES += [
             ({"loc": 0.0, "scale": 1.0, "low": 1.0, "high": 0.0}, "low"),
             ({"loc": 0.0, "scale": -1.0, "low": 0.0, "high": 1.0}, "scale"),
         ],
+    ),
+    DistCase(
+        jd.TruncatedNormal,
+        # one-sided: infinite bounds are allowed (TFP's rule); NaN is not
+        params=lambda rng: {
+            "loc": rng.normal(size=(3,)),
+            "scale": _pos(rng, (3,)),
+            "low": np.array([-np.inf, -0.5, 0.2]),
+            "high": np.array([1.0, np.inf, np.inf]),
+        },
+        torch=None,
+        scipy_ref=lambda p: _TruncnormReference(p),
+        bad_params=[({"loc": 0.0, "scale": 1.0, "low": np.nan, "high": 1.0}, "low")],
+        id="TruncatedNormal[infinite bounds]",
     ),
 ]

@@ -230,7 +230,7 @@ NO_ANCHOR = {
     },
     "torch": {
         "Chi", "Logistic", "LogitNormal", "MatrixNormal", "Moyal", "PowerSpherical",
-        "TruncatedNormal", "VonMisesFisher",
+        "TruncatedNormal", "TruncatedNormal[infinite bounds]", "VonMisesFisher",
     },
 }  # fmt: skip
 

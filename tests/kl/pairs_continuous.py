@@ -66,6 +66,25 @@ def _mp_kl_normal(p, q):
     return (r * r - 1) / 2 - mp.log(r) + ((p["loc"] - q["loc"]) / q["scale"]) ** 2 / 2
 
 
+def _mp_kl_truncnormal(p, q):
+    """KL(TN p || normal q truncated to q's bounds, or untruncated), closed form at mp precision."""
+    q_low, q_high = q.get("low", -mp.inf), q.get("high", mp.inf)
+    a, b = (p["low"] - p["loc"]) / p["scale"], (p["high"] - p["loc"]) / p["scale"]
+    z_p = mp.ncdf(b) - mp.ncdf(a)
+    z_q = mp.ncdf((q_high - q["loc"]) / q["scale"]) - mp.ncdf((q_low - q["loc"]) / q["scale"])
+    m1 = (mp.npdf(a) - mp.npdf(b)) / z_p
+    m2 = 1 + (a * mp.npdf(a) - b * mp.npdf(b)) / z_p
+    rho, d = p["scale"] / q["scale"], (p["loc"] - q["loc"]) / q["scale"]
+    return (
+        (rho**2 - 1 - 2 * mp.log(rho)) / 2
+        + (rho**2 - 1) * (m2 - 1) / 2
+        + rho * d * m1
+        + d * d / 2
+        + mp.log(z_q)
+        - mp.log(z_p)
+    )
+
+
 def _mp_kl_halfnormal(p, q):
     r = p["scale"] / q["scale"]
     return (r * r - 1) / 2 - mp.log(r)
@@ -1200,6 +1219,12 @@ PAIRS += [
         jd.TruncatedNormal,
         jd.TruncatedNormal,
         params=_tn_equal_bounds,
+        # loc and scale both move by a relative eps; the bounds cut p on both sides
+        near=lambda eps: (
+            {"loc": 0.3, "scale": 1.2, "low": -1.0, "high": 2.0},
+            {"loc": 0.3 + 1.2 * eps, "scale": 1.2 * (1 + eps), "low": -1.0, "high": 2.0},
+        ),
+        mp_kl=_mp_kl_truncnormal,
         torch=None,
         reference=_scipy_quad_reference("TruncatedNormal", "TruncatedNormal"),
     ),
@@ -1226,6 +1251,12 @@ PAIRS += [
         jd.TruncatedNormal,
         jd.Normal,
         params=lambda rng: (_tn(rng, (3, 1)), _ls(rng, (4,))),
+        # bounds 7 scales out: q's mass outside p's support (1e-12) is below the KL
+        near=lambda eps: (
+            {"loc": 0.3, "scale": 1.2, "low": -8.1, "high": 8.7},
+            {"loc": 0.3 - 1.2 * eps, "scale": 1.2 * (1 + eps)},
+        ),
+        mp_kl=_mp_kl_truncnormal,
         torch=None,
         reference=_scipy_quad_reference("TruncatedNormal", "Normal"),
     ),

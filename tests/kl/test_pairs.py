@@ -1,4 +1,11 @@
-"""Generic tests run on every row of tests/kl/pairs.py."""
+"""Generic tests run on every row of tests/kl/pairs.py.
+
+Speed: the jitted KL (and its vmap) is one function for every check that evaluates a
+closed form (``_JIT_KL``: the jit, Monte Carlo, nearly-equal, identical-argument and float64
+checks), so a row compiles it once per parameter shape instead of once per test or running
+it op by op; the conftest's xdist scheduler keeps a row's tests on one worker, which shares
+those compiles.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +37,17 @@ def _kl(row, pp, qp):
     return jd.kl_divergence(row.make_p(pp), row.make_q(qp))
 
 
+#: KL of two distributions under jit, and its vmap: JAX caches their compiles by the
+#: distributions' types, static fields and shapes, so every call with a row's pair of a given
+#: shape after the first is a cache hit
+_JIT_KL = jax.jit(jd.kl_divergence)
+_JIT_VMAP_KL = jax.jit(jax.vmap(jd.kl_divergence))
+
+
+def _jitted_kl(row, pj, qj):
+    return _JIT_KL(row.make_p(pj), row.make_q(qj))
+
+
 def _assert_close_with_infs(got, want, rtol, atol=0.0):
     got = np.asarray(got, np.float64)
     want = np.broadcast_to(np.asarray(want, np.float64), got.shape)
@@ -46,7 +64,7 @@ def _assert_close_with_infs(got, want, rtol, atol=0.0):
 def test_matches_torch_in_float64(row):
     rng = np.random.default_rng(1)
     pp, qp = row.params(rng)
-    got = _kl(row, _jax_params(pp, jnp.float64), _jax_params(qp, jnp.float64))
+    got = _jitted_kl(row, _jax_params(pp, jnp.float64), _jax_params(qp, jnp.float64))
     want = row.torch_value(pp, qp)
     p, q = row.make_p(_jax_params(pp, jnp.float64)), row.make_q(_jax_params(qp, jnp.float64))
     expected_shape = np.broadcast_shapes(p.batch_shape, q.batch_shape)
@@ -60,7 +78,7 @@ def test_matches_torch_in_float64(row):
 def test_matches_independent_reference_in_float64(row):
     rng = np.random.default_rng(2)
     pp, qp = row.params(rng)
-    got = _kl(row, _jax_params(pp, jnp.float64), _jax_params(qp, jnp.float64))
+    got = _jitted_kl(row, _jax_params(pp, jnp.float64), _jax_params(qp, jnp.float64))
     _assert_close_with_infs(got, row.reference(pp, qp), max(row.rtol, 1e-6), atol=1e-10)
 
 
@@ -70,13 +88,13 @@ def test_jit_equals_eager_and_vmap_equals_batch(row):
     pp, qp = row.params(rng)
     pj, qj = _jax_params(pp, jnp.float32), _jax_params(qp, jnp.float32)
     eager = _kl(row, pj, qj)
-    jitted = jax.jit(lambda a, b: jd.kl_divergence(a, b))(row.make_p(pj), row.make_q(qj))
+    jitted = _JIT_KL(row.make_p(pj), row.make_q(qj))
     np.testing.assert_allclose(jitted, eager, rtol=2e-5, atol=1e-6)
     # vmap over a leading axis of both distributions' parameters
     p, q = broadcast_pair(row.make_p(pj), row.make_q(qj))
     stacked_p = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), p)
     stacked_q = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), q)
-    vm = jax.vmap(jd.kl_divergence)(stacked_p, stacked_q)
+    vm = _JIT_VMAP_KL(stacked_p, stacked_q)
     np.testing.assert_allclose(vm[0], eager, rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(vm[1], eager, rtol=2e-5, atol=1e-6)
 
@@ -113,7 +131,7 @@ def test_float32_accuracy_for_nearly_equal_distributions(row):
     for eps in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5):
         pp, qp = row.near(eps)
         pj, qj = _jax_params(pp, jnp.float32), _jax_params(qp, jnp.float32)
-        got = float(np.asarray(_kl(row, pj, qj)).reshape(-1)[0])
+        got = float(np.asarray(_jitted_kl(row, pj, qj)).reshape(-1)[0])
         # the reference is evaluated on the exact float32 parameters
         mpp = {
             k: mp.mpf(float(np.asarray(v).reshape(-1)[0]))
@@ -138,7 +156,7 @@ def test_float32_accuracy_for_nearly_equal_distributions(row):
 def test_kl_is_zero_for_identical_arguments(row):
     pp, _ = row.near(1e-3)
     p = row.make_p(_jax_params(pp, jnp.float32))
-    np.testing.assert_allclose(jd.kl_divergence(p, p), 0.0, atol=1e-6)
+    np.testing.assert_allclose(_JIT_KL(p, p), 0.0, atol=1e-6)
 
 
 @pytest.mark.parametrize("row", MC_ROWS)
@@ -151,7 +169,7 @@ def test_closed_form_agrees_with_monte_carlo(row):
     rng = np.random.default_rng(5)
     pp, qp = row.params(rng)
     p, q = row.make_p(_jax_params(pp, jnp.float32)), row.make_q(_jax_params(qp, jnp.float32))
-    kl = np.asarray(jd.kl_divergence(p, q), np.float64)
+    kl = np.asarray(_JIT_KL(p, q), np.float64)
     est, se = jd.monte_carlo_kl(p, q, jax.random.key(0), 20000, return_stderr=True)
     est, se = np.asarray(est, np.float64), np.asarray(se, np.float64)
     assert est.shape == kl.shape
