@@ -58,7 +58,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxkl._numerics import expm1_minus_x
+from jaxkl._numerics import expm1_minus_x, lgamma_difference
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution
 from jaxkl.distributions.compound import TransformedDistribution
@@ -407,6 +407,46 @@ def quadrature_kl(p: Distribution, q: Distribution, *, num_points: int | None = 
     return _quadrature_kl(p, q, int(num_points))
 
 
+def _studentt_log_ratio(p: StudentT, q: StudentT, x: jax.Array) -> jax.Array:
+    """``log q(x) - log p(x)`` of two Student's t densities, from parameter differences.
+
+    Each of ``log t = G(df) - log(df)/2 - log(scale) - (df + 1)/2 log1p(z^2/df) + const``
+    (``G(v) = lgamma((v + 1)/2) - lgamma(v/2)``) is differenced on its own: ``G`` through
+    :func:`~jaxkl._numerics.lgamma_difference`, the logarithms as ``log1p`` of relative
+    differences, and ``z_q^2/df_q - z_p^2/df_p`` from ``z_q - z_p`` (formed from the
+    location and scale differences). So ``d`` keeps its relative accuracy as ``q -> p``,
+    where the difference of the two ``log_prob`` would leave an absolute error of ``eps``.
+    """
+    dp, dq = p.df, q.df
+    dd = dq - dp
+    g = lgamma_difference(0.5 * (dp + 1), 0.5 * dd) - lgamma_difference(0.5 * dp, 0.5 * dd)
+    zp = (x - p.loc) / p.scale
+    zq = (x - q.loc) / q.scale
+    # z_q - z_p = (x - mu_p)(s_p - s_q)/(s_p s_q) + (mu_p - mu_q)/s_q
+    dz = zp * ((p.scale - q.scale) / q.scale) + (p.loc - q.loc) / q.scale
+    b = zp * zp / dp
+    # z_q^2/df_q - z_p^2/df_p = (df_p (z_q - z_p)(z_q + z_p) - z_p^2 (df_q - df_p)) / (df_p df_q)
+    a_minus_b = (dp * dz * (zq + zp) - zp * zp * dd) / (dp * dq)
+    log_ratio_terms = 0.5 * dd * jnp.log1p(zq * zq / dq) + 0.5 * (dp + 1) * jnp.log1p(
+        a_minus_b / (1 + b)
+    )
+    return g - 0.5 * jnp.log1p(dd / dp) - jnp.log1p((q.scale - p.scale) / p.scale) - log_ratio_terms
+
+
+def _as_studentt(d: Cauchy) -> StudentT:
+    return StudentT(jnp.ones_like(d.loc), d.loc, d.scale, validate_args=False)
+
+
+#: ``log q(x) - log p(x)`` written without the cancellation of two ``log_prob`` calls, for
+#: the pairs whose KL is this quadrature and whose distributions may be nearly equal
+_LOG_RATIOS: dict[tuple[type, type], Callable] = {
+    (StudentT, StudentT): _studentt_log_ratio,
+    # a Cauchy is a Student's t with one degree of freedom
+    (StudentT, Cauchy): lambda p, q, x: _studentt_log_ratio(p, _as_studentt(q), x),
+    (Cauchy, StudentT): lambda p, q, x: _studentt_log_ratio(_as_studentt(p), q, x),
+}
+
+
 @functools.partial(jax.jit, static_argnums=(2,))
 def _quadrature_kl(p: Distribution, q: Distribution, num_points: int) -> jax.Array:
     p_lo, p_hi, fin_lo, fin_hi, p_static = _bounds(p)
@@ -527,6 +567,9 @@ def _quadrature_kl(p: Distribution, q: Distribution, num_points: int) -> jax.Arr
     lj_p = jnp.where(good, log_jac, -jnp.inf)
     lj_q = jnp.where(good | q_only, log_jac, -jnp.inf)
     d = lq - lp
+    log_ratio = _LOG_RATIOS.get((type(p), type(q)))
+    if log_ratio is not None:
+        d = jnp.where(good, log_ratio(p, q, jnp.where(good, x, x0)), d)
     # p (e^d - 1 - d): the series below d = 1, else q - p (1 + d) (no overflow of e^d)
     small = good & (d <= 1.0)
     d_small = jnp.where(small, d, 0.0)

@@ -85,6 +85,20 @@ def _mp_kl_truncnormal(p, q):
     )
 
 
+def _mp_kl_studentt(p, q):
+    """KL of two Student's t (a missing ``df`` is a Cauchy's 1), by mpmath quadrature."""
+
+    def logpdf(d):
+        df, loc, scale = d.get("df", mp.mpf(1)), d["loc"], d["scale"]
+        c = mp.loggamma((df + 1) / 2) - mp.loggamma(df / 2) - mp.log(mp.sqrt(df * mp.pi) * scale)
+        return lambda x: c - (df + 1) / 2 * mp.log1p(((x - loc) / scale) ** 2 / df)
+
+    lp, lq = logpdf(p), logpdf(q)
+    m, s = p["loc"], p["scale"]
+    cuts = [-mp.inf] + [m + k * s for k in (-30, -5, -1, 0, 1, 5, 30)] + [mp.inf]
+    return mp.quad(lambda x: mp.exp(lp(x)) * (lp(x) - lq(x)), cuts)
+
+
 def _mp_kl_halfnormal(p, q):
     r = p["scale"] / q["scale"]
     return (r * r - 1) / 2 - mp.log(r)
@@ -1149,6 +1163,12 @@ PAIRS += [
         jd.StudentT,
         jd.StudentT,
         params=lambda rng: (_t_params(rng), _t_q(rng)),
+        # all three parameters move: the log-density ratio is formed from their differences
+        near=lambda eps: (
+            {"df": 3.0, "loc": 0.2, "scale": 1.1},
+            {"df": 3.0 * (1 + eps), "loc": 0.2 + 1.1 * eps, "scale": 1.1 * (1 + eps)},
+        ),
+        mp_kl=_mp_kl_studentt,
         torch=None,
         reference=_scipy_quad_reference("StudentT", "StudentT"),
     ),
@@ -1181,6 +1201,11 @@ PAIRS += [
         jd.StudentT,
         jd.Cauchy,
         params=lambda rng: (_t_params(rng), _ls(rng, (4,))),
+        near=lambda eps: (
+            {"df": 1 + eps, "loc": 0.2, "scale": 1.1},
+            {"loc": 0.2 - 1.1 * eps, "scale": 1.1},
+        ),
+        mp_kl=_mp_kl_studentt,
         torch=None,
         reference=_scipy_quad_reference("StudentT", "Cauchy"),
     ),
@@ -1188,6 +1213,11 @@ PAIRS += [
         jd.Cauchy,
         jd.StudentT,
         params=lambda rng: (_ls(rng, (3, 1)), _t_q(rng)),
+        near=lambda eps: (
+            {"loc": 0.2, "scale": 1.1},
+            {"df": 1 + eps, "loc": 0.2, "scale": 1.1 * (1 + eps)},
+        ),
+        mp_kl=_mp_kl_studentt,
         torch=None,
         reference=_scipy_quad_reference("Cauchy", "StudentT"),
     ),
