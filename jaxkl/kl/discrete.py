@@ -610,17 +610,22 @@ def _nb_log_center(mean, count):
     return 0.5 * (lo + hi), jnp.maximum(1.5, 0.5 * jnp.abs(lo - hi))
 
 
-def _nb_lgamma_gap(r1, r2, p1, lq1, mean):
-    r"""``E[lgamma(K + r1) - lgamma(K + r2)] - (lgamma(r1) - lgamma(r2))``, K ~ NB(r1, p1).
+def _nb_lgamma_bregman_gap(r1, r2, p1, lq1, mean):
+    r"""``B(r1, -δ) - E[B(K + r1, -δ)]`` (``δ = r2 - r1``, K ~ NB(r1, p1)), a non-negative term.
 
-    From Malmsten's integral for ``lgamma`` and the generating function
-    ``G(s) = ((1 - p)/(1 - p s))^r`` of K:
+    ``B(x, -δ) = lgamma(x + δ) - lgamma(x) - δ ψ(x)`` is the log-gamma Bregman remainder;
+    the KL's log-gamma terms are ``-δ (E ψ(K + r1) - ψ(r1)) + [B(r1, -δ) - E B(K + r1, -δ)]``
+    and the first part is exactly ``δ log(1 - p1)`` (the negative binomial's identity
+    ``E ψ(K + r) = ψ(r) - log(1 - p)``), so the ``O(δ)`` terms that would cancel against
+    ``(r1 - r2) log(1 - p2)`` are taken out analytically. From Malmsten's integrals for
+    ``lgamma`` and ``ψ`` and the generating function ``G(s) = ((1 - p)/(1 - p s))^r`` of K:
 
     .. math::
-        \int_0^\infty \frac{(e^{-r_2 t} - e^{-r_1 t})\,(1 - G(e^{-t}))}{(1 - e^{-t})\, t}\,dt,
+        \int_0^\infty \frac{e^{-r_1 t}\,(e^{-δ t} - 1 + δ t)\,(1 - G(e^{-t}))}
+        {(1 - e^{-t})\, t}\,dt,
 
-    a positive-or-negative integrand without cancellation (each factor is formed with
-    ``expm1``/``log1p``), bounded at 0 (``~ (r1 - r2) mean``) and decaying like
+    every factor non-negative and formed without cancellation (``expm1_minus_x``; past
+    ``-δ t = 1`` as ``e^{-r_2 t} - e^{-r_1 t}(1 - δ t)``), bounded at 0 and decaying like
     ``e^{-min(r) t}``. ``lq1 = log(1 - p1)``.
     """
 
@@ -628,10 +633,12 @@ def _nb_lgamma_gap(r1, r2, p1, lq1, mean):
         e_t = -jnp.expm1(-t)  # 1 - e^{-t}
         # 1 - G(e^{-t}) = -expm1(-r1 log1p(p1 (1 - e^{-t}) / (1 - p1)))
         one_minus_g = -jnp.expm1(-r1 * jnp.log1p(p1 * e_t * jnp.exp(-lq1)))
-        # e^{-r2 t} - e^{-r1 t}, from the smaller count (no 0 * inf for large t)
-        dr = r1 - r2
-        gap = jnp.sign(dr) * jnp.exp(-jnp.minimum(r1, r2) * t) * -jnp.expm1(-jnp.abs(dr) * t)
-        return (gap / t) * (one_minus_g / e_t)  # each factor bounded at t = 0
+        x = -(r2 - r1) * t
+        small = x < 1.0
+        near = jnp.exp(-r1 * t) * expm1_minus_x(jnp.where(small, x, 0.0))
+        xl = jnp.where(small, 0.0, x)
+        far = jnp.exp(-r2 * t) - jnp.exp(-r1 * t) * (1.0 + xl)
+        return (jnp.where(small, near, far) / t) * (one_minus_g / e_t)
 
     c, w = _nb_log_center(mean, jnp.minimum(r1, r2))
     return exp_sinh_integral(fn, c, w)
@@ -646,11 +653,16 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
         + (r_1 - r_2) \log(1 - p_2) + I,
 
     with ``a = p_1/(1 - p_1)`` (the mean over ``r_1``), ``x = p_2/p_1 - 1``, and ``I`` the
-    lgamma term of :func:`_nb_lgamma_gap` (0 for equal counts). For equal ``total_count``
+    log-gamma term ``E[lgamma(K + r_1) - lgamma(K + r_2)] - lgamma(r_1) + lgamma(r_2)``
+    (0 for equal counts). For equal ``total_count``
     this is the closed form ``E_p[k] log(p_1/p_2) + r log((1 - p_1)/(1 - p_2))`` written as
-    two non-negative terms (accurate where ``p_1 ~ p_2``); for unequal counts ``I`` is one
-    fixed-node integral (257 nodes), whatever the size of the counts: no series to
-    truncate. ``+inf`` where ``p_2 = 0 < p_1`` (q is a point mass at 0).
+    two non-negative terms (accurate where ``p_1 ~ p_2``); for unequal counts the
+    log-gamma terms and ``(r_1 - r_2) log(1 - p_2)`` are regrouped as
+    ``(r_2 - r_1) log((1 - p_1)/(1 - p_2))`` plus the non-negative Bregman integral of
+    :func:`_nb_lgamma_bregman_gap` (their ``O(r_2 - r_1)`` parts cancel analytically, so
+    float32 keeps its relative accuracy as the counts approach each other), one fixed-node
+    integral (257 nodes) whatever the size of the counts: no series to truncate. ``+inf``
+    where ``p_2 = 0 < p_1`` (q is a point mass at 0).
 
     References: Malmsten's integral for ``log Gamma`` (e.g. Whittaker & Watson, 12.3);
     the negative binomial generating function.
@@ -670,9 +682,16 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
     ax = -a * x
     same = r1 * (a * x_minus_log1p(x) + x_minus_log1p(ax))
     point_mass = qp == 0
-    safe_lq2 = jnp.where(point_mass, 0.0, lq2)
-    gap = _nb_lgamma_gap(r1, r2, pp, lq1, r1 * a)
-    kl = same + (r1 - r2) * safe_lq2 + gap
+    # (r2 - r1) log((1 - p1)/(1 - p2)), from the parameters' difference where both have the
+    # same parametrisation
+    if p._probs is not None and q._probs is not None:
+        dlq = jnp.log1p((q._probs - p._probs) / jnp.where(point_mass, 1.0, 1.0 - q._probs))
+    elif p._logits is not None and q._logits is not None:  # softplus(l2) - softplus(l1)
+        dlq = jnp.log1p(jax.nn.sigmoid(p._logits) * jnp.expm1(q._logits - p._logits))
+    else:
+        dlq = lq1 - jnp.where(point_mass, 0.0, lq2)
+    gap = _nb_lgamma_bregman_gap(r1, r2, pp, lq1, r1 * a)
+    kl = same + jnp.where(r1 == r2, 0.0, (r2 - r1) * dlq) + gap
     # p a point mass at 0: KL = -log q(0) = -r2 log(1 - p2)
     kl = jnp.where(pp == 0, -r2 * lq2, kl)
     return jnp.where(point_mass & (pp > 0), jnp.inf, kl)
