@@ -99,6 +99,19 @@ def _mp_kl_studentt(p, q):
     return mp.quad(lambda x: mp.exp(lp(x)) * (lp(x) - lq(x)), cuts)
 
 
+def _mp_kl_logistic(p, q):
+    """KL of two logistic distributions, by mpmath quadrature."""
+
+    def logpdf(d):
+        loc, s = d["loc"], d["scale"]
+        return lambda x: -(x - loc) / s - mp.log(s) - 2 * mp.log1p(mp.exp(-(x - loc) / s))
+
+    lp, lq = logpdf(p), logpdf(q)
+    m, s = p["loc"], p["scale"]
+    cuts = [-mp.inf] + [m + k * s for k in (-20, -3, 0, 3, 20)] + [mp.inf]
+    return mp.quad(lambda x: mp.exp(lp(x)) * (lp(x) - lq(x)), cuts)
+
+
 def _mp_kl_halfnormal(p, q):
     r = p["scale"] / q["scale"]
     return (r * r - 1) / 2 - mp.log(r)
@@ -1225,6 +1238,12 @@ PAIRS += [
         jd.Logistic,
         jd.Logistic,
         params=lambda rng: (_ls(rng, (3, 1)), _ls(rng, (4,))),
+        # different scales (quadrature, with the log-density ratio from the differences)
+        near=lambda eps: (
+            {"loc": 0.3, "scale": 1.2},
+            {"loc": 0.3 + 1.2 * eps, "scale": 1.2 * (1 + eps)},
+        ),
+        mp_kl=_mp_kl_logistic,
         torch=None,
         reference=_scipy_quad_reference("Logistic", "Logistic"),
     ),
