@@ -54,16 +54,22 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
 
 
-#: Modules whose tests run over a table of rows and share compiles per row; a test id's
-#: parameter part starts with the row's id.
-_ROW_TABLE_MODULES = ("tests/distributions/test_contract.py", "tests/kl/test_pairs.py")
+#: Modules whose tests run over a table of rows, and the table: a test id's parameter part
+#: starts with the row's id. Tests of one row, in any of its table's modules, share compiles
+#: (the row's distributions, samplers and KL have the same types and shapes).
+_ROW_TABLE_MODULES = {
+    "tests/distributions/test_contract.py": "cases",
+    "tests/distributions/test_adapters.py": "cases",
+    "tests/kl/test_pairs.py": "pairs",
+    "tests/kl/test_quadrature.py": "pairs",
+}
 _BAD_PARAM_SUFFIX = re.compile(r"-[A-Za-z_]\w*-\d+$")  # test_contract's "<row>-<param>-<i>"
 
 
 def row_group(nodeid: str) -> str:
     """The xdist work unit of a test.
 
-    ``module::row`` for the row-table modules (all the tests of a row run on one worker,
+    ``table::row`` for the row-table modules (all the tests of a row run on one worker,
     which compiles the row's functions once), the test itself otherwise.
     """
     module, _, rest = nodeid.partition("::")
@@ -72,7 +78,7 @@ def row_group(nodeid: str) -> str:
     name, row = rest[: rest.index("[")], rest[rest.index("[") + 1 : -1]
     if name.startswith("test_bad_parameter"):
         row = _BAD_PARAM_SUFFIX.sub("", row)
-    return f"{module}::{row}"
+    return f"{_ROW_TABLE_MODULES[module]}::{row}"
 
 
 @pytest.hookimpl(optionalhook=True)
