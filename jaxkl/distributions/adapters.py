@@ -43,16 +43,8 @@ def _namespace() -> SimpleNamespace:
 _FAMILIES = _namespace()
 
 
-def _jd() -> SimpleNamespace:
-    return _FAMILIES
-
-
-def _tr():
-    return transforms
-
-
 def _family(name: str):
-    cls = getattr(_jd(), name, None)
+    cls = getattr(_FAMILIES, name, None)
     if cls is None:  # pragma: no cover - every family named below exists
         raise TypeError(f"jaxkl has no family {name}")
     return cls
@@ -121,7 +113,7 @@ _NUMPYRO_BINARY = {
 
 
 def _numpyro_transform(t: Any):
-    tr = _tr()
+    tr = transforms
     name = type(t).__name__
     if name == "AffineTransform":
         return [tr.AffineTransform(t.loc, t.scale, event_dim=int(getattr(t, "_event_dim", 0) or 0))]
@@ -162,7 +154,7 @@ def from_numpyro(d: Any):
     """
     if not _module_of(d).startswith("numpyro."):
         raise _unsupported("numpyro", d)
-    jd = _jd()
+    jd = _FAMILIES
     name = type(d).__name__
     if name in _NUMPYRO_SAME:
         return _family(name)(**{k: getattr(d, k) for k in _NUMPYRO_SAME[name]})
@@ -276,7 +268,7 @@ def _tfp_probs_or_logits(d: Any) -> dict[str, Any]:
 
 def _tfp_bijector(b: Any):
     """The jaxkl transforms (first applied first) for a TFP bijector."""
-    tr = _tr()
+    tr = transforms
     name = type(b).__name__
     params = getattr(b, "parameters", {})
     if name == "Shift":
@@ -326,7 +318,7 @@ def from_tfp(d: Any):
     """
     if not _module_of(d).startswith("tensorflow_probability."):
         raise _unsupported("tfp", d)
-    jd = _jd()
+    jd = _FAMILIES
     name = type(d).__name__
     if name in _TFP_SAME:
         family, keys = _TFP_SAME[name]
@@ -428,7 +420,7 @@ def _torch_given(d: Any) -> str:
 
 
 def _torch_transform(t: Any):
-    tr = _tr()
+    tr = transforms
     name = type(t).__name__
     if name == "AffineTransform":
         return [tr.AffineTransform(_np(t.loc), _np(t.scale), event_dim=int(t.event_dim))]
@@ -466,7 +458,7 @@ def from_torch(d: Any):
     """
     if not _module_of(d).startswith("torch.distributions"):
         raise _unsupported("torch", d)
-    jd = _jd()
+    jd = _FAMILIES
     name = type(d).__name__
     if name in _TORCH_SAME:
         return _family(name)(**{k: _np(getattr(d, k)) for k in _TORCH_SAME[name]})

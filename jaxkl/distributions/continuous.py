@@ -542,6 +542,21 @@ class Pareto(Distribution):
         return jnp.log(self.scale / self.alpha) + 1 + 1 / self.alpha
 
 
+def _check_low_below_high(d: Distribution, family: str) -> None:
+    """The value check ``low < high`` of an interval-supported family, naming both."""
+    d._value_check(
+        jnp.all(d.low < d.high),
+        f"{family}: parameter `low` must be less than `high`"
+        + (
+            f", got low={np.asarray(d.low)!r}, high={np.asarray(d.high)!r}"
+            if _checks.is_concrete(d.low, d.high) and np.size(d.low) <= 8
+            else ""
+        ),
+        d.low,
+        d.high,
+    )
+
+
 class Uniform(Distribution):
     """Uniform distribution on an interval.
 
@@ -565,17 +580,7 @@ class Uniform(Distribution):
 
     def _validate_params(self):
         super()._validate_params()
-        self._value_check(
-            jnp.all(self.low < self.high),
-            "Uniform: parameter `low` must be less than `high`"
-            + (
-                f", got low={np.asarray(self.low)!r}, high={np.asarray(self.high)!r}"
-                if _checks.is_concrete(self.low, self.high) and np.size(self.low) <= 8
-                else ""
-            ),
-            self.low,
-            self.high,
-        )
+        _check_low_below_high(self, "Uniform")
 
     @property
     def support(self):
@@ -1505,17 +1510,7 @@ class TruncatedNormal(Distribution):
 
     def _validate_params(self):
         super()._validate_params()
-        self._value_check(
-            jnp.all(self.low < self.high),
-            "TruncatedNormal: parameter `low` must be less than `high`"
-            + (
-                f", got low={np.asarray(self.low)!r}, high={np.asarray(self.high)!r}"
-                if _checks.is_concrete(self.low, self.high) and np.size(self.low) <= 8
-                else ""
-            ),
-            self.low,
-            self.high,
-        )
+        _check_low_below_high(self, "TruncatedNormal")
 
     @property
     def support(self):

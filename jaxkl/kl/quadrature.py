@@ -418,6 +418,15 @@ def quadrature_kl(p: Distribution, q: Distribution, *, num_points: int | None = 
     return _quadrature_kl(p, q, int(num_points))
 
 
+def _z_shift(p, q, zp: jax.Array) -> jax.Array:
+    """``z_q - z_p`` of two location-scale families at a point, from the parameters' differences.
+
+    ``(x - mu_p)(s_p - s_q)/(s_p s_q) + (mu_p - mu_q)/s_q``, written with ``z_p``: exact
+    where the parameters are close, unlike the difference of the two standardised values.
+    """
+    return zp * ((p.scale - q.scale) / q.scale) + (p.loc - q.loc) / q.scale
+
+
 def _studentt_log_ratio(p: StudentT, q: StudentT, x: jax.Array) -> jax.Array:
     """``log q(x) - log p(x)`` of two Student's t densities, from parameter differences.
 
@@ -433,8 +442,7 @@ def _studentt_log_ratio(p: StudentT, q: StudentT, x: jax.Array) -> jax.Array:
     g = lgamma_difference(0.5 * (dp + 1), 0.5 * dd) - lgamma_difference(0.5 * dp, 0.5 * dd)
     zp = (x - p.loc) / p.scale
     zq = (x - q.loc) / q.scale
-    # z_q - z_p = (x - mu_p)(s_p - s_q)/(s_p s_q) + (mu_p - mu_q)/s_q
-    dz = zp * ((p.scale - q.scale) / q.scale) + (p.loc - q.loc) / q.scale
+    dz = _z_shift(p, q, zp)
     b = zp * zp / dp
     # z_q^2/df_q - z_p^2/df_p = (df_p (z_q - z_p)(z_q + z_p) - z_p^2 (df_q - df_p)) / (df_p df_q)
     a_minus_b = (dp * dz * (zq + zp) - zp * zp * dd) / (dp * dq)
@@ -452,7 +460,7 @@ def _logistic_log_ratio(p: Logistic, q: Logistic, x: jax.Array) -> jax.Array:
     """
     zp = (x - p.loc) / p.scale
     zq = (x - q.loc) / q.scale
-    dz = zp * ((p.scale - q.scale) / q.scale) + (p.loc - q.loc) / q.scale
+    dz = _z_shift(p, q, zp)
     near = jnp.abs(dz) < 0.5  # elsewhere (far in the tails) the direct difference is fine
     soft_near = jnp.log1p(jax.nn.sigmoid(-zp) * jnp.expm1(-jnp.where(near, dz, 0.0)))
     soft_far = jax.nn.softplus(-zq) - jax.nn.softplus(-zp)
