@@ -1,6 +1,6 @@
 """Flax-compatible KL divergence metric.
 
-* :class:`KLDivergence`: clu-style ``flax.struct`` state (``empty``, ``from_model_output``,
+* :class:`KLDivergence`: clu-style frozen-dataclass pytree state (``empty``, ``from_model_output``,
   ``merge``, ``compute``, ``reduce``, ``configure``, ``all_reduce``,
   ``merge_across_processes``, ``plot``); works in ``clu.metrics.Collection``.
 * :mod:`jaxkl.metrics.nnx`: the ``flax.nnx`` variant (``update`` / ``compute`` / ``reset``).

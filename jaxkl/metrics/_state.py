@@ -1,17 +1,23 @@
-"""clu-style KL divergence metric: a ``flax.struct`` dataclass state (a pytree).
+"""clu-style KL divergence metric: a frozen dataclass state (a pytree), as clu's metrics.
 
 The state calls the tensor KL's own halves (:func:`jaxkl.functional._kl_rows` for the
 per-row values and mask, :func:`jaxkl.functional._reduce` for the batch sum), as
 torchmetrics' ``KLDivergence`` calls ``_kld_update`` / ``_kld_compute``.
 
 No ``from __future__ import annotations`` here: dataclass field types stay real types.
+
+The state classes are registered with ``register_pytree_with_keys``, not through
+``flax.struct.dataclass``: JAX 0.10's ``register_dataclass`` treedefs of two classes with the
+same field names compare equal (with different hashes), so a ``jit`` cache could hand a
+``reduction="mean"`` state's compiled function, and output class, to a ``"sum"`` state.
+Custom-node treedefs compare their types.
 """
 
+import dataclasses
 import functools
 from typing import Any, ClassVar
 
 import flax.serialization
-import flax.struct
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -22,6 +28,28 @@ from jaxkl.metrics import distributed as _dist
 
 __all__ = ["KLDivergence"]
 
+
+def _state_dataclass(cls: type) -> type:
+    """Make ``cls`` a frozen dataclass whose fields are all leaves, registered as a pytree."""
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    keys = tuple(jax.tree_util.GetAttrKey(n) for n in names)
+
+    def flatten(state):
+        return tuple(getattr(state, n) for n in names), None
+
+    def flatten_with_keys(state):
+        return tuple(zip(keys, flatten(state)[0])), None
+
+    def unflatten(_, leaves):
+        state = object.__new__(cls)
+        for name, leaf in zip(names, leaves):
+            object.__setattr__(state, name, leaf)
+        return state
+
+    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+    return cls
+
 _INHERIT = object()  # configure(): option not given, keep the class's
 
 _LIVE = {
@@ -31,7 +59,7 @@ _LIVE = {
 }
 
 
-@flax.struct.dataclass
+@_state_dataclass
 class KLDivergence:
     r"""Running KL divergence between rows of (log-)probabilities, clu-style.
 
@@ -91,6 +119,10 @@ class KLDivergence:
     log_prob: ClassVar[bool] = False
     reduction: ClassVar[str] = "mean"
 
+    def replace(self, **updates: Any) -> "KLDivergence":
+        """A copy with the given fields replaced (``flax.struct``'s ``replace``)."""
+        return dataclasses.replace(self, **updates)
+
     # ------------------------------------------------------------------ configuration
     @classmethod
     def configure(cls, *, log_prob: Any = _INHERIT, reduction: Any = _INHERIT):
@@ -104,7 +136,7 @@ class KLDivergence:
             reduction: ``"mean"``, ``"sum"``, or ``"none"`` / ``None``.
 
         Returns:
-            A ``flax.struct`` dataclass subclass of ``cls``.
+            A frozen dataclass subclass of ``cls`` (a pytree).
 
         Raises:
             TypeError: if ``log_prob`` is not a bool (torchmetrics' error).
@@ -349,7 +381,7 @@ def _configured(root: type, log_prob: bool, reduction: str) -> type:
             "__qualname__": name,
         },
     )
-    return _register_serialization(flax.struct.dataclass(sub))
+    return _register_serialization(_state_dataclass(sub))
 
 
 def _state_to_dict(state: "KLDivergence") -> dict:

@@ -101,7 +101,7 @@ def count_value(count: jax.Array, dtype: Any = jnp.float32) -> jax.Array:
 
 
 def state_field(combine: Combine) -> Any:
-    """A ``flax.struct`` field (a pytree leaf) that declares how two copies combine.
+    """A dataclass field (a pytree leaf) that declares how two copies combine.
 
     Args:
         combine: ``"float_pair"``, ``"count"`` or ``"concatenate"`` (see the module
@@ -109,9 +109,7 @@ def state_field(combine: Combine) -> Any:
     """
     if combine not in _COMBINES:
         raise ValueError(f"Expected `combine` to be one of {list(_COMBINES)} but got {combine!r}")
-    import flax.struct
-
-    return flax.struct.field(pytree_node=True, metadata={_COMBINE_KEY: combine})
+    return dataclasses.field(metadata={_COMBINE_KEY: combine})
 
 
 def combines(state_type: type) -> tuple[tuple[str, Combine], ...]:

@@ -149,6 +149,21 @@ def test_empty_compute_is_nan_zero_and_empty():
     assert np.isnan(all_masked.compute())  # "mean" over zero unmasked rows, as the tensor KL
 
 
+def test_each_configuration_has_its_own_treedef_and_jit_returns_its_class():
+    # JAX's register_dataclass treedefs of same-field classes compare equal, so a jit cache
+    # could return another configuration's state; ours are custom nodes that compare types.
+    classes = [configured(lp, r) for lp in (False, True) for r in ("mean", "sum", "none")]
+    defs = [jax.tree_util.tree_structure(cls.empty()) for cls in classes]
+    for i, a in enumerate(defs):
+        for j, b in enumerate(defs):
+            assert (a == b) == (i == j), (classes[i], classes[j])
+    ident = jax.jit(lambda s: s)
+    for cls in classes + classes[::-1]:
+        out = ident(cls.empty())
+        assert type(out) is cls
+        assert type(out.replace(count=out.count)) is cls
+
+
 def test_merging_different_configurations_is_a_type_error():
     with pytest.raises(TypeError, match="configure"):
         KLDivergence.empty().merge(configured(False, "sum").empty())
