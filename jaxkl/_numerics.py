@@ -384,6 +384,7 @@ def _stirling_bracket_coeffs(n: int) -> list[float]:
 _STIRLING_BRACKETS = [_stirling_bracket_coeffs(2 * k + 1) for k in range(len(_STIRLING))]
 
 
+@jax.custom_jvp
 def lgamma_bregman(x: jax.Array, h: jax.Array) -> jax.Array:
     """``lgamma(x - h) - lgamma(x) + h * digamma(x)`` (>= 0) for x > 0, x - h > 0.
 
@@ -402,6 +403,11 @@ def lgamma_bregman(x: jax.Array, h: jax.Array) -> jax.Array:
     the remainder is not small against its terms and the direct sum of ``lgamma`` and
     ``digamma`` is accurate (relative error ``~eps log x``). Everything is elementwise
     multiply-adds, reciprocals and unary functions: one fused loop on XLA's CPU backend.
+
+    Derivatives (a custom JVP, so that ``grad`` does not differentiate the unrolled series
+    and both branches: a third of the compile time of a Beta KL gradient):
+    ``dB/dh = psi(x) - psi(x - h)`` and ``dB/dx = psi(x - h) - psi(x) + h psi'(x)``, the
+    digamma difference formed by :func:`digamma_difference` (accurate for tiny ``h``).
     """
     x = jnp.asarray(x)
     h = jnp.asarray(h)
@@ -431,6 +437,16 @@ def lgamma_bregman(x: jax.Array, h: jax.Array) -> jax.Array:
     # safe substitute, and the selecting predicate has one use (it would be materialised)
     far = jsp.gammaln(x - h) - jsp.gammaln(x) + h * jsp.digamma(x)
     return jnp.where(jnp.abs(h) <= half, total, far)
+
+
+@lgamma_bregman.defjvp
+def _lgamma_bregman_jvp(primals, tangents):
+    x, h = primals
+    dx, dh = tangents
+    out = lgamma_bregman(x, h)
+    x, h = jnp.broadcast_arrays(jnp.asarray(x), jnp.asarray(h))
+    dpsi = digamma_difference(x, -h)  # psi(x - h) - psi(x)
+    return out, (dpsi + h * jsp.polygamma(1, x)) * dx - dpsi * dh
 
 
 def lgamma_bregman_difference(

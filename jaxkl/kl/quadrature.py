@@ -25,6 +25,14 @@ error of about ``1e-5``. In ``x`` both tails are integrated out to where the den
 underflow, or to ``|x - m| = s * finfo.max**(1/3)`` (a Cauchy tail mass of ``5e-14`` in
 float32, ``1e-103`` in float64), where no ``log_prob`` overflows internally.
 
+Kinks. The trapezoid rule converges exponentially only for an integrand smooth inside the
+interval: a log density with a kink (Laplace's at its ``loc``; ``KINKS``) costs it, to a
+relative error of about ``1e-2``. Where p's support is the real line and p or q has kinks,
+the line is cut at them into two half-lines (exp-sinh from the kink) and the intervals
+between kinks (the logistic map), each with the full rule; the pieces' nodes are
+concatenated, and the kinks move with the parameters, so gradients stay exact (the
+integrand is continuous at a cut, and the boundary terms cancel).
+
 The integrand. With ``d = log q(x) - log p(x)``,
 
 .. math::
@@ -68,6 +76,7 @@ from jaxkl.distributions._base import Distribution
 from jaxkl.distributions.compound import TransformedDistribution
 from jaxkl.distributions.continuous import (
     Cauchy,
+    Laplace,
     Logistic,
     Pareto,
     StudentT,
@@ -220,6 +229,21 @@ def _bounds(d: Distribution):
             f"the support of {type(d).__name__} is {getattr(d.support, 'name', d.support)!r}"
         )
     return out(*bounds, False)
+
+
+#: family -> points where its log density is continuous but not differentiable (a kink):
+#: on the real line the integral is split there, so that each piece is smooth and the
+#: rule keeps its exponential convergence
+KINKS: dict[type, Callable[[Distribution], tuple]] = {
+    Laplace: lambda d: (d.loc,),
+}
+
+
+def _kinks(d: Distribution) -> tuple:
+    for cls in type(d).__mro__:
+        if cls in KINKS:
+            return KINKS[cls](d)
+    return ()
 
 
 def _try(fn):
@@ -552,7 +576,7 @@ def _quadrature_kl(p: Distribution, q: Distribution, num_points: int) -> jax.Arr
         yc = jnp.minimum(y, c + log_r)
         return end + sign * jnp.exp(yc), yc + log_dy, y <= c + log_r, end + sign * jnp.exp(c)
 
-    def interval():
+    def interval(lo_s, hi_s, lo_c, hi_c):
         width, width_c = hi_s - lo_s, hi_c - lo_c
 
         def to_y(x):
@@ -568,11 +592,48 @@ def _quadrature_kl(p: Distribution, q: Distribution, num_points: int) -> jax.Arr
             lo_s + width * jax.nn.sigmoid(c),
         )
 
+    def from_kink(sign, k, k_c):
+        # a half-line from a kink: p's quartiles beyond it place the nodes; where p's mass
+        # straddles the kink, its spread does (the density is smooth up to the kink)
+        ds = [sign * (v - k_c) for v in (qa, m, qb)]
+        near, far = jnp.minimum(ds[0], ds[2]), jnp.maximum(ds[0], ds[2])
+        c = jnp.log(jnp.where(ds[1] > s_real, ds[1], s_real))
+        w = jnp.log(far / jnp.where(near > 0, near, 1.0)) / (2 * _ASINH1)
+        w = jnp.where((near > 0) & (w > 1e-6), jnp.minimum(w, 1.0), 1.0)
+        y = c + w * sinh_t
+        yc = jnp.minimum(y, c + log_r)
+        return k + sign * jnp.exp(yc), yc + jnp.log(w) + log_dy_t, y <= c + log_r
+
+    def between_kinks(lo, hi, lo_c, hi_c):
+        # [k_i, k_(i+1)] by the logistic map, centred at p's median clipped to a spread
+        # from the ends (p's mass, if here, sits at the kink that is p's own)
+        width, width_c = hi - lo, hi_c - lo_c
+        safe_w = jnp.where(width_c > 0, width_c, 1.0)
+        edge = jnp.minimum(0.5, s_real / safe_w)
+        f = jnp.clip((m - lo_c) / safe_w, edge, 1.0 - edge)
+        y = jnp.log(f) - jnp.log1p(-f) + sinh_t
+        lj = jnp.log(width) + jax.nn.log_sigmoid(y) + jax.nn.log_sigmoid(-y) + log_dy_t
+        return lo + width * jax.nn.sigmoid(y), lj, jnp.ones(y.shape, bool)
+
+    def real_split(ks):
+        # (-inf, k_1], [k_1, k_2], ..., [k_n, inf): each piece with the full rule
+        ks = jnp.sort(jnp.stack(jnp.broadcast_arrays(*ks)).astype(dtype), axis=0)
+        ks_c = jax.lax.stop_gradient(ks)
+        pieces = [from_kink(-1.0, ks[0], ks_c[0])]
+        for i in range(len(ks) - 1):
+            pieces.append(between_kinks(ks[i], ks[i + 1], ks_c[i], ks_c[i + 1]))
+        pieces.append(from_kink(1.0, ks[-1], ks_c[-1]))
+        x, lj, ok = (jnp.concatenate(jnp.broadcast_arrays(*v), axis=0) for v in zip(*pieces))
+        return x, lj, ok, m
+
+    # kinks split a real line known at trace time (a support decided per element keeps
+    # one piece, so that every kind has the same nodes)
+    kinks = _kinks(p) + _kinks(q) if set(kinds) == {"real"} else ()
     maps = {
-        "real": real,
+        "real": (lambda: real_split(kinks)) if kinks else real,
         "lower": lambda: half(1.0, lo_s, lo_c),
         "upper": lambda: half(-1.0, hi_s, hi_c),
-        "interval": interval,
+        "interval": lambda: interval(lo_s, hi_s, lo_c, hi_c),
     }
     parts = {k: maps[k]() for k in kinds}
     if len(parts) == 1:
