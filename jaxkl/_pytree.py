@@ -2,14 +2,20 @@
 
 A subclass of :class:`Pytree` declares annotated fields in a fixed order; each becomes a
 leaf unless declared with :func:`static_field`, which makes it hashable aux data.
-``__init_subclass__`` turns every subclass into a frozen dataclass (``init=False``,
-``eq=False``, ``repr=False``) and registers it with JAX. Unflattening never calls
+``__init_subclass__`` turns every subclass into a frozen dataclass (by default
+``init=False``, ``eq=False``, ``repr=False``; a class keyword such as ``init=True`` changes
+an option for the class and its subclasses) and registers it with JAX. Unflattening never calls
 ``__init__``: JAX unflattens with tracers, ``ShapedArray`` s, ``object()`` sentinels and
 ``None``, so the instance is built with ``object.__new__`` and its fields are set directly
 (as equinox and numpyro do).
 
 A class that is only a base (``Distribution``, ``Transform``) passes ``base=True`` and is
-neither a dataclass nor a pytree itself; its subclasses are.
+neither a dataclass nor a pytree itself; its subclasses are. The metric states
+(``jaxkl.metrics``) pass ``init=True, repr=True``: their fields are all leaves and they are
+built by keyword. Registering through ``register_pytree_with_keys`` (not JAX's
+``register_dataclass``) matters for them: in JAX 0.10 two ``register_dataclass`` treedefs of
+different classes with the same field names compare equal, so a jit cache could return one
+class's compiled function for the other.
 """
 
 from __future__ import annotations
@@ -30,12 +36,17 @@ class Pytree:
 
     _leaf_names: tuple[str, ...] = ()
     _static_names: tuple[str, ...] = ()
+    _dataclass_options: dict[str, bool] = {"init": False, "eq": False, "repr": False}
 
-    def __init_subclass__(cls, *, base: bool = False, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
+    def __init_subclass__(cls, *, base: bool = False, **options: bool) -> None:
+        super().__init_subclass__()
+        unknown = set(options) - set(Pytree._dataclass_options)
+        if unknown:
+            raise TypeError(f"{cls.__name__}: unknown Pytree options {sorted(unknown)}")
+        cls._dataclass_options = {**cls._dataclass_options, **options}
         if base:
             return
-        dataclasses.dataclass(frozen=True, eq=False, init=False, repr=False)(cls)
+        dataclasses.dataclass(frozen=True, **cls._dataclass_options)(cls)
         fields = dataclasses.fields(cls)
         cls._leaf_names = tuple(f.name for f in fields if not f.metadata.get("static"))
         cls._static_names = tuple(f.name for f in fields if f.metadata.get("static"))

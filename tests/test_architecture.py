@@ -246,3 +246,23 @@ def test_import_jaxkl_leaves_flax_and_matplotlib_until_the_metric_is_touched():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.split("\n")[:3] == ["[]", "[]", "True False"], out.stdout
+
+
+def test_one_pytree_base_serves_distributions_transforms_and_metric_states():
+    from jaxkl import metrics
+    from jaxkl._pytree import Pytree
+    from jaxkl.distributions import Distribution
+    from jaxkl.distributions.transforms import Transform
+
+    configured = metrics.KLDivergence.configure(reduction="sum")
+    for cls in (Distribution, Transform, metrics.KLDivergence, configured):
+        assert issubclass(cls, Pytree), cls
+    # the state's options (keyword __init__) are inherited by its configured classes
+    state = configured(
+        **{name: getattr(configured.empty(), name) for name, _ in configured._fields()}
+    )
+    assert type(state) is configured
+    with pytest.raises(TypeError, match="unknown Pytree options.*'order'"):
+
+        class Bad(Pytree, order=True):  # noqa: F841
+            x: int

@@ -6,11 +6,11 @@ torchmetrics' ``KLDivergence`` calls ``_kld_update`` / ``_kld_compute``.
 
 No ``from __future__ import annotations`` here: dataclass field types stay real types.
 
-The state classes are registered with ``register_pytree_with_keys``, not through
-``flax.struct.dataclass``: JAX 0.10's ``register_dataclass`` treedefs of two classes with the
-same field names compare equal (with different hashes), so a ``jit`` cache could hand a
-``reduction="mean"`` state's compiled function, and output class, to a ``"sum"`` state.
-Custom-node treedefs compare their types.
+The state classes are :class:`jaxkl._pytree.Pytree` s (frozen dataclasses built by keyword,
+every field a leaf), not ``flax.struct.dataclass`` es: JAX 0.10's ``register_dataclass``
+treedefs of two classes with the same field names compare equal (with different hashes), so
+a ``jit`` cache could hand a ``reduction="mean"`` state's compiled function, and output
+class, to a ``"sum"`` state. Custom-node treedefs compare their types.
 """
 
 import dataclasses
@@ -23,32 +23,12 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from jaxkl import _checks
+from jaxkl._pytree import Pytree
 from jaxkl.functional import _kl_rows, _reduce
 from jaxkl.metrics import distributed as _dist
 
 __all__ = ["KLDivergence"]
 
-
-def _state_dataclass(cls: type) -> type:
-    """Make ``cls`` a frozen dataclass whose fields are all leaves, registered as a pytree."""
-    cls = dataclasses.dataclass(frozen=True)(cls)
-    names = tuple(f.name for f in dataclasses.fields(cls))
-    keys = tuple(jax.tree_util.GetAttrKey(n) for n in names)
-
-    def flatten(state):
-        return tuple(getattr(state, n) for n in names), None
-
-    def flatten_with_keys(state):
-        return tuple(zip(keys, flatten(state)[0])), None
-
-    def unflatten(_, leaves):
-        state = object.__new__(cls)
-        for name, leaf in zip(names, leaves):
-            object.__setattr__(state, name, leaf)
-        return state
-
-    jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
-    return cls
 
 _INHERIT = object()  # configure(): option not given, keep the class's
 
@@ -59,8 +39,7 @@ _LIVE = {
 }
 
 
-@_state_dataclass
-class KLDivergence:
+class KLDivergence(Pytree, init=True, eq=True, repr=True):
     r"""Running KL divergence between rows of (log-)probabilities, clu-style.
 
     .. math::
@@ -381,7 +360,7 @@ def _configured(root: type, log_prob: bool, reduction: str) -> type:
             "__qualname__": name,
         },
     )
-    return _register_serialization(_state_dataclass(sub))
+    return _register_serialization(sub)
 
 
 def _state_to_dict(state: "KLDivergence") -> dict:
