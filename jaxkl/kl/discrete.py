@@ -35,7 +35,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import gammaln
+from jax.scipy.special import betainc, gammainc, gammaln
 
 from jaxkl._numerics import (
     exp_sinh_integral,
@@ -603,6 +603,105 @@ def _as_categorical(d: Multinomial) -> Categorical:
 # --------------------------------------------------------------------------- negative binomial
 
 
+#: terms of the count series: float32 / float64 (a batch whose proven bound is too large for
+#: its dtype falls back to the Malmsten integral)
+_SERIES_TERMS = {"float32": 256, "float64": 512}
+#: a series is used where its proven bound on what it leaves out is within this many ulps
+_SERIES_ULPS = 4.0
+
+
+def _count_grid(n: int, like: jax.Array) -> jax.Array:
+    """``k = 0, ..., n - 1`` on a leading axis, broadcastable against ``like``."""
+    return jnp.arange(n, dtype=like.dtype).reshape((n,) + (1,) * like.ndim)
+
+
+def _sums_below(terms: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(Σ_{j<k} terms_j for each k, Σ_j terms_j)`` along the leading axis."""
+    inclusive = jnp.cumsum(terms, axis=0)
+    below = jnp.concatenate([jnp.zeros_like(terms[:1]), inclusive[:-1]], axis=0)
+    return below, inclusive[-1]
+
+
+def _series_or_integral(total, bound, integral):
+    """The series where its bound is within a few ulps of it, ``integral()`` elsewhere.
+
+    Under jit with one predicate for the batch, only the series is evaluated when every
+    element passes (``lax.cond``); under vmap both are, and selected elementwise.
+    """
+    eps = float(jnp.finfo(total.dtype).eps)
+    ok = jax.lax.stop_gradient(bound <= _SERIES_ULPS * eps * jnp.abs(total))
+    return jax.lax.cond(jnp.all(ok), lambda: total, lambda: jnp.where(ok, total, integral()))
+
+
+def _nb_gap_series(r1, r2, lp1, lq1):
+    r"""The NB KL's log-gamma Bregman gap as a summed series, and a proven bound on its error.
+
+    With ``δ = r_2 - r_1``, ``B(x) = lgamma(x + δ) - lgamma(x) - δ ψ(x)`` decreases in ``x``
+    with steps ``B(x) - B(x + 1) = φ(δ/x)``, ``φ(u) = u - log1p(u) ≥ 0``, so
+
+    .. math::
+        B(r_1) - E\,B(K + r_1) = \sum_k f(k)\,Φ(k),\qquad Φ(k) = \sum_{j<k} φ\big(δ/(j + r_1)\big),
+
+    every term non-negative (``f`` the NB(r1, p1) pmf, from a running sum of
+    ``log1p((r1 - 1)/i)``). Summed over ``k < n``, what is left out is
+    ``Σ_{k≥n} f(k) Φ(k) ≤ P(K ≥ n) Φ(n) + Σ_{j≥n} P(K > j) φ_j``; ``φ_j`` decreases, so the
+    last sum is at most ``φ_n E[(K - n)^+] ≤ φ_n E[K 1{K > n}] = φ_n μ P(K' ≥ n)`` with
+    ``K' ~ NB(r1 + 1, p1)`` (size biasing: ``k f(k) = μ f'(k - 1)``). Both tail masses are
+    at most ``P(K' ≥ n) = I_{p_1}(n, r_1 + 1)`` (regularized incomplete beta), so
+
+    .. math::
+        0 ≤ \text{gap} - \text{series} ≤ I_{p_1}(n, r_1 + 1)\,(Φ(n) + μ φ_n).
+
+    Returns ``(series, bound)``; ``lp1, lq1 = log p1, log(1 - p1)``.
+    """
+    r1, r2, lp1, lq1 = jnp.broadcast_arrays(r1, r2, lp1, lq1)
+    n = _SERIES_TERMS[str(r1.dtype)]
+    k = _count_grid(n, r1)
+    step = jnp.where(k > 0, jnp.log1p((r1 - 1.0) / jnp.maximum(k, 1.0)), 0.0)
+    f = jnp.exp(r1 * lq1 + jnp.where(k > 0, k * lp1, 0.0) + jnp.cumsum(step, axis=0))
+    big_phi, big_phi_n = _sums_below(x_minus_log1p((r2 - r1) / (k + r1)))
+    series = jnp.sum(f * big_phi, axis=0)
+    sg = jax.lax.stop_gradient
+    r1s, r2s = sg(r1), sg(r2)
+    mean = r1s * jnp.exp(sg(lp1 - lq1))
+    tail = betainc(jnp.asarray(n, r1.dtype), r1s + 1.0, jnp.exp(sg(lp1)))
+    phi_n = x_minus_log1p((r2s - r1s) / (n + r1s))
+    return series, tail * (sg(big_phi_n) + mean * phi_n)
+
+
+def _poisson_lgamma_series(lam, r):
+    r"""``E[lgamma(K + r)] - lgamma(r)``, K ~ Poisson(lam), as a series with a proven bound.
+
+    ``lgamma(k + r) - lgamma(r) = G(k) = Σ_{j<k} log(j + r)``, so the expectation is
+    ``Σ_k f(k) G(k)`` (``f`` from a running sum of ``log(lam / i)``). Left out past
+    ``k < n``: ``P(K ≥ n) Σ_{j<n} |log(j + r)| + Σ_{j≥n} P(K > j) log(j + r)``, and with
+    ``log(K - 1 + r) ≤ log(n + r) + (K - n)/(n + r)`` and the Poisson moments
+    ``E[K 1{K>n}] = lam P(K ≥ n)``, ``E[K(K - 1) 1{K>n}] = lam^2 P(K ≥ n - 1)``:
+
+    .. math::
+        |\text{error}| ≤ P(K ≥ n - 1)\,\Big(\sum_{j<n} |\log(j + r)| + λ \log(n + r)
+        + \frac{λ^2 + λ}{n + r}\Big),
+
+    ``P(K ≥ m) = P(m, λ)`` the regularized lower incomplete gamma. Returns
+    ``(series, bound)``.
+    """
+    lam, r = jnp.broadcast_arrays(lam, r)
+    n = _SERIES_TERMS[str(lam.dtype)]
+    k = _count_grid(n, lam)
+    safe = jnp.where(lam > 0, lam, 1.0)
+    step = jnp.where(k > 0, jnp.log(safe) - jnp.log(jnp.maximum(k, 1.0)), 0.0)
+    f = jnp.where(lam > 0, jnp.exp(jnp.cumsum(step, axis=0) - lam), (k == 0).astype(lam.dtype))
+    g = jnp.log(k + r)
+    series = jnp.sum(f * _sums_below(g)[0], axis=0)
+    sg = jax.lax.stop_gradient
+    lams, rs = sg(lam), sg(r)
+    tail = gammainc(jnp.asarray(n - 1, lam.dtype), lams)
+    bound = tail * (
+        jnp.sum(jnp.abs(sg(g)), axis=0) + lams * jnp.log(n + rs) + (lams * lams + lams) / (n + rs)
+    )
+    return series, bound
+
+
 def _nb_log_center(mean, count):
     """Where the Malmsten integrands change: ``t ~ 1/mean`` and ``t ~ 1/count``."""
     lo = -jnp.log(jnp.maximum(mean, 1e-3))
@@ -610,7 +709,7 @@ def _nb_log_center(mean, count):
     return 0.5 * (lo + hi), jnp.maximum(1.5, 0.5 * jnp.abs(lo - hi))
 
 
-def _nb_lgamma_bregman_gap(r1, r2, p1, lq1, mean):
+def _nb_gap_integral(r1, r2, p1, lq1, mean):
     r"""``B(r1, -δ) - E[B(K + r1, -δ)]`` (``δ = r2 - r1``, K ~ NB(r1, p1)), a non-negative term.
 
     ``B(x, -δ) = lgamma(x + δ) - lgamma(x) - δ ψ(x)`` is the log-gamma Bregman remainder;
@@ -659,13 +758,16 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
     two non-negative terms (accurate where ``p_1 ~ p_2``); for unequal counts the
     log-gamma terms and ``(r_1 - r_2) log(1 - p_2)`` are regrouped as
     ``(r_2 - r_1) log((1 - p_1)/(1 - p_2))`` plus the non-negative Bregman integral of
-    :func:`_nb_lgamma_bregman_gap` (their ``O(r_2 - r_1)`` parts cancel analytically, so
-    float32 keeps its relative accuracy as the counts approach each other), one fixed-node
-    integral (257 nodes) whatever the size of the counts: no series to truncate. ``+inf``
+    :func:`_nb_gap_series` (their ``O(r_2 - r_1)`` parts cancel analytically, so float32
+    keeps its relative accuracy as the counts approach each other): a series of non-negative
+    terms over ``k < n`` (256 in float32, 512 in float64) with a proven bound on the rest,
+    used where that bound is within 4 ulps of the sum; where it is not (means or spreads too
+    large for ``n`` terms), Malmsten's integral of :func:`_nb_gap_integral` (257 nodes,
+    whatever the size of the counts). Equal counts are the closed form alone. ``+inf``
     where ``p_2 = 0 < p_1`` (q is a point mass at 0).
 
     References: Malmsten's integral for ``log Gamma`` (e.g. Whittaker & Watson, 12.3);
-    the negative binomial generating function.
+    the negative binomial generating function; its size-biased law for the tail bound.
     """
     r1, r2 = p.total_count, q.total_count
     pp, _, lp1, lq1 = p._parts()
@@ -690,7 +792,8 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
         dlq = jnp.log1p(jax.nn.sigmoid(p._logits) * jnp.expm1(q._logits - p._logits))
     else:
         dlq = lq1 - jnp.where(point_mass, 0.0, lq2)
-    gap = _nb_lgamma_bregman_gap(r1, r2, pp, lq1, r1 * a)
+    series, bound = _nb_gap_series(r1, r2, lp1, lq1)
+    gap = _series_or_integral(series, bound, lambda: _nb_gap_integral(r1, r2, pp, lq1, r1 * a))
     kl = same + jnp.where(r1 == r2, 0.0, (r2 - r1) * dlq) + gap
     # p a point mass at 0: KL = -log q(0) = -r2 log(1 - p2)
     kl = jnp.where(pp == 0, -r2 * lq2, kl)
@@ -705,8 +808,10 @@ def _kl_poisson_negativebinomial(p: Poisson, q: NegativeBinomial) -> jax.Array:
         D_{KL} = \lambda \log\frac{\lambda}{p} - \lambda - r \log(1 - p)
         - \big(E[\log\Gamma(K + r)] - \log\Gamma(r)\big),
 
-    the last term from Malmsten's integral with the Poisson generating function
-    ``exp(-lambda (1 - s))``:
+    the last term by the series of :func:`_poisson_lgamma_series` (``k < n``, 256 terms in
+    float32, 512 in float64, with a proven bound on the rest) where that bound is within
+    4 ulps of it; elsewhere (rates too large for ``n`` terms) from Malmsten's integral with
+    the Poisson generating function ``exp(-lambda (1 - s))``:
     ``int_0^inf lambda e^{-t} (1 - e^{-(r - 1) t} w(t)) dt / t`` with
     ``w = (1 - e^{-u})/u``, ``u = lambda (1 - e^{-t})`` (``log w = -u/2 + log_sinhc(u/2)``,
     so the integrand is formed without cancellation at small ``t``). ``+inf`` where
@@ -730,8 +835,11 @@ def _kl_poisson_negativebinomial(p: Poisson, q: NegativeBinomial) -> jax.Array:
         far = jnp.exp(-t) - jnp.exp(jnp.where(small, 0.0, v) - t)
         return lam * jnp.where(small, near, far) / t
 
-    c, w = _nb_log_center(lam, jnp.minimum(r, 1.0))
-    lgamma_gap = exp_sinh_integral(fn, c, w)
+    def integral():
+        c, w = _nb_log_center(lam, jnp.minimum(r, 1.0))
+        return exp_sinh_integral(fn, c, w)
+
+    lgamma_gap = _series_or_integral(*_poisson_lgamma_series(lam, r), integral)
     point_mass = qp == 0
     safe_lp = jnp.where(point_mass, 0.0, lp)
     kl = jax.scipy.special.xlogy(lam, lam) - lam * safe_lp - lam - r * lq - lgamma_gap

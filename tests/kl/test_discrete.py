@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import mpmath as mp
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from jaxkl import distributions as jd
 
@@ -268,3 +268,127 @@ def test_binomial_fewer_trials_is_accurate_for_any_counts_in_fixed_time():
     h = 1e-6 * a
     fd = (f(n_p, a + h, n_q, b) - f(n_p, a - h, n_q, b)) / (2 * h)
     np.testing.assert_allclose(g, fd, rtol=1e-5)
+
+
+# --- negative binomial: the count series' proven bounds, and both of its paths ---------------
+
+
+def _mp_nb_gap(r1, r2, p1):
+    """``B(r1) - E B(K + r1)``, ``B(x) = lgamma(x + δ) - lgamma(x) - δ ψ(x)``, by mpmath."""
+    r1, r2, p1 = mp.mpf(r1), mp.mpf(r2), mp.mpf(p1)
+    d = r2 - r1
+
+    def bregman(x):
+        return mp.loggamma(x + d) - mp.loggamma(x) - d * mp.digamma(x)
+
+    def pmf(k):
+        return mp.exp(
+            mp.loggamma(k + r1)
+            - mp.loggamma(k + 1)
+            - mp.loggamma(r1)
+            + k * mp.log(p1)
+            + r1 * mp.log1p(-p1)
+        )
+
+    return bregman(r1) - mp.nsum(lambda k: pmf(k) * bregman(k + r1), [0, mp.inf])
+
+
+def _mp_poisson_lgamma_mean(lam, r):
+    """``E[lgamma(K + r)] - lgamma(r)`` for K ~ Poisson(lam), by mpmath."""
+    lam, r = mp.mpf(lam), mp.mpf(r)
+
+    def term(k):
+        weight = mp.exp(k * mp.log(lam) - lam - mp.loggamma(k + 1))
+        return weight * (mp.loggamma(k + r) - mp.loggamma(r))
+
+    return mp.fsum(term(k) for k in range(int(lam + 60 * mp.sqrt(lam) + 200)))
+
+
+_NB_GAP_ROWS = [
+    (3.0, 5.0, 0.3),
+    (0.5, 7.0, 0.8),
+    (8.0, 0.3, 0.9),
+    (2.0, 4.0, 0.97),
+    (40.0, 39.0, 0.5),
+]
+_POISSON_ROWS = [(5.0, 0.5), (20.0, 8.0), (0.2, 0.3), (60.0, 2.0)]
+
+
+@pytest.mark.x64
+@pytest.mark.parametrize("n", [6, 24, 96])
+def test_count_series_error_is_within_its_proven_bound(monkeypatch, n):
+    """The series leave out no more than their bounds say, against mpmath.
+
+    With few terms (so that the bounds bite): ``0 <= exact - series <= bound`` for the NB
+    gap, ``|exact - series| <= bound`` for the Poisson log-gamma mean.
+    """
+    from jaxkl.kl import discrete
+
+    mp.mp.dps = 30
+    monkeypatch.setitem(discrete._SERIES_TERMS, "float64", n)
+    r1, r2, p1 = (jnp.array([row[i] for row in _NB_GAP_ROWS], jnp.float64) for i in range(3))
+    series, bound = discrete._nb_gap_series(r1, r2, jnp.log(p1), jnp.log1p(-p1))
+    bites = 0
+    for row, s, b in zip(_NB_GAP_ROWS, np.asarray(series), np.asarray(bound)):
+        exact = float(_mp_nb_gap(*row))
+        left_out = exact - s
+        assert -1e-14 * exact <= left_out <= b + 1e-14 * exact, (n, row, s, exact, b)
+        bites += left_out > 1e-10 * exact
+    lam, r = (jnp.array([row[i] for row in _POISSON_ROWS], jnp.float64) for i in range(2))
+    series, bound = discrete._poisson_lgamma_series(lam, r)
+    for row, s, b in zip(_POISSON_ROWS, np.asarray(series), np.asarray(bound)):
+        exact = float(_mp_poisson_lgamma_mean(*row))
+        assert abs(exact - s) <= b + 1e-13 * abs(exact), (n, row, s, exact, b)
+        bites += abs(exact - s) > 1e-10 * abs(exact)
+    if n == 6:
+        assert bites >= 6  # the truncation is real at 6 terms: the bound is what is tested
+
+
+@pytest.mark.x64
+def test_negative_binomial_kls_take_the_series_or_the_integral_and_both_are_exact():
+    """Small means take the series (its bound passes), large ones the Malmsten integral.
+
+    One batch holds both kinds; each KL is within 1e-10 of a float64 summation of the
+    definition (the NB-NB and Poisson-NB rows' reference in tests/kl/pairs_discrete.py), and
+    the nearly equal row (KL 2e-13, where that summation cancels) of mpmath's.
+    """
+    from jaxkl.kl import discrete
+    from tests.kl.pairs_discrete import (
+        _mp_kl_nb_counts,
+        _nb_lp,
+        _nb_mean,
+        _nb_sd,
+        _series_reference,
+    )
+
+    r1 = jnp.array([3.0, 2.0, 0.7, 30.0], jnp.float64)
+    p1 = jnp.array([0.3, 0.995, 0.5, 0.99], jnp.float64)
+    r2 = jnp.array([5.0, 4.0, 0.7 * (1 + 1e-6), 31.0], jnp.float64)
+    p2 = jnp.array([0.4, 0.99, 0.5, 0.99], jnp.float64)
+    _, bound = discrete._nb_gap_series(r1, r2, jnp.log(p1), jnp.log1p(-p1))
+    series, _ = discrete._nb_gap_series(r1, r2, jnp.log(p1), jnp.log1p(-p1))
+    took_series = np.asarray(bound <= discrete._SERIES_ULPS * 2.2e-16 * jnp.abs(series))
+    assert took_series.tolist() == [True, False, True, False]
+    got = jax.jit(jd.kl_divergence)(
+        jd.NegativeBinomial(r1, probs=p1), jd.NegativeBinomial(r2, probs=p2)
+    )
+    reference = _series_reference(_nb_lp, _nb_lp, _nb_mean, _nb_sd)
+    want = reference({"total_count": r1, "probs": p1}, {"total_count": r2, "probs": p2})
+    mp.mp.dps = 40
+    want[2] = _mp_kl_nb_counts(
+        {"total_count": mp.mpf(float(r1[2])), "logits": mp.mpf(0)},
+        {"total_count": mp.mpf(float(r2[2])), "logits": mp.mpf(0)},
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+    lam = jnp.array([5.0, 900.0], jnp.float64)
+    series, bound = discrete._poisson_lgamma_series(lam, jnp.full_like(lam, 3.0))
+    assert (np.asarray(bound) <= 4 * 2.2e-16 * np.abs(series)).tolist() == [True, False]
+    got = jax.jit(jd.kl_divergence)(jd.Poisson(lam), jd.NegativeBinomial(3.0, probs=0.5))
+    want = _series_reference(
+        lambda k, a: k * np.log(a["rate"]) - a["rate"] - special.gammaln(k + 1),
+        _nb_lp,
+        lambda a: a["rate"],
+        lambda a: np.sqrt(a["rate"]),
+    )({"rate": lam}, {"total_count": 3.0, "probs": 0.5})
+    np.testing.assert_allclose(got, want, rtol=1e-10)
