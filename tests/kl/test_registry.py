@@ -141,3 +141,34 @@ def test_registered_pairs_lists_the_registry():
     assert (jd.TransformedDistribution, jd.TransformedDistribution) in pairs
     pairs.clear()  # a copy
     assert (jd.Normal, jd.Normal) in jaxkl.kl.registered_pairs()
+
+
+def test_eager_calls_of_builtin_closed_forms_run_one_compiled_program():
+    """Eager jaxkl closed forms run compiled; user ones, traces and traced checks do not."""
+    import jax
+
+    fn = _registry.lookup(jd.Gamma, jd.Gamma)
+    compiled = _registry._compiled(fn)
+    before = compiled._cache_size()
+    p, q = jd.Gamma(jnp.array([2.0, 3.0]), 1.5), jd.Gamma(1.0, jnp.array([0.5, 2.0]))
+    first = jd.kl_divergence(p, q)
+    second = jd.kl_divergence(jd.Gamma(jnp.array([4.0, 1.0]), 2.0), q)
+    assert compiled._cache_size() == before + 1  # one program, reused for new values
+    np.testing.assert_allclose(first, fn(*_registry.broadcast_pair(p, q)), rtol=1e-6)
+    assert second.shape == (2,)
+    # under a trace the closed form is inlined into the caller's program
+    jaxpr = jax.make_jaxpr(jd.kl_divergence)(p, q)
+    names = [e.params.get("name") for e in jaxpr.jaxpr.eqns if e.primitive.name in ("jit", "pjit")]
+    assert fn.__name__ not in names, names
+    with jaxkl.value_checks():
+        assert not _registry._runs_compiled(fn, p, q)
+
+    calls = []
+
+    @jd.register_kl(Child, jd.Normal)
+    def _user_kl(p, q):
+        calls.append(type(p.loc))
+        return jnp.zeros(p.batch_shape)
+
+    jd.kl_divergence(Child(0.0, 1.0), jd.Normal(0.0, 1.0))
+    assert calls == [type(jnp.zeros(()))]  # a concrete array: run eagerly, not traced
