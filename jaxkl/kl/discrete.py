@@ -622,15 +622,16 @@ def _sums_below(terms: jax.Array) -> tuple[jax.Array, jax.Array]:
     return below, inclusive[-1]
 
 
-def _series_or_integral(total, bound, integral):
-    """The series where its bound is within a few ulps of it, ``integral()`` elsewhere.
+def _series_or_integral(bound, scale, series, integral):
+    """``series()`` when every element's proven bound is within a few ulps of ``scale``.
 
-    Under jit with one predicate for the batch, only the series is evaluated when every
-    element passes (``lax.cond``); under vmap both are, and selected elementwise.
+    Otherwise ``integral()`` for the whole batch: under jit only one of them runs
+    (``lax.cond``, its predicate from the cheap bounds alone); under vmap both run and the
+    batch's elements are selected one by one.
     """
-    eps = float(jnp.finfo(total.dtype).eps)
-    ok = jax.lax.stop_gradient(bound <= _SERIES_ULPS * eps * jnp.abs(total))
-    return jax.lax.cond(jnp.all(ok), lambda: total, lambda: jnp.where(ok, total, integral()))
+    eps = float(jnp.finfo(scale.dtype).eps)
+    ok = jax.lax.stop_gradient(bound <= _SERIES_ULPS * eps * scale)
+    return jax.lax.cond(jnp.all(ok), series, integral)
 
 
 def _nb_gap_series(r1, r2, lp1, lq1):
@@ -661,16 +662,28 @@ def _nb_gap_series(r1, r2, lp1, lq1):
     k = _count_grid(n, r1)
     step = jnp.where(k > 0, jnp.log1p((r1 - 1.0) / jnp.maximum(k, 1.0)), 0.0)
     f = jnp.exp(r1 * lq1 + jnp.where(k > 0, k * lp1, 0.0) + jnp.cumsum(step, axis=0))
-    big_phi, big_phi_n = _sums_below(x_minus_log1p((r2 - r1) / (k + r1)))
-    series = jnp.sum(f * big_phi, axis=0)
+    big_phi, _ = _sums_below(x_minus_log1p((r2 - r1) / (k + r1)))
+    return jnp.sum(f * big_phi, axis=0), _nb_gap_bound(r1, r2, lp1, lq1)[0]
+
+
+def _nb_gap_bound(r1, r2, lp1, lq1):
+    """``(bound, scale)``: :func:`_nb_gap_series`' bound, and a lower bound of the gap.
+
+    The gap is at least ``P(K ≥ 1) φ(δ/r_1)`` (every ``Φ(k ≥ 1) ≥ φ_0``). One pass over the
+    ``n`` terms (``Φ(n)``), no running sums.
+    """
     sg = jax.lax.stop_gradient
-    r1s, r2s = sg(r1), sg(r2)
-    mean = r1s * jnp.exp(sg(lp1 - lq1))
-    rr, lp1s, lq1s = r1s + 1.0, sg(lp1), sg(lq1)
-    log_t = n * lp1s + rr * lq1s + n * jnp.log1p(rr / n) + rr * jnp.log1p(n / rr)
-    tail = jnp.where(n * jnp.exp(lq1s) > rr * jnp.exp(lp1s), jnp.exp(log_t), 1.0)
-    phi_n = x_minus_log1p((r2s - r1s) / (n + r1s))
-    return series, tail * (sg(big_phi_n) + mean * phi_n)
+    r1, r2, lp1, lq1 = (sg(x) for x in jnp.broadcast_arrays(r1, r2, lp1, lq1))
+    n = _SERIES_TERMS[str(r1.dtype)]
+    k = _count_grid(n, r1)
+    delta = r2 - r1
+    big_phi_n = jnp.sum(x_minus_log1p(delta / (k + r1)), axis=0)
+    mean = r1 * jnp.exp(lp1 - lq1)
+    rr = r1 + 1.0
+    log_t = n * lp1 + rr * lq1 + n * jnp.log1p(rr / n) + rr * jnp.log1p(n / rr)
+    tail = jnp.where(n * jnp.exp(lq1) > rr * jnp.exp(lp1), jnp.exp(log_t), 1.0)
+    bound = tail * (big_phi_n + mean * x_minus_log1p(delta / (n + r1)))
+    return bound, -jnp.expm1(r1 * lq1) * x_minus_log1p(delta / r1)
 
 
 def _poisson_lgamma_series(lam, r):
@@ -695,19 +708,29 @@ def _poisson_lgamma_series(lam, r):
     safe = jnp.where(lam > 0, lam, 1.0)
     step = jnp.where(k > 0, jnp.log(safe) - jnp.log(jnp.maximum(k, 1.0)), 0.0)
     f = jnp.where(lam > 0, jnp.exp(jnp.cumsum(step, axis=0) - lam), (k == 0).astype(lam.dtype))
-    g = jnp.log(k + r)
-    series = jnp.sum(f * _sums_below(g)[0], axis=0)
+    series = jnp.sum(f * _sums_below(jnp.log(k + r))[0], axis=0)
+    return series, _poisson_lgamma_bound(lam, r)[0]
+
+
+def _poisson_lgamma_bound(lam, r):
+    """``(bound, scale)``: :func:`_poisson_lgamma_series`' bound, and the size of its sum.
+
+    ``scale = P(K ≥ 1) log1p(r)``, the first term's size (tolerance only). One pass over
+    the ``n`` terms, no running sums.
+    """
     sg = jax.lax.stop_gradient
-    lams, rs = sg(lam), sg(r)
+    lam, r = (sg(x) for x in jnp.broadcast_arrays(lam, r))
+    n = _SERIES_TERMS[str(lam.dtype)]
+    k = _count_grid(n, lam)
     m = n - 1.0
-    tail = jnp.where(
-        lams < m, jnp.exp(m - lams - m * jnp.log(m / jnp.where(lams > 0, lams, 1.0))), 1.0
-    )
-    tail = jnp.where(lams > 0, tail, 0.0)
+    tail = jnp.where(lam < m, jnp.exp(m - lam - m * jnp.log(m / jnp.where(lam > 0, lam, 1.0))), 1.0)
+    tail = jnp.where(lam > 0, tail, 0.0)
     bound = tail * (
-        jnp.sum(jnp.abs(sg(g)), axis=0) + lams * jnp.log(n + rs) + (lams * lams + lams) / (n + rs)
+        jnp.sum(jnp.abs(jnp.log(k + r)), axis=0)
+        + lam * jnp.log(n + r)
+        + (lam * lam + lam) / (n + r)
     )
-    return series, bound
+    return bound, -jnp.expm1(-lam) * jnp.log1p(r)
 
 
 def _nb_log_center(mean, count):
@@ -769,10 +792,11 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
     :func:`_nb_gap_series` (their ``O(r_2 - r_1)`` parts cancel analytically, so float32
     keeps its relative accuracy as the counts approach each other): a series of non-negative
     terms over ``k < n`` (64 in float32, 128 in float64) with a proven bound on the rest,
-    used where that bound is within 4 ulps of the sum; where it is not (means or spreads too
-    large for ``n`` terms), Malmsten's integral of :func:`_nb_gap_integral` (257 nodes,
-    whatever the size of the counts). Equal counts are the closed form alone. ``+inf``
-    where ``p_2 = 0 < p_1`` (q is a point mass at 0).
+    used when that bound is within 4 ulps of the gap for every element of the batch; else
+    (means or spreads too large for ``n`` terms) Malmsten's integral of
+    :func:`_nb_gap_integral` for the batch (257 nodes, whatever the size of the counts).
+    Equal counts are the closed form alone. ``+inf`` where ``p_2 = 0 < p_1`` (q is a point
+    mass at 0).
 
     References: Malmsten's integral for ``log Gamma`` (e.g. Whittaker & Watson, 12.3);
     the negative binomial generating function; its size-biased law for the tail bound.
@@ -800,8 +824,11 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
         dlq = jnp.log1p(jax.nn.sigmoid(p._logits) * jnp.expm1(q._logits - p._logits))
     else:
         dlq = lq1 - jnp.where(point_mass, 0.0, lq2)
-    series, bound = _nb_gap_series(r1, r2, lp1, lq1)
-    gap = _series_or_integral(series, bound, lambda: _nb_gap_integral(r1, r2, pp, lq1, r1 * a))
+    gap = _series_or_integral(
+        *_nb_gap_bound(r1, r2, lp1, lq1),
+        lambda: _nb_gap_series(r1, r2, lp1, lq1)[0],
+        lambda: _nb_gap_integral(r1, r2, pp, lq1, r1 * a),
+    )
     kl = same + jnp.where(r1 == r2, 0.0, (r2 - r1) * dlq) + gap
     # p a point mass at 0: KL = -log q(0) = -r2 log(1 - p2)
     kl = jnp.where(pp == 0, -r2 * lq2, kl)
@@ -817,8 +844,9 @@ def _kl_poisson_negativebinomial(p: Poisson, q: NegativeBinomial) -> jax.Array:
         - \big(E[\log\Gamma(K + r)] - \log\Gamma(r)\big),
 
     the last term by the series of :func:`_poisson_lgamma_series` (``k < n``, 64 terms in
-    float32, 128 in float64, with a proven bound on the rest) where that bound is within
-    4 ulps of it; elsewhere (rates too large for ``n`` terms) from Malmsten's integral with
+    float32, 128 in float64, with a proven bound on the rest) when that bound is within
+    4 ulps for every element of the batch; else (rates too large for ``n`` terms) from
+    Malmsten's integral with
     the Poisson generating function ``exp(-lambda (1 - s))``:
     ``int_0^inf lambda e^{-t} (1 - e^{-(r - 1) t} w(t)) dt / t`` with
     ``w = (1 - e^{-u})/u``, ``u = lambda (1 - e^{-t})`` (``log w = -u/2 + log_sinhc(u/2)``,
@@ -847,7 +875,9 @@ def _kl_poisson_negativebinomial(p: Poisson, q: NegativeBinomial) -> jax.Array:
         c, w = _nb_log_center(lam, jnp.minimum(r, 1.0))
         return exp_sinh_integral(fn, c, w)
 
-    lgamma_gap = _series_or_integral(*_poisson_lgamma_series(lam, r), integral)
+    lgamma_gap = _series_or_integral(
+        *_poisson_lgamma_bound(lam, r), lambda: _poisson_lgamma_series(lam, r)[0], integral
+    )
     point_mass = qp == 0
     safe_lp = jnp.where(point_mass, 0.0, lp)
     kl = jax.scipy.special.xlogy(lam, lam) - lam * safe_lp - lam - r * lq - lgamma_gap

@@ -346,11 +346,12 @@ def test_count_series_error_is_within_its_proven_bound(monkeypatch, n):
 
 @pytest.mark.x64
 def test_negative_binomial_kls_take_the_series_or_the_integral_and_both_are_exact():
-    """Small means take the series (its bound passes), large ones the Malmsten integral.
+    """Batches of small means take the series (every bound passes), others the integral.
 
-    One batch holds both kinds; each KL is within 1e-10 of a float64 summation of the
-    definition (the NB-NB and Poisson-NB rows' reference in tests/kl/pairs_discrete.py), and
-    the nearly equal row (KL 2e-13, where that summation cancels) of mpmath's.
+    Each KL is within 1e-10 of a float64 summation of the definition (the NB-NB and
+    Poisson-NB rows' reference in tests/kl/pairs_discrete.py), and the nearly equal row
+    (KL 2e-13, where that summation cancels) of mpmath's: for the series-only half of the
+    batch and for the whole batch (the integral).
     """
     from jaxkl.kl import discrete
     from tests.kl.pairs_discrete import (
@@ -365,13 +366,9 @@ def test_negative_binomial_kls_take_the_series_or_the_integral_and_both_are_exac
     p1 = jnp.array([0.3, 0.995, 0.5, 0.99], jnp.float64)
     r2 = jnp.array([5.0, 4.0, 0.7 * (1 + 1e-6), 31.0], jnp.float64)
     p2 = jnp.array([0.4, 0.99, 0.5, 0.99], jnp.float64)
-    _, bound = discrete._nb_gap_series(r1, r2, jnp.log(p1), jnp.log1p(-p1))
-    series, _ = discrete._nb_gap_series(r1, r2, jnp.log(p1), jnp.log1p(-p1))
-    took_series = np.asarray(bound <= discrete._SERIES_ULPS * 2.2e-16 * jnp.abs(series))
+    bound, scale = discrete._nb_gap_bound(r1, r2, jnp.log(p1), jnp.log1p(-p1))
+    took_series = np.asarray(bound <= discrete._SERIES_ULPS * 2.2e-16 * scale)
     assert took_series.tolist() == [True, False, True, False]
-    got = jax.jit(jd.kl_divergence)(
-        jd.NegativeBinomial(r1, probs=p1), jd.NegativeBinomial(r2, probs=p2)
-    )
     reference = _series_reference(_nb_lp, _nb_lp, _nb_mean, _nb_sd)
     want = reference({"total_count": r1, "probs": p1}, {"total_count": r2, "probs": p2})
     mp.mp.dps = 40
@@ -379,16 +376,26 @@ def test_negative_binomial_kls_take_the_series_or_the_integral_and_both_are_exac
         {"total_count": mp.mpf(float(r1[2])), "logits": mp.mpf(0)},
         {"total_count": mp.mpf(float(r2[2])), "logits": mp.mpf(0)},
     )
-    np.testing.assert_allclose(got, want, rtol=1e-10)
+    kl = jax.jit(
+        lambda a, b, c, d: jd.kl_divergence(
+            jd.NegativeBinomial(a, probs=b), jd.NegativeBinomial(c, probs=d)
+        )
+    )
+    np.testing.assert_allclose(kl(r1, p1, r2, p2), want, rtol=1e-10)
+    small = np.array([0, 2])
+    np.testing.assert_allclose(
+        kl(r1[small], p1[small], r2[small], p2[small]), want[small], rtol=1e-10
+    )
 
     lam = jnp.array([5.0, 900.0], jnp.float64)
-    series, bound = discrete._poisson_lgamma_series(lam, jnp.full_like(lam, 3.0))
-    assert (np.asarray(bound) <= 4 * 2.2e-16 * np.abs(series)).tolist() == [True, False]
-    got = jax.jit(jd.kl_divergence)(jd.Poisson(lam), jd.NegativeBinomial(3.0, probs=0.5))
+    bound, scale = discrete._poisson_lgamma_bound(lam, jnp.full_like(lam, 3.0))
+    assert (np.asarray(bound) <= 4 * 2.2e-16 * np.asarray(scale)).tolist() == [True, False]
     want = _series_reference(
         lambda k, a: k * np.log(a["rate"]) - a["rate"] - special.gammaln(k + 1),
         _nb_lp,
         lambda a: a["rate"],
         lambda a: np.sqrt(a["rate"]),
     )({"rate": lam}, {"total_count": 3.0, "probs": 0.5})
-    np.testing.assert_allclose(got, want, rtol=1e-10)
+    kl = jax.jit(lambda a: jd.kl_divergence(jd.Poisson(a), jd.NegativeBinomial(3.0, probs=0.5)))
+    np.testing.assert_allclose(kl(lam), want, rtol=1e-10)
+    np.testing.assert_allclose(kl(lam[:1]), want[:1], rtol=1e-10)
