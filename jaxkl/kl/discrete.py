@@ -603,8 +603,8 @@ def _as_categorical(d: Multinomial) -> Categorical:
 # --------------------------------------------------------------------------- negative binomial
 
 
-#: terms of the count series: float32 / float64 (an element whose proven bound is too large
-#: for its dtype falls back to the Malmsten integral; more terms cost more than the integral)
+#: terms of the count series: float32 / float64 (a batch in which some element's proven bound
+#: is too large for its dtype takes the Malmsten integral; more terms cost more than it)
 _SERIES_TERMS = {"float32": 64, "float64": 128}
 #: a series is used where its proven bound on what it leaves out is within this many ulps
 _SERIES_ULPS = 4.0
@@ -615,11 +615,10 @@ def _count_grid(n: int, like: jax.Array) -> jax.Array:
     return jnp.arange(n, dtype=like.dtype).reshape((n,) + (1,) * like.ndim)
 
 
-def _sums_below(terms: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(Σ_{j<k} terms_j for each k, Σ_j terms_j)`` along the leading axis."""
-    inclusive = jnp.cumsum(terms, axis=0)
-    below = jnp.concatenate([jnp.zeros_like(terms[:1]), inclusive[:-1]], axis=0)
-    return below, inclusive[-1]
+def _sums_below(terms: jax.Array) -> jax.Array:
+    """``Σ_{j<k} terms_j`` for each ``k`` along the leading axis (0 for ``k = 0``)."""
+    inclusive = jnp.cumsum(terms[:-1], axis=0)
+    return jnp.concatenate([jnp.zeros_like(terms[:1]), inclusive], axis=0)
 
 
 def _series_or_integral(bound, scale, series, integral):
@@ -662,7 +661,7 @@ def _nb_gap_series(r1, r2, lp1, lq1):
     k = _count_grid(n, r1)
     step = jnp.where(k > 0, jnp.log1p((r1 - 1.0) / jnp.maximum(k, 1.0)), 0.0)
     f = jnp.exp(r1 * lq1 + jnp.where(k > 0, k * lp1, 0.0) + jnp.cumsum(step, axis=0))
-    big_phi, _ = _sums_below(x_minus_log1p((r2 - r1) / (k + r1)))
+    big_phi = _sums_below(x_minus_log1p((r2 - r1) / (k + r1)))
     return jnp.sum(f * big_phi, axis=0), _nb_gap_bound(r1, r2, lp1, lq1)[0]
 
 
@@ -708,7 +707,7 @@ def _poisson_lgamma_series(lam, r):
     safe = jnp.where(lam > 0, lam, 1.0)
     step = jnp.where(k > 0, jnp.log(safe) - jnp.log(jnp.maximum(k, 1.0)), 0.0)
     f = jnp.where(lam > 0, jnp.exp(jnp.cumsum(step, axis=0) - lam), (k == 0).astype(lam.dtype))
-    series = jnp.sum(f * _sums_below(jnp.log(k + r))[0], axis=0)
+    series = jnp.sum(f * _sums_below(jnp.log(k + r)), axis=0)
     return series, _poisson_lgamma_bound(lam, r)[0]
 
 
@@ -846,8 +845,7 @@ def _kl_poisson_negativebinomial(p: Poisson, q: NegativeBinomial) -> jax.Array:
     the last term by the series of :func:`_poisson_lgamma_series` (``k < n``, 64 terms in
     float32, 128 in float64, with a proven bound on the rest) when that bound is within
     4 ulps for every element of the batch; else (rates too large for ``n`` terms) from
-    Malmsten's integral with
-    the Poisson generating function ``exp(-lambda (1 - s))``:
+    Malmsten's integral with the Poisson generating function ``exp(-lambda (1 - s))``:
     ``int_0^inf lambda e^{-t} (1 - e^{-(r - 1) t} w(t)) dt / t`` with
     ``w = (1 - e^{-u})/u``, ``u = lambda (1 - e^{-t})`` (``log w = -u/2 + log_sinhc(u/2)``,
     so the integrand is formed without cancellation at small ``t``). ``+inf`` where
