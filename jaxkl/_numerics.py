@@ -715,6 +715,7 @@ def bessel_i_ratio(nu: float, x: jax.Array) -> jax.Array:
     return bessel_i_terms(nu, x).ratio
 
 
+@jax.custom_jvp
 def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     r"""``log I_0(kq) - log I_0(kp) - A_0(kp) (kq - kp)`` (>= 0), accurate when ``kq ~ kp``.
 
@@ -736,7 +737,33 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
     (``c_k > 0``) gives ``(x - log1p_x)/2`` plus the analogous weighted sum. Otherwise ``B`` is not
     small and is formed directly from :func:`bessel_i_terms` (normalised logs below 30, scaled
     logs above).
+
+    Derivatives (a custom JVP: differentiating the 64-term series, Hankel's sum and the
+    direct branch doubled the compile time of a von Mises KL gradient):
+    ``dB/dkq = A_0(kq) - A_0(kp)`` and ``dB/dkp = -A_0'(kp) (kq - kp)``. Near ``kq = kp`` the
+    difference of ratios is formed from the same weights, without cancellation: with
+    ``m = sum_k w_k E_k``, ``E_k = expm1(2k l)`` and ``S = sum_k 2k w_k``,
+    ``kp (1 + x)(1 + m) dB/dkq = sum_k 2k w_k E_k - (x + m + x m) S`` (and its Hankel analogue).
+    ``A_0'`` is the forward-mode derivative of :func:`bessel_i_terms`' ratio.
     """
+    return _log_bessel_i0_bregman(kp, kq)[0]
+
+
+@log_bessel_i0_bregman.defjvp
+def _log_bessel_i0_bregman_jvp(primals, tangents):
+    kp, kq = (jnp.asarray(t) for t in primals)
+    dkp, dkq = tangents
+    out, d_ratio = _log_bessel_i0_bregman(kp, kq)
+
+    kp_b = jnp.broadcast_to(kp, out.shape)
+    _, ratio_prime = jax.jvp(
+        lambda k: bessel_i_terms(0.0, k).ratio, (kp_b,), (jnp.ones_like(kp_b),)
+    )
+    return out, d_ratio * dkq - ratio_prime * (kq - kp) * dkp
+
+
+def _log_bessel_i0_bregman(kp, kq):
+    """``(B, A_0(kq) - A_0(kp))`` of :func:`log_bessel_i0_bregman`, from one set of weights."""
     kp = jnp.asarray(kp)
     kq = jnp.asarray(kq)
     tp = bessel_i_terms(0.0, kp)
@@ -785,7 +812,18 @@ def log_bessel_i0_bregman(kp: jax.Array, kq: jax.Array) -> jax.Array:
         + jnp.sum(wh * (expm1_minus_x(minus_j_l) + j * xml[..., None]), axis=-1)
     )
     out = jnp.where(near, jnp.where(series_side, series, hankel), direct)
-    return jnp.maximum(out, 0.0)
+    # A_0(kq) - A_0(kp): kp (1 + x) times it, from the weights (see the docstring)
+    sk = 2.0 * k * w
+    d_series = (jnp.sum(sk * jnp.expm1(two_k_l), axis=-1) - (xn + m + xn * m) * jnp.sum(sk, -1)) / (
+        1.0 + m
+    )
+    jw = j * wh
+    d_hankel = 0.5 * xn + (
+        jnp.sum(jw, -1) * (xn + mh + xn * mh) - jnp.sum(jw * jnp.expm1(minus_j_l), axis=-1)
+    ) / (1.0 + mh)
+    d_near = jnp.where(series_side, d_series, d_hankel) / (kp_safe * (1.0 + xn))
+    d_far = jnp.where(both_small, tq.ratio - tp.ratio, tp.one_minus_ratio - tq.one_minus_ratio)
+    return jnp.maximum(out, 0.0), jnp.where(near, d_near, d_far)
 
 
 def ratio_minus_one_minus_log_of(num: jax.Array, den: jax.Array) -> jax.Array:

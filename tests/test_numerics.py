@@ -294,6 +294,29 @@ def test_log_bessel_i0_bregman_matches_mpmath_in_float32(kp):
             assert abs(g - float(want)) <= 1e-4 * float(want), (float(x), float(y), g, float(want))
 
 
+def test_log_bessel_i0_bregman_gradients_match_mpmath_in_float32():
+    """The custom JVP: ``dB/dkq = A(kq) - A(kp)``, ``dB/dkp = -A'(kp) (kq - kp)``.
+
+    Near ``kq = kp`` both are ``O(kq - kp)`` differences of ``O(1)`` quantities; every row
+    of the grid (the value test's concentrations and steps) in one compile.
+    """
+    kps = np.array([1e-3, 0.3, 2.0, 7.0, 9.9, 10.0, 11.9, 12.5, 30.0, 1e3, 1e6])
+    eps = np.array([5.0, 0.5, 0.1, 1e-2, 1e-3, 1e-5, -1e-4, -0.05, -0.2, -0.5])
+    a = jnp.asarray(np.repeat(kps, eps.size), jnp.float32)
+    b = jnp.asarray(np.repeat(kps, eps.size) * (1 + np.tile(eps, kps.size)), jnp.float32)
+    grads = jax.jit(jax.grad(lambda x, y: jnp.sum(_nx.log_bessel_i0_bregman(x, y)), (0, 1)))
+    gp, gq = (np.asarray(g, np.float64) for g in grads(a, b))
+    assert np.all(np.isfinite(gp)) and np.all(np.isfinite(gq))
+    with mp.workdps(50):
+        for i, (x, y) in enumerate(zip(np.asarray(a, np.float64), np.asarray(b, np.float64))):
+            x, y = mp.mpf(float(x)), mp.mpf(float(y))
+            ratio = [mp.besseli(1, k) / mp.besseli(0, k) for k in (x, y)]
+            want_q = float(ratio[1] - ratio[0])
+            want_p = float(-(1 - ratio[0] / x - ratio[0] ** 2) * (y - x))
+            assert abs(gq[i] - want_q) <= 3e-4 * abs(want_q), (float(x), float(y), gq[i], want_q)
+            assert abs(gp[i] - want_p) <= 3e-4 * abs(want_p), (float(x), float(y), gp[i], want_p)
+
+
 # -- x_minus_log1p, log1p_minus_x, expm1_minus_x (near-zero cancellations) ----------------------
 _SMALL_AND_LARGE = np.array(
     [
