@@ -39,12 +39,14 @@ def worker(port: int, process_id: int) -> None:
     merged = local.merge_across_processes()
     everything = KLDivergence.from_model_output(p, q)  # what one process fed all rows gets
     np.testing.assert_allclose(merged.compute(), everything.compute(), rtol=1e-6)
-    print(
+    # one write of the whole line: the two workers share the parent's stdout, and print()
+    # writes the text and its newline separately (the other worker's line can land between)
+    sys.stdout.write(
         f"process {jax.process_index()}/{jax.process_count()}: local rows {int(local.num_rows())}, "
         f"local KL {float(local.compute()):.6f}, merged rows {int(merged.num_rows())}, "
-        f"merged KL {float(merged.compute()):.6f}",
-        flush=True,
+        f"merged KL {float(merged.compute()):.6f}\n"
     )
+    sys.stdout.flush()
     jax.distributed.shutdown()
 
 
