@@ -755,10 +755,7 @@ def _log_bessel_i0_bregman_jvp(primals, tangents):
     dkp, dkq = tangents
     out, d_ratio = _log_bessel_i0_bregman(kp, kq)
 
-    kp_b = jnp.broadcast_to(kp, out.shape)
-    _, ratio_prime = jax.jvp(
-        lambda k: bessel_i_terms(0.0, k).ratio, (kp_b,), (jnp.ones_like(kp_b),)
-    )
+    _, ratio_prime = jax.jvp(lambda k: bessel_i_terms(0.0, k).ratio, (kp,), (jnp.ones_like(kp),))
     return out, d_ratio * dkq - ratio_prime * (kq - kp) * dkp
 
 
@@ -794,7 +791,8 @@ def _log_bessel_i0_bregman(kp, kq):
     w = jnp.concatenate(terms, axis=-1)
     w = w / jnp.sum(w, axis=-1, keepdims=True)
     two_k_l = 2.0 * k * log1p_x[..., None]
-    m = jnp.sum(w * jnp.expm1(two_k_l), axis=-1)
+    e_series = jnp.expm1(two_k_l)
+    m = jnp.sum(w * e_series, axis=-1)
     series = -x_minus_log1p(m) + jnp.sum(
         w * (expm1_minus_x(two_k_l) - 2.0 * k * xml[..., None]), axis=-1
     )
@@ -805,7 +803,8 @@ def _log_bessel_i0_bregman(kp, kq):
     wh = c * (1.0 / kh)[..., None] ** j
     wh = wh / jnp.sum(wh, axis=-1, keepdims=True)
     minus_j_l = -j * log1p_x[..., None]
-    mh = jnp.sum(wh * jnp.expm1(minus_j_l), axis=-1)
+    e_hankel = jnp.expm1(minus_j_l)
+    mh = jnp.sum(wh * e_hankel, axis=-1)
     hankel = (
         0.5 * xml
         - x_minus_log1p(mh)
@@ -814,13 +813,11 @@ def _log_bessel_i0_bregman(kp, kq):
     out = jnp.where(near, jnp.where(series_side, series, hankel), direct)
     # A_0(kq) - A_0(kp): kp (1 + x) times it, from the weights (see the docstring)
     sk = 2.0 * k * w
-    d_series = (jnp.sum(sk * jnp.expm1(two_k_l), axis=-1) - (xn + m + xn * m) * jnp.sum(sk, -1)) / (
-        1.0 + m
-    )
+    d_series = (jnp.sum(sk * e_series, -1) - (xn + m + xn * m) * jnp.sum(sk, -1)) / (1.0 + m)
     jw = j * wh
-    d_hankel = 0.5 * xn + (
-        jnp.sum(jw, -1) * (xn + mh + xn * mh) - jnp.sum(jw * jnp.expm1(minus_j_l), axis=-1)
-    ) / (1.0 + mh)
+    d_hankel = 0.5 * xn + (jnp.sum(jw, -1) * (xn + mh + xn * mh) - jnp.sum(jw * e_hankel, -1)) / (
+        1.0 + mh
+    )
     d_near = jnp.where(series_side, d_series, d_hankel) / (kp_safe * (1.0 + xn))
     d_far = jnp.where(both_small, tq.ratio - tp.ratio, tp.one_minus_ratio - tq.one_minus_ratio)
     return jnp.maximum(out, 0.0), jnp.where(near, d_near, d_far)
