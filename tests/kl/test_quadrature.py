@@ -2,7 +2,8 @@
 
 It reproduces every univariate continuous closed form of the pair table, matches mpmath on
 heavy-tailed pairs without one, and is jittable, vmappable and differentiable. One
-compilation per pair-table row (the function is jitted inside).
+quadrature compilation per pair-table row (the function is jitted inside); the closed
+form comes from the row's program (tests/kl/_programs.py), which test_pairs compiles too.
 """
 
 from __future__ import annotations
@@ -19,14 +20,8 @@ from jaxkl import distributions as jd
 from jaxkl.distributions.transforms import AffineTransform, ExpTransform
 from jaxkl.kl.continuous import INFINITE_PAIRS
 from jaxkl.kl.quadrature import _quadrature_kl, support_bounds
+from tests.kl._programs import JIT_KL, jax_params, row_program
 from tests.kl.pairs import PAIRS
-
-
-def _jax_params(params, dtype):
-    return {
-        k: (jnp.asarray(v, dtype) if np.asarray(v).dtype.kind == "f" else jnp.asarray(v))
-        for k, v in params.items()
-    }
 
 
 def _univariate_continuous(cls) -> bool:
@@ -71,8 +66,11 @@ _SUPPORT_MISMATCH = {f"{p.__name__}-{q.__name__}" for p, q in INFINITE_PAIRS}
 
 def _check_row(row, dtype, rtol):
     pp, qp = row.params(np.random.default_rng(2))
-    p, q = row.make_p(_jax_params(pp, dtype)), row.make_q(_jax_params(qp, dtype))
-    want = np.asarray(jax.jit(jd.kl_divergence)(p, q), np.float64)
+    pj, qj = jax_params(pp, dtype), jax_params(qp, dtype)
+    p, q = row.make_p(pj), row.make_q(qj)
+    # the closed form under jit (in float32 the row's program, compiled once for its tests)
+    want = row_program(row)(pj, qj)[0] if dtype == jnp.float32 else JIT_KL(p, q)
+    want = np.asarray(want, np.float64)
     got = np.asarray(jd.quadrature_kl(p, q), np.float64)
     assert got.shape == want.shape and got.dtype == np.float64
     assert not np.any(np.isnan(got)), got

@@ -1,0 +1,74 @@
+"""The one jitted float32 program of a pair-table row, shared by the row's test modules.
+
+test_pairs (jit, vmap, gradient and Monte Carlo checks) and test_quadrature (its float32
+closed form) evaluate a row's KL at random float32 parameters of one shape. They all read
+:func:`row_program`'s outputs, so a row compiles its float32 KL once, inside its gradient's
+forward pass, instead of once per check; the conftest's xdist scheduler keeps a row's tests
+on one worker, which shares the compile.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxkl import distributions as jd
+from jaxkl.kl._broadcast import broadcast_pair
+
+#: KL of two distributions under jit, for the checks outside the row's program (other
+#: shapes, float64): JAX caches its compiles by the distributions' types, static fields and
+#: shapes, so every call with a row's pair of a given shape after the first is a cache hit
+JIT_KL = jax.jit(jd.kl_divergence)
+
+
+def jax_params(params, dtype):
+    """A row's numpy parameters as JAX arrays: the float ones in ``dtype``."""
+    return {
+        k: (jnp.asarray(v, dtype) if np.asarray(v).dtype.kind == "f" else jnp.asarray(v))
+        for k, v in params.items()
+    }
+
+
+def float32_params(row, seed):
+    """The row's random parameters for ``seed``, as float32 JAX arrays."""
+    pp, qp = row.params(np.random.default_rng(seed))
+    return jax_params(pp, jnp.float32), jax_params(qp, jnp.float32)
+
+
+def grad_split(row, params):
+    """(the parameters gradients are taken with respect to, the others)."""
+    names = row.grad_params
+    wrt = {
+        k: v
+        for k, v in params.items()
+        if jnp.issubdtype(v.dtype, jnp.floating) and (names is None or k in names)
+    }
+    return wrt, {k: v for k, v in params.items() if k not in wrt}
+
+
+@functools.cache
+def row_program(row):
+    """The row's jitted program: (pj, qj) -> (KL, KL of a vmap, gradients).
+
+    The KL is ``kl_divergence`` traced under jit. The vmap runs over a leading axis of
+    length 2 holding the broadcast pair twice. The gradients are those of the sum of the
+    finite KL entries, with respect to the row's ``grad_params`` of p and of q.
+    """
+
+    def program(pj, qj):
+        (gp, fixed_p), (gq, fixed_q) = grad_split(row, pj), grad_split(row, qj)
+
+        def total(gp, gq):
+            value = jd.kl_divergence(row.make_p({**fixed_p, **gp}), row.make_q({**fixed_q, **gq}))
+            return jnp.sum(jnp.where(jnp.isfinite(value), value, 0.0)), value
+
+        (_, value), grads = jax.value_and_grad(total, argnums=(0, 1), has_aux=True)(gp, gq)
+        p, q = broadcast_pair(row.make_p(pj), row.make_q(qj))
+        stacked_p = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), p)
+        stacked_q = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), q)
+        return value, jax.vmap(jd.kl_divergence)(stacked_p, stacked_q), grads
+
+    return jax.jit(program)
