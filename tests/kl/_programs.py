@@ -49,20 +49,38 @@ def grad_split(row, params):
     return wrt, {k: v for k, v in params.items() if k not in wrt}
 
 
+def _is_float(v):
+    return jnp.issubdtype(jnp.result_type(v), jnp.floating)
+
+
+def _frozen(params):
+    """The non-float parameters (counts, dimensions) in a hashable form."""
+    return tuple(
+        (k, np.asarray(v).dtype.str, np.shape(v), tuple(np.asarray(v).ravel().tolist()))
+        for k, v in sorted(params.items())
+        if not _is_float(v)
+    )
+
+
+def _thawed(frozen):
+    return {k: jnp.asarray(np.array(x, dtype).reshape(shape)) for k, dtype, shape, x in frozen}
+
+
 @functools.cache
-def row_program(row):
-    """The row's jitted program: (pj, qj) -> (KL, KL of a vmap, gradients).
+def _program(row, ints_p, ints_q):
+    """The row's jitted program for these non-float parameters.
 
-    The KL is ``kl_divergence`` traced under jit. The vmap runs over a leading axis of
-    length 2 holding the broadcast pair twice. The gradients are those of the sum of the
-    finite KL entries, with respect to the row's ``grad_params`` of p and of q.
+    They are closed over: they are static, as a Multinomial's count or a sphere's
+    dimension must be.
     """
+    fixed_p, fixed_q = _thawed(ints_p), _thawed(ints_q)
 
-    def program(pj, qj):
-        (gp, fixed_p), (gq, fixed_q) = grad_split(row, pj), grad_split(row, qj)
+    def program(fp, fq):
+        pj, qj = {**fixed_p, **fp}, {**fixed_q, **fq}
+        (gp, other_p), (gq, other_q) = grad_split(row, pj), grad_split(row, qj)
 
         def total(gp, gq):
-            value = jd.kl_divergence(row.make_p({**fixed_p, **gp}), row.make_q({**fixed_q, **gq}))
+            value = jd.kl_divergence(row.make_p({**other_p, **gp}), row.make_q({**other_q, **gq}))
             return jnp.sum(jnp.where(jnp.isfinite(value), value, 0.0)), value
 
         (_, value), grads = jax.value_and_grad(total, argnums=(0, 1), has_aux=True)(gp, gq)
@@ -72,3 +90,19 @@ def row_program(row):
         return value, jax.vmap(jd.kl_divergence)(stacked_p, stacked_q), grads
 
     return jax.jit(program)
+
+
+def row_program(row):
+    """The row's compiled program: (pj, qj) -> (KL, KL of a vmap, gradients).
+
+    The KL is ``kl_divergence`` traced under jit. The vmap runs over a leading axis of
+    length 2 holding the broadcast pair twice. The gradients are those of the sum of the
+    finite KL entries, with respect to the row's ``grad_params`` of p and of q. The float
+    parameters are the program's arguments; it is compiled once per row and shape.
+    """
+
+    def run(pj, qj):
+        floats = [{k: v for k, v in d.items() if _is_float(v)} for d in (pj, qj)]
+        return _program(row, _frozen(pj), _frozen(qj))(*floats)
+
+    return run
