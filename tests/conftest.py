@@ -5,12 +5,17 @@
   ``jax.numpy_dtype_promotion("standard")`` where third-party code needs it);
 * PRNG key-reuse checks;
 * float64: tests marked ``x64`` run only in the x64 job (``pytest --x64``), which turns
-  ``jax_enable_x64`` on; every other test runs only in the default job.
+  ``jax_enable_x64`` on; every other test runs only in the default job;
+* one XLA compilation cache per test session, shared by its xdist workers (see
+  ``_compilation_cache``).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 
 import jax
 import numpy as np
@@ -38,9 +43,38 @@ def pytest_addoption(parser):
     parser.addoption("--x64", action="store_true", help="run the float64 (x64-marked) tests")
 
 
+#: the directory of the session's compilation cache; set it to keep a cache between runs
+CACHE_ENV = "JAXKL_TEST_COMPILATION_CACHE"
+
+
+def _compilation_cache(config):
+    """Point JAX's persistent compilation cache at one directory per test session.
+
+    Every program, however small, is cached: the two xdist workers compile many of the
+    same programs (eager primitives, samplers, the same function jitted afresh by several
+    tests), and a program JAX has compiled once, in either worker, is then read back
+    instead of compiled again (tests/distributions: 282 s -> 222 s on this 2-core machine).
+    A hit returns the executable XLA built for the identical program and flags, so nothing
+    tested changes. The controller creates the directory (the workers inherit it through
+    the environment) and removes it at the end, unless ``JAXKL_TEST_COMPILATION_CACHE``
+    named one already.
+    """
+    if CACHE_ENV not in os.environ and not hasattr(config, "workerinput"):
+        os.environ[CACHE_ENV] = config._jaxkl_cache = tempfile.mkdtemp(prefix="jaxkl-xla-")
+    jax.config.update("jax_compilation_cache_dir", os.environ[CACHE_ENV])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 def pytest_configure(config):
     if config.getoption("--x64"):
         jax.config.update("jax_enable_x64", True)
+    _compilation_cache(config)
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_jaxkl_cache", None):
+        shutil.rmtree(config._jaxkl_cache, ignore_errors=True)
+        del os.environ[CACHE_ENV]
 
 
 def pytest_collection_modifyitems(config, items):
