@@ -1455,21 +1455,20 @@ def log_ndtr_interval(a, b):
     The mass of a standard normal on ``[a, b]``: in the upper tail (``a > 0``) through the
     survival function ``Phi(-a) - Phi(-b)``, else through ``Phi(b) - Phi(a)``, each as
     ``log Phi(u) + log1p(-exp(log Phi(v) - log Phi(u)))`` (the larger term first). An
-    infinite end is its own branch (``log Phi(b)``, ``log Phi(-a)`` or 0) whose finite
-    stand-ins elsewhere keep the derivatives NaN-free.
+    infinite end drops the second term (``a = -inf`` takes ``u = b``, ``b = +inf`` takes
+    ``u = -a``), so two ``log_ndtr`` evaluations serve every case; the finite stand-ins of
+    the infinite ends keep the derivatives NaN-free.
     """
     a_inf, b_inf = a == -jnp.inf, b == jnp.inf
     a_s = jnp.where(a_inf, jnp.where(b_inf, 0.0, b) - 1.0, a)
     b_s = jnp.where(b_inf, a_s + 1.0, b)
-    upper = a_s > 0
+    upper = jnp.where(a_inf, False, b_inf | (a_s > 0))
     u = jnp.where(upper, -a_s, b_s)
     v = jnp.where(upper, -b_s, a_s)
     lu, lv = jsp.log_ndtr(u), jsp.log_ndtr(v)
-    both = lu + jnp.log1p(-jnp.exp(lv - lu))
-    left = jsp.log_ndtr(jnp.where(a_inf, b_s, 0.0))  # a = -inf: log Phi(b)
-    right = jsp.log_ndtr(jnp.where(b_inf, -a_s, 0.0))  # b = +inf: log Phi(-a)
-    one_sided = jnp.where(a_inf, left, jnp.where(b_inf, right, both))
-    return jnp.where(a_inf & b_inf, jnp.zeros_like(both), one_sided)
+    # one infinite end: log Phi(b) or log Phi(-a) alone
+    second = jnp.where(a_inf | b_inf, 0.0, jnp.exp(lv - lu))
+    return jnp.where(a_inf & b_inf, jnp.zeros_like(lu), lu + jnp.log1p(-second))
 
 
 class TruncatedNormal(Distribution):
