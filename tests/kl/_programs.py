@@ -38,19 +38,15 @@ def float32_params(row, seed):
     return jax_params(pp, jnp.float32), jax_params(qp, jnp.float32)
 
 
+def _is_float(v):
+    return jnp.issubdtype(jnp.result_type(v), jnp.floating)
+
+
 def grad_split(row, params):
     """(the parameters gradients are taken with respect to, the others)."""
     names = row.grad_params
-    wrt = {
-        k: v
-        for k, v in params.items()
-        if jnp.issubdtype(v.dtype, jnp.floating) and (names is None or k in names)
-    }
+    wrt = {k: v for k, v in params.items() if _is_float(v) and (names is None or k in names)}
     return wrt, {k: v for k, v in params.items() if k not in wrt}
-
-
-def _is_float(v):
-    return jnp.issubdtype(jnp.result_type(v), jnp.floating)
 
 
 def _frozen(params):
