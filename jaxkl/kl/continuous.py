@@ -1401,8 +1401,10 @@ def _truncated_normal_path_kl(alpha, beta, c1, c2):
     ``λ = 1 - 2 t c2`` and mean ``t c1 / λ``; in its standardised ``w``,
     ``c1 z + c2 z^2 = const + A w + B w^2``.
     """
-    shape = jnp.broadcast_shapes(jnp.shape(alpha), jnp.shape(c1))
-    t = jnp.asarray(_TN_PATH_T, c1.dtype).reshape((-1,) + (1,) * len(shape))
+    # the nodes on a trailing axis: XLA:CPU reduces a leading axis with strided reads,
+    # whose time per element grows with the batch (65536 entries: 2.3x, 1M: 14x)
+    alpha, beta, c1, c2 = (jnp.expand_dims(x, -1) for x in (alpha, beta, c1, c2))
+    t = jnp.asarray(_TN_PATH_T, c1.dtype)
     lam = 1.0 - 2.0 * t * c2
     s = jax.lax.rsqrt(lam)
     m = t * c1 / lam
@@ -1412,8 +1414,8 @@ def _truncated_normal_path_kl(alpha, beta, c1, c2):
     big_a = s * (c1 + 2.0 * c2 * m)
     big_b = c2 * s * s
     var_f = big_a * big_a * var_w + 2.0 * big_a * big_b * cov_w + big_b * big_b * var_w2
-    w = jnp.asarray(_TN_PATH_W, c1.dtype).reshape(t.shape)
-    return jnp.sum(w * jnp.maximum(var_f, 0.0), axis=0)
+    w = jnp.asarray(_TN_PATH_W, c1.dtype)
+    return jnp.sum(w * jnp.maximum(var_f, 0.0), axis=-1)
 
 
 def _truncated_normal_kl(p: TruncatedNormal, q_loc, q_scale, log_zq, q_low, q_high):
