@@ -611,14 +611,23 @@ _SERIES_ULPS = 4.0
 
 
 def _count_grid(n: int, like: jax.Array) -> jax.Array:
-    """``k = 0, ..., n - 1`` on a leading axis, broadcastable against ``like``."""
-    return jnp.arange(n, dtype=like.dtype).reshape((n,) + (1,) * like.ndim)
+    """``k = 0, ..., n - 1`` on a trailing axis, broadcastable against ``like[..., None]``.
+
+    The terms of a series run along the last axis: XLA:CPU reduces a leading axis of a
+    ``[terms, batch]`` array with strided reads, whose time per entry grows with the batch.
+    """
+    return jnp.arange(n, dtype=like.dtype)
+
+
+def _per_term(*xs: jax.Array) -> tuple[jax.Array, ...]:
+    """``xs`` with a trailing axis, to broadcast against :func:`_count_grid`."""
+    return tuple(x[..., None] for x in xs)
 
 
 def _sums_below(terms: jax.Array) -> jax.Array:
-    """``Σ_{j<k} terms_j`` for each ``k`` along the leading axis (0 for ``k = 0``)."""
-    inclusive = jnp.cumsum(terms[:-1], axis=0)
-    return jnp.concatenate([jnp.zeros_like(terms[:1]), inclusive], axis=0)
+    """``Σ_{j<k} terms_j`` for each ``k`` along the last axis (0 for ``k = 0``)."""
+    inclusive = jnp.cumsum(terms[..., :-1], axis=-1)
+    return jnp.concatenate([jnp.zeros_like(terms[..., :1]), inclusive], axis=-1)
 
 
 def _series_or_integral(bound, scale, series, integral):
@@ -659,10 +668,11 @@ def _nb_gap_series(r1, r2, lp1, lq1):
     r1, r2, lp1, lq1 = jnp.broadcast_arrays(r1, r2, lp1, lq1)
     n = _SERIES_TERMS[str(r1.dtype)]
     k = _count_grid(n, r1)
-    step = jnp.where(k > 0, jnp.log1p((r1 - 1.0) / jnp.maximum(k, 1.0)), 0.0)
-    f = jnp.exp(r1 * lq1 + jnp.where(k > 0, k * lp1, 0.0) + jnp.cumsum(step, axis=0))
-    big_phi = _sums_below(x_minus_log1p((r2 - r1) / (k + r1)))
-    return jnp.sum(f * big_phi, axis=0), _nb_gap_bound(r1, r2, lp1, lq1)[0]
+    r1k, r2k, lp1k, lq1k = _per_term(r1, r2, lp1, lq1)
+    step = jnp.where(k > 0, jnp.log1p((r1k - 1.0) / jnp.maximum(k, 1.0)), 0.0)
+    f = jnp.exp(r1k * lq1k + jnp.where(k > 0, k * lp1k, 0.0) + jnp.cumsum(step, axis=-1))
+    big_phi = _sums_below(x_minus_log1p((r2k - r1k) / (k + r1k)))
+    return jnp.sum(f * big_phi, axis=-1), _nb_gap_bound(r1, r2, lp1, lq1)[0]
 
 
 def _nb_gap_bound(r1, r2, lp1, lq1):
@@ -676,7 +686,8 @@ def _nb_gap_bound(r1, r2, lp1, lq1):
     n = _SERIES_TERMS[str(r1.dtype)]
     k = _count_grid(n, r1)
     delta = r2 - r1
-    big_phi_n = jnp.sum(x_minus_log1p(delta / (k + r1)), axis=0)
+    delta_k, r1k = _per_term(delta, r1)
+    big_phi_n = jnp.sum(x_minus_log1p(delta_k / (k + r1k)), axis=-1)
     mean = r1 * jnp.exp(lp1 - lq1)
     rr = r1 + 1.0
     log_t = n * lp1 + rr * lq1 + n * jnp.log1p(rr / n) + rr * jnp.log1p(n / rr)
@@ -704,10 +715,11 @@ def _poisson_lgamma_series(lam, r):
     lam, r = jnp.broadcast_arrays(lam, r)
     n = _SERIES_TERMS[str(lam.dtype)]
     k = _count_grid(n, lam)
-    safe = jnp.where(lam > 0, lam, 1.0)
+    lam_k, r_k = _per_term(lam, r)
+    safe = jnp.where(lam_k > 0, lam_k, 1.0)
     step = jnp.where(k > 0, jnp.log(safe) - jnp.log(jnp.maximum(k, 1.0)), 0.0)
-    f = jnp.where(lam > 0, jnp.exp(jnp.cumsum(step, axis=0) - lam), (k == 0).astype(lam.dtype))
-    series = jnp.sum(f * _sums_below(jnp.log(k + r)), axis=0)
+    f = jnp.where(lam_k > 0, jnp.exp(jnp.cumsum(step, axis=-1) - lam_k), (k == 0).astype(lam.dtype))
+    series = jnp.sum(f * _sums_below(jnp.log(k + r_k)), axis=-1)
     return series, _poisson_lgamma_bound(lam, r)[0]
 
 
@@ -725,7 +737,7 @@ def _poisson_lgamma_bound(lam, r):
     tail = jnp.where(lam < m, jnp.exp(m - lam - m * jnp.log(m / jnp.where(lam > 0, lam, 1.0))), 1.0)
     tail = jnp.where(lam > 0, tail, 0.0)
     bound = tail * (
-        jnp.sum(jnp.abs(jnp.log(k + r)), axis=0)
+        jnp.sum(jnp.abs(jnp.log(k + r[..., None])), axis=-1)
         + lam * jnp.log(n + r)
         + (lam * lam + lam) / (n + r)
     )
