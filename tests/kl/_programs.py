@@ -2,9 +2,9 @@
 
 test_pairs (jit, vmap, gradient and Monte Carlo checks) and test_quadrature (its float32
 closed form) evaluate a row's KL at random float32 parameters of one shape. They all read
-:func:`row_program`'s outputs, so a row compiles its float32 KL once, inside its gradient's
-forward pass, instead of once per check; the conftest's xdist scheduler keeps a row's tests
-on one worker, which shares the compile.
+:func:`row_program`'s outputs, so a row compiles its float32 KL once, vmapped inside its
+gradient's forward pass, instead of once per check; the conftest's xdist scheduler keeps a
+row's tests on one worker, which shares the compile.
 """
 
 from __future__ import annotations
@@ -76,14 +76,14 @@ def _program(row, ints_p, ints_q):
         (gp, other_p), (gq, other_q) = grad_split(row, pj), grad_split(row, qj)
 
         def total(gp, gq):
-            value = jd.kl_divergence(row.make_p({**other_p, **gp}), row.make_q({**other_q, **gq}))
+            p, q = broadcast_pair(row.make_p({**other_p, **gp}), row.make_q({**other_q, **gq}))
+            stacked_p = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), p)
+            stacked_q = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), q)
+            value = jax.vmap(jd.kl_divergence)(stacked_p, stacked_q)
             return jnp.sum(jnp.where(jnp.isfinite(value), value, 0.0)), value
 
         (_, value), grads = jax.value_and_grad(total, argnums=(0, 1), has_aux=True)(gp, gq)
-        p, q = broadcast_pair(row.make_p(pj), row.make_q(qj))
-        stacked_p = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), p)
-        stacked_q = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), q)
-        return value, jax.vmap(jd.kl_divergence)(stacked_p, stacked_q), grads
+        return value, grads
 
     return jax.jit(program)
 
@@ -91,14 +91,17 @@ def _program(row, ints_p, ints_q):
 def row_program(row):
     """The row's compiled program: (pj, qj) -> (KL, KL of a vmap, gradients).
 
-    The KL is ``kl_divergence`` traced under jit. The vmap runs over a leading axis of
-    length 2 holding the broadcast pair twice. The gradients are those of the sum of the
-    finite KL entries, with respect to the row's ``grad_params`` of p and of q. The float
-    parameters are the program's arguments; it is compiled once per row and shape.
+    The KL is ``kl_divergence`` traced under jit and vmap: the vmap runs over a leading
+    axis of length 2 holding the broadcast pair twice, and the KL is its first entry (one
+    trace of the KL instead of a plain one and a vmapped one). The gradients are those of
+    the sum of the finite KL entries of both copies, with respect to the row's
+    ``grad_params`` of p and of q. The float parameters are the program's arguments; it is
+    compiled once per row and shape.
     """
 
     def run(pj, qj):
         floats = [{k: v for k, v in d.items() if _is_float(v)} for d in (pj, qj)]
-        return _program(row, _frozen(pj), _frozen(qj))(*floats)
+        vm, grads = _program(row, _frozen(pj), _frozen(qj))(*floats)
+        return vm[0], vm, grads
 
     return run
