@@ -27,7 +27,8 @@ CPU runtime (README, known issues); numpyro's and TFP's MVN KLs do two solves. A
 stops using CPU is reported as "hung", one that runs out of time as "timeout".
 
 Then the closed-form table: every elementwise same-family pair at 1M elements (``--quick``:
-16K), jaxkl against numpyro, TFP and torch.distributions.kl's formula written in jnp, timed
+16K), jaxkl against numpyro, TFP and torch.distributions.kl's formula written in jnp (for
+TruncatedNormal, which torch lacks, the textbook form with shared bounds), timed
 interleaved in one process, with the kernel count of each optimised HLO
 (``--closed-forms`` prints only this table; ``--libs jaxkl`` leaves numpyro and TFP out).
 
@@ -504,6 +505,35 @@ def _f_dirichlet(p, q):
     return t1 - t2 + (t3 * t4).sum(-1)
 
 
+def _f_truncated_normal(p, q):
+    """The textbook truncated-normal KL with shared bounds (no library has the pair).
+
+    The moments of p's standardised ``z`` from ``phi`` and ``Phi`` at its bounds.
+    """
+    import jax.numpy as jnp
+    from jax.scipy.special import ndtr
+
+    def std(d):
+        return (d["low"] - d["loc"]) / d["scale"], (d["high"] - d["loc"]) / d["scale"]
+
+    def phi(x):
+        return jnp.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+
+    a, b = std(p)
+    qa, qb = std(q)
+    zp, zq = ndtr(b) - ndtr(a), ndtr(qb) - ndtr(qa)
+    m1 = (phi(a) - phi(b)) / zp
+    m2 = 1 + (a * phi(a) - b * phi(b)) / zp
+    rho, delta = p["scale"] / q["scale"], (p["loc"] - q["loc"]) / q["scale"]
+    return (
+        0.5 * (rho * rho - 1 - 2 * jnp.log(rho))
+        + 0.5 * (rho * rho - 1) * (m2 - 1)
+        + rho * delta * m1
+        + 0.5 * delta * delta
+        + jnp.log(zq / zp)
+    )
+
+
 def _positive(rng, n, lo=0.5, hi=2.0):
     return rng.uniform(lo, hi, n).astype(np.float32)
 
@@ -533,6 +563,11 @@ def _closed_form_specs(n):
         if inner:
             return {"low": lo + 0.25, "high": lo + w - 0.25}
         return {"low": lo, "high": lo + w}
+
+    def truncated_normal(rng):
+        # shared bounds [-1, 2] (the pair's closed form; numpyro and TFP have none)
+        low, high = np.full(n, -1.0, np.float32), np.full(n, 2.0, np.float32)
+        return tuple({**_loc_scale(rng, n), "low": low, "high": high} for _ in range(2))
 
     return {
         "Normal": ("Normal", "Normal", "Normal", _f_normal, pair(lambda r: _loc_scale(r, n))),
@@ -658,6 +693,13 @@ def _closed_form_specs(n):
             "Dirichlet",
             _f_dirichlet,
             pair(lambda r: {"concentration": r.uniform(0.5, 5.0, (rows, k)).astype(np.float32)}),
+        ),
+        "TruncatedNormal": (
+            "TruncatedNormal",
+            "TruncatedNormal",
+            "TruncatedNormal",
+            _f_truncated_normal,
+            truncated_normal,
         ),
     }
 
