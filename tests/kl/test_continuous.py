@@ -65,6 +65,23 @@ EXTREME = [
         1e-4,
     ),
     ("halfnormal-huge", jd.HalfNormal, {"scale": 1e30}, {"scale": 4e30}, P._mp_kl_halfnormal, 1e-5),
+    # scale ratios whose float32 value underflows (1e-40)
+    (
+        "normal-ratio-underflows",
+        jd.Normal,
+        {"loc": 0.0, "scale": 1e-20},
+        {"loc": 1.0, "scale": 1e20},
+        P._mp_kl_normal,
+        1e-5,
+    ),
+    (
+        "halfnormal-ratio-underflows",
+        jd.HalfNormal,
+        {"scale": 1e-20},
+        {"scale": 1e20},
+        P._mp_kl_halfnormal,
+        1e-5,
+    ),
     (
         "laplace-tiny",
         jd.Laplace,
