@@ -36,6 +36,27 @@ def test_kl_div_term_is_accurate_near_equal_and_handles_zeros():
     assert not np.any(np.isnan(np.asarray(g)))
 
 
+def test_log_of_product_is_one_log_and_survives_underflowing_ratios():
+    """``log(num * inv)`` within 4 ulps of float64 logs, also where ``num * inv`` underflows.
+
+    Every pair of ``num, den`` in ``[1e-30, 1e30]`` (float32, ``inv = 1/den`` rounded):
+    products down to 1e-60, far below float32's smallest normal; ``+inf`` exactly where the
+    product overflows.
+    """
+    vals = np.geomspace(1e-30, 1e30, 241).astype(np.float32)
+    num, den = (a.ravel() for a in np.meshgrid(vals, vals))
+    inv = (np.float32(1) / den).astype(np.float32)
+    got = np.asarray(jax.jit(_nx.log_of_product)(num, inv), np.float64)
+    want = np.log(num.astype(np.float64)) + np.log(inv.astype(np.float64))
+    overflows = want > np.log(np.finfo(np.float32).max)
+    np.testing.assert_array_equal(np.isposinf(got), overflows)  # documented: +inf there
+    err = np.abs(got - want)[~overflows] / np.maximum(1.0, np.abs(want[~overflows]))
+    assert err.max() <= 4 * np.finfo(np.float32).eps, err.max() / np.finfo(np.float32).eps
+    # the naive single log is what it fixes: -inf where the product underflows
+    naive = np.asarray(jax.jit(lambda n, i: jnp.log(n * i))(num, inv))
+    assert np.isneginf(naive).any()
+
+
 def test_kl_from_log_ratios_matches_mpmath_near_equal_and_far():
     import mpmath as mp
 

@@ -52,6 +52,7 @@ from jaxkl._numerics import (
     kumaraswamy_log_ratio_mean,
     lgamma_bregman,
     lgamma_bregman_difference,
+    log_of_product,
     log_sinhc,
     log_sinhc_bregman,
     log_sinhc_second_derivative,
@@ -96,22 +97,15 @@ def _scale_term(sp, sq):
     """``rho^2 - 1 - 2 log rho`` for the scale ratio ``rho``.
 
     ``rho^2 - 1 - 2 log rho`` (``rho = sp/sq``): ``x_minus_log1p`` of ``x = rho^2 - 1`` formed
-    from the scale difference near 1, ``rho^2 - 1 - 2 log rho`` far from 1, with one log (a
-    log costs as much as the rest of the Normal KL): a ratio below ``2^-60``, which may
-    underflow, takes its log from ``2^60 rho`` formed before the division.
+    from the scale difference near 1, ``rho^2 - 1 - 2 log rho`` far from 1, with one log
+    (:func:`~jaxkl._numerics.log_of_product`: a log costs as much as the rest of the Normal
+    KL).
     """
     r = 1.0 / sq
     x = ((sp - sq) * r) * ((sp + sq) * r)
     rho = sp * r
-    small = rho < _2_POW_M60
-    log_rho = jnp.log(jnp.where(small, (sp * _2_POW_60) * r, rho)) - jnp.where(
-        small, _60_LOG_2, 0.0
-    )
-    far = rho * rho - 1 - 2 * log_rho
+    far = rho * rho - 1 - 2 * log_of_product(sp, r)
     return jnp.where(jnp.abs(x) < 0.5, x_minus_log1p_series(x), far)
-
-
-_2_POW_60, _2_POW_M60, _60_LOG_2 = 2.0**60, 2.0**-60, 60 * math.log(2.0)
 
 
 @register_kl(Normal, Normal)
