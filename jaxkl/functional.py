@@ -61,9 +61,7 @@ def kl_divergence(
     Gradients are never NaN. With respect to ``q`` they are finite wherever the value is.
     With respect to an entry ``p_i = 0`` the one-sided derivative is ``-inf``; the value
     returned is the derivative with the ``0 log 0`` term held at its limit 0, i.e. only the
-    normalisation's contribution, :math:`-(1 + S/P)/P` with
-    :math:`S = \sum_j p_j \log(p_j/q_j)` and :math:`P = \sum_j p_j` (``-(1 + KL)`` for
-    rows of ``p`` and ``q`` that sum to one).
+    normalisation's contribution, :math:`-(1 + D_{KL})/P` with :math:`P = \sum_j p_j`.
     Where the value is ``+inf`` (``q_i = 0 < p_i``) the gradient of that row is 0, and
     masked rows get a zero gradient. In log space (``log_prob=True``) gradients are finite
     at ``p = -inf`` (0 for that entry).
@@ -304,37 +302,12 @@ def _rows(p, q, where, *, log_prob, axis, dtype):
     return rows, mask
 
 
-#: Event axes longer than this are reduced in two stages on CPU (see :func:`_event_sum`).
-_CHUNK_ABOVE = 32768
-#: The widest chunk a long event axis is cut into, and the narrowest worth cutting into.
-_CHUNK_MAX, _CHUNK_MIN = 16384, 256
-
-
-@functools.cache
-def _chunk_width(n: int) -> int | None:
-    """The largest divisor of ``n`` in ``[_CHUNK_MIN, _CHUNK_MAX]``, or None."""
-    for width in range(min(n, _CHUNK_MAX), _CHUNK_MIN - 1, -1):
-        if n % width == 0:
-            return width
-    return None
-
-
-def _event_sum(fn, axis: int, *xs: jax.Array, dtype=None, chunk: bool = True) -> jax.Array:
+def _event_sum(fn, axis: int, *xs: jax.Array, dtype=None) -> jax.Array:
     """``sum(fn(*xs), axis)`` for elementwise ``fn``, as one fused pass over ``xs``.
 
     With ``dtype``, ``xs`` are converted to it inside the pass: each call converts its own
     (``optimization_barrier``-ed) inputs, because XLA would otherwise share one conversion
     between the passes and materialise it (two float32 copies of half-precision inputs).
-
-    On CPU an event axis longer than ``_CHUNK_ABOVE`` (and last) is viewed as ``[..., k, w]``
-    (a free reshape, ``w`` a divisor of its length, at most ``_CHUNK_MAX``) and summed over
-    ``w``, then over ``k``: XLA's CPU backend (YNNPACK fusions) evaluates a fused
-    elementwise-and-reduce per reduced row, and rows of 128k elements run about twice as
-    slowly per element as rows of 16k (measured; their intermediates leave the L2 cache).
-    A length with no such divisor is summed in one stage, and so is every length with
-    ``chunk=False`` (for a plain sum one stage is as fast; the 3-operation log-space term
-    at ``[64, 128256]`` float32 runs about twice as fast in two stages, measured). Other
-    backends sum directly.
     """
     if dtype is not None and any(x.dtype != dtype for x in xs):
         xs = lax.optimization_barrier(xs)
@@ -343,22 +316,7 @@ def _event_sum(fn, axis: int, *xs: jax.Array, dtype=None, chunk: bool = True) ->
         def fn(*xs):
             return inner(*(x.astype(dtype) for x in xs))
 
-    n = xs[0].shape[axis]
-    width = _chunk_width(n) if chunk and axis == xs[0].ndim - 1 and n > _CHUNK_ABOVE else None
-
-    def plain(*xs):
-        return jnp.sum(fn(*xs), axis=axis)
-
-    if width is None:
-        return plain(*xs)
-
-    def chunked(*xs):
-        # [..., V] -> [rows * k, w] -> [..., k]: the reshape between the two sums keeps XLA
-        # from merging them back into one reduction over (k, w).
-        parts = jnp.sum(fn(*(x.reshape(-1, width) for x in xs)), axis=-1)
-        return jnp.sum(parts.reshape(xs[0].shape[:-1] + (n // width,)), axis=-1)
-
-    return lax.platform_dependent(*xs, cpu=chunked, default=plain)
+    return jnp.sum(fn(*xs), axis=axis)
 
 
 def _identity(x: jax.Array) -> jax.Array:
@@ -367,7 +325,7 @@ def _identity(x: jax.Array) -> jax.Array:
 
 def _row_sum(x: jax.Array, axis: int, dtype=None) -> jax.Array:
     """``sum(x, axis)`` in ``dtype``: a fused reduction (faster than a dot on XLA's CPU)."""
-    return _event_sum(_identity, axis, x, dtype=dtype, chunk=False)
+    return _event_sum(_identity, axis, x, dtype=dtype)
 
 
 @jax.custom_jvp
@@ -409,26 +367,47 @@ def _kl_term_jvp(primals, tangents):
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3))
 def _rows_prob_space(p, q, axis, dtype):
-    """Normalised KL per row in one pass over ``p`` and ``q``, from three row sums.
+    """Normalised KL per row from three row sums: one pass where the row sums are close.
 
     With ``P = sum p``, ``Q = sum q``, ``G = sum(p log(p/q) - p + q)`` (non-negative terms,
-    so the sum does not cancel when ``p`` is close to ``q``) and ``d = (Q - P)/P``:
+    so the sum does not cancel when ``p`` is close to ``q``) and ``d = (Q - P)/P``,
+    ``KL = G/P + (log1p(d) - d)`` (the bracket without cancellation,
+    :func:`jaxkl._numerics.log1p_minus_x`). Its rounding is about
+    ``eps * (KL + d - log1p(d))`` absolute: ``G/P`` carries ``d - log1p(d)``, which the
+    bracket takes away again, so the form is exact only while ``Q/P`` is near 1.
 
-    * ``KL = G/P + (log1p(d) - d)`` when ``d > -1/2`` (the last bracket without
-      cancellation, :func:`jaxkl._numerics.log1p_minus_x`);
-    * ``KL = (G + P - Q)/P + log(Q/P)`` (i.e. ``S/P + log(Q/P)``) when ``Q < P/2``, where
-      ``d`` close to -1 would lose the relative precision of ``Q/P``.
-
-    Rounding: about ``eps * (1 + Q/P)`` absolute; rows of ``q`` that sum to far more than
-    those of ``p`` lose digits (normalise them first if that matters).
+    Rows with ``|d| > 2**-10`` (unnormalised inputs: counts against rates, histograms of
+    corpora of different sizes) are summed again with the row of smaller sum multiplied by
+    the ratio of the sums, which leaves the normalised KL unchanged and ``d`` at rounding
+    level. The product rounds each scaled entry by half an ulp; the KL moves by
+    ``sum (v_i - w_i) e_i`` (``w = p/P``, ``v = q/Q``, ``|e_i| <= eps/2``), which vanishes
+    where ``p`` is close to ``q``, so those rows are as accurate as normalised ones. (A
+    power-of-two scale would be exact but leaves ``|d|`` up to 0.4, an error of a fraction
+    of ``eps`` that does not shrink with the KL.) Scaling the smaller row up cannot
+    underflow. The second pass sits behind a ``lax.cond`` on "any row is unbalanced":
+    inputs whose row sums agree pay one pass (under ``vmap`` the ``cond`` is a select, and
+    both passes run).
 
     Finite inputs whose sums (or terms) overflow, e.g. ``p = q = [1e38] * 4`` in float32:
-    such rows are computed again with each row of ``p`` and ``q`` divided by its maximum,
-    which leaves the normalised KL unchanged. The second pass sits behind a ``lax.cond``
-    on "any row overflowed", so the common path pays one extra boolean reduction (under
-    ``vmap`` the ``cond`` becomes a select, and both passes run).
+    such rows are computed again in the log domain from rows scaled by powers of two
+    (:func:`_rows_log_domain`), behind a second ``lax.cond`` that the common path does not
+    take.
     """
-    value, overflowed = _rows_from_sums(p, q, axis, dtype)
+    value, big_p, big_q, overflowed = _rows_from_sums(p, q, axis, dtype)
+    ok = (big_p > 0) & (big_q > 0) & ~overflowed
+    unbalanced = ok & (jnp.abs(big_q - big_p) > big_p * 2.0**-10)
+
+    def balanced():
+        one = jnp.ones((), dtype)
+        safe_p = jnp.where(unbalanced, big_p, one)
+        safe_q = jnp.where(unbalanced, big_q, one)
+        scale_p = jnp.expand_dims(jnp.maximum(safe_q / safe_p, one), axis)
+        scale_q = jnp.expand_dims(jnp.maximum(safe_p / safe_q, one), axis)
+        again, _, _, spilled = _rows_from_sums(p, q, axis, dtype, scale_p, scale_q)
+        # a ratio of sums beyond float's range overflows: the log-domain pass takes the row
+        return jnp.where(unbalanced, again, value), overflowed | (unbalanced & spilled)
+
+    value, overflowed = lax.cond(jnp.any(unbalanced), balanced, lambda: (value, overflowed))
 
     def rescued():
         return jnp.where(
@@ -442,9 +421,9 @@ def _rows_prob_space(p, q, axis, dtype):
 def _rows_prob_space_jvp(axis, dtype, primals, tangents):
     """Analytic derivative of the normalised KL, NaN-free for every finite input.
 
-    With ``w = p/P`` and ``S/P = KL - log(Q/P)``: ``dKL/dp_i = (log(p_i/q_i) - S/P)/P`` and
+    With ``w = p/P`` and ``v = q/Q``: ``dKL/dp_i = (log(w_i/v_i) - KL)/P`` and
     ``dKL/dq_i = 1/Q - w_i/q_i``. At ``p_i = 0`` the ``0 log 0`` term is held at its limit
-    (``log(p_i/q_i)`` reads ``-1``: the derivative of the rest, see the public docstring);
+    (``log(w_i/v_i)`` reads ``-1``: the derivative of the rest, see the public docstring);
     rows whose value is not finite get a zero derivative. Log-ratios are taken as
     ``log p - log q`` so that no ratio over- or underflows; rows whose sums overflow get
     ``P``, ``Q`` and ``w`` from the power-of-two scaled rows (behind the same ``cond``).
@@ -485,12 +464,17 @@ def _rows_prob_space_jvp(axis, dtype, primals, tangents):
 
     inv_p, inv_q, w, log_qp = lax.cond(jnp.all(sums_ok), plain, scaled)
     finite = jnp.isfinite(value)
-    s_over_p = jnp.where(finite, value, zero) - log_qp
     both = (p > 0) & (q > 0)
+    # log((p/P) / (q/Q)), or -1 where p = 0 (the 0 log 0 term held at its limit)
     log_ratio = jnp.where(
-        both, jnp.log(jnp.where(both, p, one)) - jnp.log(jnp.where(both, q, one)), -one
+        both,
+        jnp.log(jnp.where(both, p, one))
+        - jnp.log(jnp.where(both, q, one))
+        + jnp.expand_dims(log_qp, axis),
+        -one,
     )
-    grad_p = (log_ratio - jnp.expand_dims(s_over_p, axis)) * jnp.expand_dims(inv_p, axis)
+    kl = jnp.expand_dims(jnp.where(finite, value, zero), axis)
+    grad_p = (log_ratio - kl) * jnp.expand_dims(inv_p, axis)
     grad_q = jnp.expand_dims(inv_q, axis) - jnp.where(q > 0, w / jnp.where(q > 0, q, one), zero)
     tangent = jnp.sum(grad_p * dp + grad_q * dq, axis=axis)
     return value, jnp.where(finite, tangent, zero)
@@ -538,29 +522,41 @@ def _rows_log_domain(p, q, axis):
     return jnp.where(big_p > 0, value, jnp.nan)
 
 
-def _rows_from_sums(p, q, axis, dtype):
-    """Per-row KL from the three row sums, and which rows overflowed."""
+def _rows_from_sums(p, q, axis, dtype, scale_p=None, scale_q=None):
+    """Per-row KL from the three row sums of ``scale_p * p`` and ``scale_q * q``.
+
+    Returns ``(value, P, Q, overflowed)``. ``value`` is accurate only for rows with ``Q/P``
+    near 1 (see :func:`_rows_prob_space`); the scales are applied inside the pass, after
+    the conversion to ``dtype``.
+    """
     zero = jnp.zeros((), dtype)
     one = jnp.ones((), dtype)
-    big_p = _row_sum(p, axis, dtype)
-    big_q = _row_sum(q, axis, dtype)
-    g = _event_sum(_kl_term, axis, p, q, dtype=dtype)
+    if scale_p is None:
+        big_p = _row_sum(p, axis, dtype)
+        big_q = _row_sum(q, axis, dtype)
+        g = _event_sum(_kl_term, axis, p, q, dtype=dtype)
+    else:
+        big_p = _event_sum(operator.mul, axis, p, scale_p, dtype=dtype)
+        big_q = _event_sum(operator.mul, axis, q, scale_q, dtype=dtype)
+        g = _event_sum(_scaled_kl_term, axis, p, q, scale_p, scale_q, dtype=dtype)
     ok = (big_p > 0) & (big_q > 0) & jnp.isfinite(g)
     safe_p = jnp.where(ok, big_p, one)
     safe_q = jnp.where(ok, big_q, one)
     safe_g = jnp.where(ok, g, zero)
-    d = (safe_q - safe_p) / safe_p
-    small_q = d < -0.5
-    d_near = jnp.where(small_q, zero, d)
-    near = safe_g / safe_p + log1p_minus_x(d_near)
-    far = (safe_g + safe_p - safe_q) / safe_p + jnp.log(safe_q / safe_p)
-    value = jnp.where(small_q, far, near)
+    # d >= -1/2 on every row the value is kept for; the clamp keeps the others finite
+    d = jnp.maximum((safe_q - safe_p) / safe_p, -0.5)
+    value = safe_g / safe_p + log1p_minus_x(d)
     # Not ok: +inf when some p > 0 meets q = 0 (or q's row is all zero), NaN when p's row
     # is all zero (undefined; a value check reports it unless the row is masked).
     # Finite p and q whose sums or terms overflow look like +inf: flag them for a rescaled pass
     # (a genuine +inf, p > 0 = q, is +inf again there).
     overflowed = (big_p == jnp.inf) | (big_q == jnp.inf) | ((big_p > 0) & (big_q > 0) & ~ok)
-    return jnp.where(ok, value, jnp.where(big_p > 0, jnp.inf, jnp.nan)), overflowed
+    value = jnp.where(ok, value, jnp.where(big_p > 0, jnp.inf, jnp.nan))
+    return value, big_p, big_q, overflowed
+
+
+def _scaled_kl_term(p, q, scale_p, scale_q):
+    return _kl_term(p * scale_p, q * scale_q)
 
 
 @jax.custom_jvp

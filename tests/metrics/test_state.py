@@ -56,6 +56,20 @@ def test_merge_loop_equals_torchmetrics_eager_and_jit(case):
     check_against_torchmetrics(jax.jit(lambda s: s.compute())(state), ms, expected, reduction)
 
 
+def test_rows_whose_sums_differ_by_1e6_give_the_float64_mean():
+    # The state shares the tensor KL's row function: unnormalised rows (q's sums 1e6 times
+    # p's) must give torchmetrics' float64 mean, in float32 (it once gave 0.4648 for 0.4585).
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.0, 1.0, (16, 6)).astype(np.float32)
+    q = (rng.uniform(0.05, 1.0, (16, 6)) * 1e6).astype(np.float32)
+    step = jax.jit(lambda s, p, q: s.merge(KLDivergence.from_model_output(p=p, q=q)))
+    state = KLDivergence.empty()
+    for half in (slice(0, 8), slice(8, 16)):
+        state = step(state, p[half], q[half])
+    expected = torchmetrics_value([p], [q], [np.ones(16, bool)], False, "mean")
+    np.testing.assert_allclose(state.compute(), expected, rtol=1e-5, atol=2.4e-7)
+
+
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_stacked_reduce_under_jit_equals_torchmetrics(case):
     log_prob, reduction, masked = case
