@@ -940,6 +940,14 @@ def _lse_last(x):
     return m + jnp.log(jnp.sum(jnp.exp(x - m), axis=-1, keepdims=True))
 
 
+def _outside_topk(b, idx):
+    """``b`` with ``-inf`` at the top-k tokens: the student's logits of the tail bin."""
+    n = int(np.prod(b.shape[:-1], dtype=np.int64))
+    k = idx.shape[-1]
+    flat = b.reshape(n, b.shape[-1]).at[jnp.arange(n)[:, None], idx.reshape(n, k)]
+    return flat.set(_NEG_INF).reshape(b.shape)
+
+
 def _topk_stats(idx, lp, b, tail: bool):
     """Per-row top-k KL (keepdims) and the statistics of its derivative."""
     zero = jnp.zeros((), b.dtype)
@@ -958,34 +966,41 @@ def _topk_stats(idx, lp, b, tail: bool):
     rows = jnp.sum(pk * d, axis=-1, keepdims=True)
     miss = jnp.any(fp & ~fq, axis=-1, keepdims=True)
     if tail:
+        # The student's tail from its own logits outside the top k (1 - sum Q_k would round
+        # a confident student's 1e-9 tail to 0); the teacher's can only be 1 - sum P_k.
+        lse_out = _lse_last(_outside_topk(b, idx))
+        log_qt = lse_out - (m + log_s)
         log_pt = _log1mexp(_lse_last(lp))
-        log_qt = _log1mexp(_lse_last(lqk))
-        has_pt = log_pt > _NEG_INF
+        # an empty student tail (k = V, or a masked vocabulary) against a teacher tail
+        # within the rounding of its own top-k sum: no tail bin, not +inf
+        noise = float(np.log(idx.shape[-1] * np.finfo(b.dtype).eps))
+        has_pt = (log_pt > _NEG_INF) & ((log_qt > _NEG_INF) | (log_pt > noise))
         rho = jnp.where(has_pt & (log_qt > _NEG_INF), log_pt - log_qt, zero)
         rows = rows + jnp.where(has_pt, jnp.exp(log_pt) * rho, zero)
         miss = miss | (has_pt & (log_qt == _NEG_INF))
+        spread = jnp.where(has_pt & (log_qt > _NEG_INF), log_pt - lse_out, _NEG_INF)
     else:
-        rho = zero * rows
+        rho = spread = zero * rows
     rows = jnp.where(miss, inf, jnp.maximum(rows, zero))
-    return rows, (m, log_s, lqk, rho, rows)
+    return rows, (m, log_s, lqk, rho, spread, rows)
 
 
 def _topk_grads(idx, lp, b, stats, tail: bool):
     """Analytic gradients w.r.t. the teacher's log-probs and the student's scaled logits.
 
-    tail=True: ``d/db = Q (1 - R)`` off the top-k and ``Q_k - P_k`` on it, with
-    ``R = P_tail / Q_tail`` (the tail mass spread like the student's); tail=False:
-    ``Q'_k - P'_k`` (renormalised) on the top-k, 0 elsewhere. Rows with an infinite value
-    use ``R = 0`` (finite gradients).
+    tail=True: ``d/db = Q - P_t e^b / sum_tail e^b`` off the top-k (the teacher's tail mass
+    spread like the student's, from the student's own tail log-sum-exp) and ``Q_k - P_k``
+    on it; tail=False: ``Q'_k - P'_k`` (renormalised) on the top-k, 0 elsewhere. Rows with
+    an infinite value get no tail term (finite gradients).
     """
-    m, log_s, lqk, rho, rows = stats
+    m, log_s, lqk, rho, spread, rows = stats
     zero = jnp.zeros((), b.dtype)
     finite_row = jnp.isfinite(rows)
     if tail:
-        q = jnp.exp((b - m) - log_s)
-        ratio = jnp.where(finite_row, jnp.exp(rho), zero)
-        gb = q * (1 - ratio)
-        delta = jnp.exp(lqk) * ratio - jnp.exp(lp)
+        # log(P_t / sum_tail e^b): the tail mass spread like the student's tail
+        log_tail = jnp.where(finite_row, spread, _NEG_INF)
+        gb = jnp.exp((b - m) - log_s) - jnp.exp(_outside_topk(b, idx) + log_tail)
+        delta = -jnp.exp(lp)
         kl_term = rho
     else:
         lpn = lp - _lse_last(lp)
@@ -1060,7 +1075,11 @@ def topk_kl_divergence(
 
       .. math:: \sum_k e^{\ell_k}(\ell_k - \log Q_{i_k}) + P_t (\log P_t - \log Q_t),
 
-      both tails computed stably as ``log1mexp(logsumexp(...))`` (no ``[N, V]`` mask);
+      the student's tail from the log-sum-exp of its logits outside the top k (exact for
+      a confident student's tail of 1e-12, where ``1 - sum Q_k`` rounds to 0), the
+      teacher's as ``log1mexp(logsumexp(lp))``. With no token outside the top k (``k =
+      V``, or a student with ``-inf`` logits there) a teacher tail within the rounding of
+      its own top-k sum (below ``k * eps``) is no tail: ``k = V`` gives the full KL;
     * ``tail=False``: both are renormalised over the k tokens (KL of the two conditional
       distributions on the top-k set).
 

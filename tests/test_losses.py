@@ -74,9 +74,28 @@ def np_topk(idx, lp, q, t, tail):
     out = np.sum(np.exp(lp) * (lp - lqk), -1)
     if tail:
         pt = 1 - np.sum(np.exp(lp), -1)
-        qt = 1 - np.sum(np.exp(lqk), -1)
+        # the student's tail from the tokens outside the top k (no 1 - sum cancellation)
+        outside = np.ones(lq.shape, bool)
+        np.put_along_axis(outside, idx, False, -1)
+        qt = np.sum(np.where(outside, np.exp(lq), 0.0), -1)
         out = out + np.where(pt > 0, pt * np.log(pt / qt), 0.0)
     return out
+
+
+def np_topk_grad_q(idx, lp, q):
+    """d/dq of the tail=True top-k KL at T = 1, in float64: ``Q - P~``.
+
+    ``P~`` is the teacher on its top k and its tail mass spread like the student's tail
+    (``P_t Q_j / Q_t``) off it.
+    """
+    lq = np_log_softmax(np.asarray(q, np.float64))
+    outside = np.ones(lq.shape, bool)
+    np.put_along_axis(outside, idx, False, -1)
+    qt = np.sum(np.where(outside, np.exp(lq), 0.0), -1, keepdims=True)
+    pt = 1 - np.sum(np.exp(np.asarray(lp, np.float64)), -1, keepdims=True)
+    target = np.where(outside, pt * np.exp(lq) / qt, 0.0)
+    np.put_along_axis(target, idx, np.exp(np.asarray(lp, np.float64)), -1)
+    return np.exp(lq) - target
 
 
 # ---------------------------------------------------------------- shared inputs
@@ -466,6 +485,41 @@ def test_topk_edges_full_vocabulary_and_zero_tail():
         )
     )(q2)
     assert np.isinf(v2) and np.all(np.isfinite(g2))
+
+
+def test_topk_tail_of_a_confident_student_is_exact():
+    # The teacher keeps 10% outside its top 4; the student puts all but 1e-9 (1e-12) of its
+    # mass on those 4 tokens: 1 - sum Q_k rounds to 0 in float32, the tail's own
+    # log-sum-exp does not. float64 references from the logits outside the top k.
+    v = 50
+    idx = np.array([[0, 1, 2, 3], [0, 1, 2, 3]], np.int32)
+    lp = np.log(np.array([[0.4, 0.3, 0.1, 0.1], [0.5, 0.2, 0.1, 0.1]]))
+    q = np.zeros((2, v))
+    q[0, 4:] = np.log(1e-9 / (v - 4))  # the 4 top tokens have logit 0: tail ~ 4e-9
+    q[1, 4:] = np.log(1e-12 / (v - 4))
+    lp32, q32 = lp.astype(np.float32), q.astype(np.float32)
+    value, grad = jax.jit(
+        jax.value_and_grad(lambda q: losses.topk_kl_divergence(idx, lp32, q, reduction="sum"))
+    )(q32)
+    expected = np_topk(idx, lp32, q32, 1.0, True)
+    assert np.all(np.isfinite(expected)) and expected.min() > 1.0
+    np.testing.assert_allclose(value, expected.sum(), rtol=1e-5)
+    np.testing.assert_allclose(grad, np_topk_grad_q(idx, lp32, q32), rtol=1e-4, atol=1e-6)
+
+
+def test_topk_with_k_equal_to_the_vocabulary_is_the_full_kl():
+    # k = V: no tail bin (the teacher's top-k sums to 1 up to rounding), the full KL.
+    rng = np.random.default_rng(7)
+    p = (rng.normal(size=(6, 32)) * 3).astype(np.float32)
+    q = (rng.normal(size=(6, 32)) * 3).astype(np.float32)
+    idx = np.argsort(-p, -1).astype(np.int32)
+    lp = np.take_along_axis(np.asarray(jax.nn.log_softmax(p)), idx, -1)
+    value, grad = jax.value_and_grad(
+        lambda q: losses.topk_kl_divergence(idx, lp, q, reduction="sum")
+    )(q)
+    np.testing.assert_allclose(value, np_kl(p, q).sum(), rtol=1e-5)
+    full = jax.grad(lambda q: losses.kl_divergence_with_logits(p, q, reduction="sum"))(q)
+    np.testing.assert_allclose(grad, full, atol=1e-6)
 
 
 def test_sampled_kl_estimators():
