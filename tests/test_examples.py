@@ -61,3 +61,58 @@ def test_distillation_example_trains_with_the_fused_loss():
     assert len(kls) == 7 and kls[-1] < kls[0]
     saved = out.split("(saved ")[1].split()[0]
     assert float(saved) > 0
+
+
+def _printed(out: str, label: str) -> str:
+    """The text after ``label ... =`` on the quickstart's line that starts with ``label``."""
+    lines = [ln for ln in out.splitlines() if ln.startswith(label)]
+    assert len(lines) == 1, (label, out)
+    return lines[0].split("=", 1)[1].strip()
+
+
+def _assert_printed_to_4_places(text: str, want: float):
+    """``text`` (printed with ``:.4f``) is ``want`` rounded: within half a unit of 1e-4."""
+    assert abs(float(text) - want) <= 0.5e-4 + 1e-9, (text, want)
+
+
+@pytest.mark.timeout(120)
+def test_quickstart_prints_the_values_of_its_references():
+    """Every number examples/quickstart.py prints equals an independent reference.
+
+    The reference it names (torchmetrics) is computed here with torchmetrics, the others
+    with numpy / torch.distributions in float64 from the quickstart's own inputs.
+    """
+    import math
+
+    import numpy as np
+    import torch
+    import torchmetrics.functional as tmf
+
+    out = run_example("quickstart.py", timeout=100)
+    p = torch.tensor([[0.36, 0.48, 0.16]], dtype=torch.float64)
+    q = torch.full((1, 3), 1 / 3, dtype=torch.float64)
+    tm = float(tmf.kl_divergence(p, q))
+    tm_rows = tmf.kl_divergence(p, q, reduction="none").numpy()
+
+    # 1. jaxkl's value and the torchmetrics value the line claims
+    line = _printed(out, "KL(p || uniform)")
+    value, claim = line.split("(torchmetrics:")
+    _assert_printed_to_4_places(value, tm)
+    _assert_printed_to_4_places(claim.rstrip(")"), tm)
+    # 2. per-row values with the padding row masked (0), numpy's float32 repr (8 digits)
+    rows = np.array(_printed(out, "per row, padding masked").strip("[]").split(), float)
+    np.testing.assert_allclose(rows, [tm_rows[0], 0.0], rtol=1e-6, atol=0)
+    _assert_printed_to_4_places(_printed(out, "mean over unmasked rows"), tm_rows[0])
+    # 3. softmax([2, 1, -inf]) against uniform, in float64 (the -inf entry contributes 0)
+    log_p = np.array([2.0, 1.0]) - np.log(np.exp(2.0) + np.exp(1.0))
+    want = float(np.sum(np.exp(log_p) * (log_p + np.log(3.0))))
+    _assert_printed_to_4_places(_printed(out, "KL of log-probabilities (jit)"), want)
+    # 4. the closed form the comment states, and torch.distributions' KL
+    normal = _printed(out, "KL(N(0,1) || N(1,2))")
+    _assert_printed_to_4_places(normal, math.log(2) + 2 / 8 - 1 / 2)
+    td = torch.distributions
+    f64 = torch.float64
+    p_n = td.Normal(torch.tensor(0.0, dtype=f64), torch.tensor(1.0, dtype=f64))
+    q_n = td.Normal(torch.tensor(1.0, dtype=f64), torch.tensor(2.0, dtype=f64))
+    want = float(td.kl_divergence(p_n, q_n))
+    _assert_printed_to_4_places(normal, want)

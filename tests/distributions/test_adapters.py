@@ -13,16 +13,20 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+# plain imports, not importorskip: the test extra (pyproject.toml) installs numpyro, TFP and
+# torch, so one that does not import is a broken environment, which fails every test here
+# instead of skipping them all
+import numpyro.distributions as nd
 import pytest
+import tensorflow_probability.substrates.jax as tfp
+import torch
 
 from jaxkl import distributions as jd
 from jaxkl.distributions import transforms as T
 from tests.distributions.cases import CASES
 
-nd = pytest.importorskip("numpyro.distributions")
-tfp = pytest.importorskip("tensorflow_probability.substrates.jax")
 tfd, tfb = tfp.distributions, tfp.bijectors
-torch = pytest.importorskip("torch")
 td = torch.distributions
 
 
