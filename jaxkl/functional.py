@@ -1,4 +1,4 @@
-"""Tensor KL divergence: torchmetrics' semantics, any rank, masks, exact edges, one pass.
+"""Tensor KL divergence: torchmetrics' semantics, any rank, masks, exact edges.
 
 The public function is :func:`kl_divergence`. Its two halves are private and reused by the
 metric (as torchmetrics' ``KLDivergence`` reuses ``_kld_update`` / ``_kld_compute``):
@@ -397,24 +397,26 @@ def _rows_prob_space(p, q, axis, dtype):
     ok = (big_p > 0) & (big_q > 0) & ~overflowed
     unbalanced = ok & (jnp.abs(big_q - big_p) > big_p * 2.0**-10)
 
-    def balanced():
+    def second_pass():
         one = jnp.ones((), dtype)
         safe_p = jnp.where(unbalanced, big_p, one)
         safe_q = jnp.where(unbalanced, big_q, one)
         scale_p = jnp.expand_dims(jnp.maximum(safe_q / safe_p, one), axis)
         scale_q = jnp.expand_dims(jnp.maximum(safe_p / safe_q, one), axis)
         again, _, _, spilled = _rows_from_sums(p, q, axis, dtype, scale_p, scale_q)
+        rows = jnp.where(unbalanced, again, value)
         # a ratio of sums beyond float's range overflows: the log-domain pass takes the row
-        return jnp.where(unbalanced, again, value), overflowed | (unbalanced & spilled)
+        log_domain = overflowed | (unbalanced & spilled)
 
-    value, overflowed = lax.cond(jnp.any(unbalanced), balanced, lambda: (value, overflowed))
+        def rescued():
+            return jnp.where(
+                log_domain, _rows_log_domain(p.astype(dtype), q.astype(dtype), axis), rows
+            )
 
-    def rescued():
-        return jnp.where(
-            overflowed, _rows_log_domain(p.astype(dtype), q.astype(dtype), axis), value
-        )
+        return lax.cond(jnp.any(log_domain), rescued, lambda: rows)
 
-    return lax.cond(jnp.any(overflowed), rescued, lambda: value)
+    # one branch on the common path: small inputs pay for each conditional
+    return lax.cond(jnp.any(unbalanced | overflowed), second_pass, lambda: value)
 
 
 @_rows_prob_space.defjvp
