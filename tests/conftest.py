@@ -37,9 +37,15 @@ FAST_COMPILE_FLAGS = (
     "--xla_cpu_use_fusion_emitters=false",
     "--xla_llvm_disable_expensive_passes=true",
 )
-os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *FAST_COMPILE_FLAGS]).strip()
+# (XLA aborts on a flag it does not know: older jaxlibs, such as the floors' smoke job's,
+# compile with their defaults.)
+_FLAGS = FAST_COMPILE_FLAGS if jax.__version_info__ >= (0, 6) else ()
+os.environ["XLA_FLAGS"] = " ".join([os.environ.get("XLA_FLAGS", ""), *_FLAGS]).strip()
 
-jax.config.update("jax_num_cpu_devices", 4)
+try:
+    jax.config.update("jax_num_cpu_devices", 4)
+except AttributeError:  # JAX before 0.4.38: the XLA flag (read at backend start, as above)
+    os.environ["XLA_FLAGS"] += " --xla_force_host_platform_device_count=4"
 jax.config.update("jax_debug_key_reuse", True)
 
 # Helper scripts run in subprocesses, not test modules (they configure JAX on import).

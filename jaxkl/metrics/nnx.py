@@ -18,6 +18,18 @@ from jaxkl.metrics import _state
 __all__ = ["KLDivergence"]
 
 
+# Newer flax has get_value / set_value and deprecates ``.value``; flax 0.10 has only ``.value``.
+def _get(variable: _nnx.Variable) -> Any:
+    return variable.get_value() if hasattr(variable, "get_value") else variable.value
+
+
+def _set(variable: _nnx.Variable, value: Any) -> None:
+    if hasattr(variable, "set_value"):
+        variable.set_value(value)
+    else:
+        variable.value = value
+
+
 class KLDivergence(_nnx.metrics.Metric):
     """KL divergence metric for ``flax.nnx`` (works in ``nnx.MultiMetric``).
 
@@ -64,7 +76,7 @@ class KLDivergence(_nnx.metrics.Metric):
     def state(self) -> _state.KLDivergence:
         """The accumulated clu-style state (a pytree)."""
         fields = {name: None for name, _ in self.state_type._fields()}
-        fields.update({name: getattr(self, name).get_value() for name in self._names()})
+        fields.update({name: _get(getattr(self, name)) for name in self._names()})
         return self.state_type(**fields)
 
     def _store(self, value: _state.KLDivergence) -> None:
@@ -73,7 +85,7 @@ class KLDivergence(_nnx.metrics.Metric):
                 f"Expected a {self.state_type.__name__} state but got {type(value).__name__}"
             )
         for name in self._names():
-            getattr(self, name).set_value(getattr(value, name))
+            _set(getattr(self, name), getattr(value, name))
 
     def reset(self) -> None:
         """Forget every row seen."""
