@@ -1165,8 +1165,28 @@ def topk_kl_divergence(
 # --------------------------------------------------------------------------------------
 
 
+#: verl's and tunix's names for the estimators
+_ESTIMATOR_ALIASES = {"kl": "k1", "mse": "k2", "mse_kl": "k2", "low_var_kl": "k3"}
+_ESTIMATORS = ("k1", "k2", "k3", "abs", "k1+", "k3+", *_ESTIMATOR_ALIASES)
+
+
+def _estimate(r, estimator):
+    """Per-sample estimate from the finite log-ratio ``r = log q - log p``."""
+    if estimator == "k1":
+        return -r
+    if estimator == "k2":
+        return 0.5 * r * r
+    if estimator == "abs":
+        return r * jnp.sign(r)  # gradient 0 at r = 0, as torch's abs
+    if estimator == "k3":
+        return expm1_minus_x(r)  # e^r - 1 - r without cancellation near r = 0
+    # "k1+" / "k3+": the value of k1 / k3 with the gradient of k2 (a straight-through sum)
+    k2 = 0.5 * r * r
+    return k2 + lax.stop_gradient(_estimate(r, estimator[:-1]) - k2)
+
+
 @partial(jax.jit, static_argnames=("estimator", "reduction", "dtype"))
-def _sampled_loss(log_p, log_q, where, *, estimator, reduction, dtype):
+def _sampled_loss(log_p, log_q, where, clip, *, estimator, reduction, dtype):
     lp, lq = log_p.astype(dtype), log_q.astype(dtype)
     if where is not None:
         lp = jnp.where(where, lp, jnp.zeros((), dtype))
@@ -1174,16 +1194,19 @@ def _sampled_loss(log_p, log_q, where, *, estimator, reduction, dtype):
     zero = jnp.zeros((), dtype)
     fp, fq = lp > _NEG_INF, lq > _NEG_INF
     both = fp & fq
-    r = jnp.where(both, lq - lp, zero)  # log q - log p
-    if estimator == "k1":
-        est = -r
-    elif estimator == "k2":
-        est = 0.5 * r * r
-    else:
-        est = expm1_minus_x(r)  # e^r - 1 - r without cancellation near r = 0
+    est = _estimate(jnp.where(both, lq - lp, zero), estimator)
     # log q = -inf at a sample of p: +inf for every estimator; log p = -inf: a sample p
     # cannot give, contributes 0.
     rows = jnp.where(both, est, jnp.where(fp, jnp.asarray(jnp.inf, dtype), zero))
+    if clip is not None:
+        bound = clip.astype(dtype)
+        clamped = jnp.where(jnp.abs(rows) <= bound, rows, jnp.sign(rows) * bound)
+        # a clamped sample has a zero gradient (as under torch.clamp), but the
+        # straight-through estimators keep k2's gradient: verl clamps their value only
+        if estimator.endswith("+"):
+            rows = rows + lax.stop_gradient(clamped - rows)
+        else:
+            rows = clamped
     if where is not None:
         rows = jnp.where(where, rows, zero)
     return _reduce(rows, where, reduction)
@@ -1193,7 +1216,8 @@ def sampled_kl(
     log_p: ArrayLike,
     log_q: ArrayLike,
     *,
-    estimator: Literal["k1", "k2", "k3"] = "k3",
+    estimator: str = "k3",
+    clip: ArrayLike | None = None,
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
 ) -> jax.Array:
@@ -1206,7 +1230,15 @@ def sampled_kl(
     * ``"k2"``: :math:`\tfrac12 r^2`; biased (it is KL only to second order in
       :math:`q/p - 1`), low variance, >= 0;
     * ``"k3"``: :math:`e^r - 1 - r`; unbiased for KL(p ‖ q) and >= 0 per sample, computed
-      without cancellation near :math:`r \approx 0` (a series for small ``|r|``).
+      without cancellation near :math:`r \approx 0` (a series for small ``|r|``);
+    * ``"abs"``: :math:`|r|`;
+    * ``"k1+"`` and ``"k3+"``: the value of k1 / k3 with the gradient of k2 (verl's
+      straight-through estimators: an unbiased value and the gradient of
+      :math:`\nabla\,\mathrm{KL}(p\|q)` when the parameters are in ``p``).
+
+    verl's and tunix's names are accepted: ``"kl"`` is k1, ``"mse"`` and ``"mse_kl"`` are k2,
+    ``"low_var_kl"`` is k3 (verl clamps that one to [-10, 10]: ``clip=10`` gives its
+    values exactly).
 
     What their gradients estimate depends on which side carries the parameters (the
     samples are held fixed, as autodiff does):
@@ -1229,7 +1261,11 @@ def sampled_kl(
         log_p: log-probabilities under p (the sampling distribution) of the samples, any
             shape.
         log_q: log-probabilities under q, same shape.
-        estimator: ``"k1"``, ``"k2"`` or ``"k3"``.
+        estimator: ``"k1"``, ``"k2"``, ``"k3"``, ``"abs"``, ``"k1+"``, ``"k3+"`` or an alias
+            (``"kl"``, ``"mse"``, ``"mse_kl"``, ``"low_var_kl"``).
+        clip: optional ``c > 0``: each sample's estimate is clamped to ``[-c, c]`` (an
+            infinite one too), with a zero gradient where it is clamped (``"k1+"`` and
+            ``"k3+"`` keep k2's gradient there).
         where: optional boolean sample mask broadcastable to the shape.
         reduction: ``"mean"`` over unmasked samples, ``"sum"``, or ``"none"`` / ``None``.
 
@@ -1253,17 +1289,25 @@ def sampled_kl(
         k3 0.1667
     """
     _checks.check_reduction(reduction)
-    if estimator not in ("k1", "k2", "k3"):
+    if estimator not in _ESTIMATORS:
         raise ValueError(
-            f"Expected `estimator` to be one of ['k1', 'k2', 'k3'] but got {estimator!r}"
+            f"Expected `estimator` to be one of {list(_ESTIMATORS)} but got {estimator!r}"
         )
+    estimator = _ESTIMATOR_ALIASES.get(estimator, estimator)
     lp, lq = _array(log_p, "log_p"), _array(log_q, "log_q")
     _check_same_shape(lp, lq, "log_p and log_q")
     dtype = _compute_dtype(lp.dtype, lq.dtype)
+    if clip is not None:
+        clip = _array(clip, "clip")
+        if clip.ndim != 0:
+            raise ValueError(f"Expected `clip` to be a scalar but got shape {clip.shape}")
+        if _checks.is_concrete(clip) and not float(np.asarray(clip)) > 0:
+            raise ValueError(f"Expected `clip` > 0 but got {float(np.asarray(clip))!r}")
+        clip = lax.stop_gradient(clip)
     where = _check_where(where, lp.shape)
     if _checks.checks_wanted(lp, lq, where):
         for name, x in (("log_p", lp), ("log_q", lq)):
             _checks.value_check(
                 lambda x=x: _finite_or_neg_inf(x, where), f"`{name}` holds NaN or +inf", x, where
             )
-    return _sampled_loss(lp, lq, where, estimator=estimator, reduction=reduction, dtype=dtype)
+    return _sampled_loss(lp, lq, where, clip, estimator=estimator, reduction=reduction, dtype=dtype)

@@ -522,6 +522,62 @@ def test_topk_with_k_equal_to_the_vocabulary_is_the_full_kl():
     np.testing.assert_allclose(grad, full, atol=1e-6)
 
 
+def _verl_kl_penalty(logprob, ref_logprob, name):
+    """The per-token KL penalty of verl, in float64 numpy.
+
+    Written from the definitions of ``kl_penalty`` / ``kl_penalty_forward`` in
+    verl/trainer/ppo/core_algos.py: the value of each name, and the derivative w.r.t.
+    ``logprob`` of what it backpropagates.
+    """
+    lp, lr = np.asarray(logprob, np.float64), np.asarray(ref_logprob, np.float64)
+    base = name.rstrip("+")
+    if base in ("kl", "k1"):
+        value, grad = lp - lr, np.ones_like(lp)
+    elif base == "abs":
+        value, grad = np.abs(lp - lr), np.sign(lp - lr)
+    elif base in ("mse", "mse_kl", "k2"):
+        value, grad = 0.5 * (lp - lr) ** 2, lp - lr
+    else:  # low_var_kl / k3: log-ratio clamped to [-20, 20], the estimate to [-10, 10]
+        kl = np.clip(lr - lp, -20, 20)
+        raw = np.exp(kl) - kl - 1
+        value = np.clip(raw, -10, 10)
+        inner = np.abs(lr - lp) <= 20
+        grad = np.where((np.abs(raw) <= 10) & inner, 1 - np.exp(kl), 0.0)
+    if name.endswith("+"):  # straight through: the gradient of k2
+        grad = lp - lr
+    return value, grad
+
+
+@pytest.mark.parametrize(
+    "name", ["kl", "k1", "abs", "mse", "k2", "mse_kl", "low_var_kl", "k3", "k1+", "k3+"]
+)
+def test_sampled_kl_matches_verl_and_tunix_names(name):
+    rng = np.random.default_rng(11)
+    lp = (rng.normal(size=64) * 2 - 3).astype(np.float32)
+    lr = (lp + rng.normal(size=64) * 1.5).astype(np.float32)
+    lr[:3] = lp[:3] - np.array([25.0, 4.0, 0.0], np.float32)  # clamps of low_var_kl, r = 0
+    clip = 10.0 if name in ("low_var_kl", "k3", "k3+") else None
+    value, grad = jax.value_and_grad(
+        lambda a: losses.sampled_kl(a, lr, estimator=name, clip=clip, reduction="sum")
+    )(lp)
+    ref_value, ref_grad = _verl_kl_penalty(lp, lr, name)
+    np.testing.assert_allclose(value, ref_value.sum(), rtol=1e-5)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-6)
+
+
+def test_sampled_kl_clip_clamps_infinite_samples():
+    lp = jnp.array([-1.0, -2.0])
+    lq = jnp.array([-jnp.inf, -2.5])
+    out = losses.sampled_kl(lp, lq, estimator="k1", clip=3.0, reduction="none")
+    np.testing.assert_allclose(out, [3.0, 0.5])
+    g = jax.grad(lambda a: losses.sampled_kl(a, lq, estimator="k1", clip=3.0, reduction="sum"))(lp)
+    np.testing.assert_array_equal(g, [0.0, 1.0])
+    with pytest.raises(ValueError, match="clip"):
+        losses.sampled_kl(lp, lq, clip=0.0)
+    with pytest.raises(ValueError, match="estimator"):
+        losses.sampled_kl(lp, lq, estimator="k4")
+
+
 def test_sampled_kl_estimators():
     rng = np.random.default_rng(3)
     lp = rng.normal(size=50).astype(np.float32)
