@@ -115,6 +115,11 @@ def _check_temperature(temperature: Any, dtype) -> jax.Array:
     return lax.stop_gradient(t.astype(dtype))
 
 
+def _check_flag(value: Any, name: str) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"Expected `{name}` to be a bool but got {value!r}")
+
+
 def _check_beta(beta: Any, dtype) -> jax.Array:
     b = _array(beta, "beta")
     if b.ndim != 0:
@@ -301,37 +306,74 @@ def _jsd_grads(a, b, beta, stats, want_a: bool):
     return ga, gb
 
 
+#: What a logits loss computes: KL(P || Q), KL(Q || P) or JSD(beta). Static: each kind is
+#: its own program.
+Kind = Literal["forward", "reverse", "jsd"]
+
+
+def _row_stats(kind: Kind, a, b, beta, axis, axis_name):
+    """Per-row value (keepdims) and the statistics of its derivative."""
+    if kind == "forward":
+        return _kl_stats(a, b, axis, axis_name)
+    if kind == "reverse":
+        return _kl_stats(b, a, axis, axis_name)
+    return _jsd_stats(a, b, beta, axis, axis_name)
+
+
+def _row_grads(kind: Kind, a, b, beta, stats, want_a: bool):
+    """``(d/da, d/db)`` of the per-row value (``d/da`` None unless ``want_a``)."""
+    if kind == "forward":
+        return _kl_grads(a, b, stats, want_a)
+    if kind == "reverse":
+        gb, ga = _kl_grads(b, a, stats, want_a=True)
+        return (ga if want_a else None), gb
+    return _jsd_grads(a, b, beta, stats, want_a)
+
+
+def _jsd_kind(beta: jax.Array) -> Kind | None:
+    """The kind of JSD(beta) for a concrete beta (its ends are KLs, as in TRL and Liger)."""
+    if not _checks.is_concrete(beta):
+        return None
+    value = float(np.asarray(beta))
+    return "forward" if value == 0.0 else "reverse" if value == 1.0 else "jsd"
+
+
+def _by_beta(loss, beta):
+    """``loss(kind)`` for JSD(beta): chosen now for a concrete beta, else by ``lax.switch``."""
+    kind = _jsd_kind(beta)
+    if kind is not None:
+        return loss(kind)
+    index = jnp.where(beta == 0, 1, jnp.where(beta == 1, 2, 0))
+    return lax.switch(
+        index, [lambda: loss("jsd"), lambda: loss("forward"), lambda: loss("reverse")]
+    )
+
+
 # --------------------------------------------------------------------------------------
 # kl_divergence_with_logits / jensen_shannon_with_logits
 # --------------------------------------------------------------------------------------
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def _logit_rows(p, q, t, beta, axis, axis_name):
-    """Per-row KL (``beta is None``) or JSD(beta) of softmax(p/t) and softmax(q/t)."""
-    return _logit_rows_fwd(p, q, t, beta, axis, axis_name)[0]
+@partial(jax.custom_vjp, nondiff_argnums=(4, 5, 6))
+def _logit_rows(p, q, t, beta, kind, axis, axis_name):
+    """Per-row divergence ``kind`` of softmax(p/t) and softmax(q/t)."""
+    return _logit_rows_fwd(p, q, t, beta, kind, axis, axis_name)[0]
 
 
 def _scaled(x, t):
     return x.astype(t.dtype) / t
 
 
-def _logit_rows_fwd(p, q, t, beta, axis, axis_name):
+def _logit_rows_fwd(p, q, t, beta, kind, axis, axis_name):
     a, b = _scaled(p, t), _scaled(q, t)
-    if beta is None:
-        rows, stats = _kl_stats(a, b, axis, axis_name)
-    else:
-        rows, stats = _jsd_stats(a, b, beta, axis, axis_name)
+    rows, stats = _row_stats(kind, a, b, beta, axis, axis_name)
     return jnp.squeeze(rows, axis), (p, q, t, beta, stats)
 
 
-def _logit_rows_bwd(axis, axis_name, res, g):
+def _logit_rows_bwd(kind, axis, axis_name, res, g):
     p, q, t, beta, stats = res
     a, b = _scaled(p, t), _scaled(q, t)
-    if beta is None:
-        ga, gb = _kl_grads(a, b, stats, want_a=True)
-    else:
-        ga, gb = _jsd_grads(a, b, beta, stats, want_a=True)
+    ga, gb = _row_grads(kind, a, b, beta, stats, want_a=True)
     scale = jnp.expand_dims(g, axis) / t
     dp = (ga * scale).astype(p.dtype)
     dq = (gb * scale).astype(q.dtype)
@@ -341,15 +383,21 @@ def _logit_rows_bwd(axis, axis_name, res, g):
 _logit_rows.defvjp(_logit_rows_fwd, _logit_rows_bwd)
 
 
-@partial(jax.jit, static_argnames=("axis", "axis_name", "reduction"))
-def _logits_loss(p, q, t, beta, where, *, axis, axis_name, reduction):
+@partial(jax.jit, static_argnames=("kind", "axis", "axis_name", "reduction", "t_squared"))
+def _logits_loss(p, q, t, beta, where, *, kind, axis, axis_name, reduction, t_squared):
     if where is not None:
         # Masked rows may hold anything (padding): replace them, so that neither their
         # values nor their gradients can be NaN.
         keep = jnp.expand_dims(where, axis)
         p = jnp.where(keep, p, jnp.zeros((), p.dtype))
         q = jnp.where(keep, q, jnp.zeros((), q.dtype))
-    rows = _logit_rows(p, q, t, beta, axis, axis_name)
+
+    def rows_of(kind):
+        return _logit_rows(p, q, t, beta, kind, axis, axis_name)
+
+    rows = rows_of(kind) if kind is not None else _by_beta(rows_of, beta)
+    if t_squared:
+        rows = rows * (t * t)
     if where is not None:
         rows = jnp.where(where, rows, jnp.zeros((), rows.dtype))
     return _reduce(rows, where, reduction)
@@ -373,6 +421,7 @@ def kl_divergence_with_logits(
     q_logits: ArrayLike,
     *,
     temperature: ArrayLike = 1.0,
+    temperature_squared: bool = False,
     axis: int = -1,
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
@@ -390,8 +439,9 @@ def kl_divergence_with_logits(
     the gradient w.r.t. ``q_logits`` is :math:`(\mathrm{softmax}(q/T) -
     \mathrm{softmax}(p/T))/T` times the upstream cotangent, and w.r.t. ``p_logits``
     :math:`P_j(\log P_j - \log Q_j - D_{KL})/T`. No log-softmax is stored for the backward.
-    There is no :math:`T^2` factor: multiply the result by ``temperature**2`` for Hinton's
-    scaling. ``temperature`` is a constant for differentiation (no gradient).
+    ``temperature_squared=True`` multiplies the result by :math:`T^2` (Hinton's scaling, as
+    tunix, MaxText and EasyDeL do; TRL and Liger do not). ``temperature`` is a constant for
+    differentiation (no gradient).
 
     Edges: identical logits give exactly 0 and a zero gradient. ``-inf`` logits (a masked
     vocabulary) give the limits: a ``p`` entry at ``-inf`` contributes 0; ``q = -inf`` where
@@ -407,6 +457,7 @@ def kl_divergence_with_logits(
         q_logits: the trained model's logits, the same shape as ``p_logits``.
         temperature: softmax temperature ``T > 0`` applied to both (a scalar; may be a
             traced value).
+        temperature_squared: multiply the result (and so its gradients) by ``T**2``.
         axis: the vocabulary axis; every other axis is a token (batch) axis.
         where: optional boolean token mask broadcastable to the batch shape (the shape
             without ``axis``). Masked tokens count neither in the sum nor in the mean's
@@ -447,7 +498,19 @@ def kl_divergence_with_logits(
     p, q, axis, where, dtype, t = _prepare_logits(
         p_logits, q_logits, axis, where, reduction, temperature
     )
-    return _logits_loss(p, q, t, None, where, axis=axis, axis_name=axis_name, reduction=reduction)
+    _check_flag(temperature_squared, "temperature_squared")
+    return _logits_loss(
+        p,
+        q,
+        t,
+        None,
+        where,
+        kind="forward",
+        axis=axis,
+        axis_name=axis_name,
+        reduction=reduction,
+        t_squared=temperature_squared,
+    )
 
 
 def jensen_shannon_with_logits(
@@ -456,6 +519,7 @@ def jensen_shannon_with_logits(
     *,
     beta: ArrayLike = 0.5,
     temperature: ArrayLike = 1.0,
+    temperature_squared: bool = False,
     axis: int = -1,
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
@@ -468,17 +532,16 @@ def jensen_shannon_with_logits(
         \quad M = \beta P + (1-\beta) Q,
 
     with ``P = softmax(p/T)``, ``Q = softmax(q/T)`` (the generalised JSD of on-policy
-    distillation, GKD). ``beta = 0.5`` is the symmetric JSD, bounded by ``log 2``.
-    The value is continuous in β on [0, 1] and NaN-free at both ends, where it is
-    **exactly 0** (M equals one of the two). The divergence is always finite, also with
-    ``-inf`` logits (it is at most :math:`-\beta\log\beta - (1-\beta)\log(1-\beta)`).
+    distillation, GKD). ``beta = 0.5`` is the symmetric JSD, bounded by ``log 2``; for β in
+    (0, 1) the divergence is finite, also with ``-inf`` logits (at most
+    :math:`-\beta\log\beta - (1-\beta)\log(1-\beta)`).
 
-    TRL's ``GKDTrainer.generalized_jsd_loss(student_logits, teacher_logits, beta=...)`` and
-    Liger's ``LigerFusedLinearJSD(jsd_beta=...)`` use the same mixture (β weights the
-    teacher) for β in (0, 1), but switch at the ends to KL divergences: β = 0 to the forward
-    KL(teacher ‖ student), β = 1 to the reverse KL(student ‖ teacher). To port those ends,
-    call :func:`kl_divergence_with_logits` (``(teacher, student)`` for β = 0,
-    ``(student, teacher)`` for β = 1).
+    At the ends, as TRL's ``GKDTrainer.generalized_jsd_loss(student_logits,
+    teacher_logits, beta=...)`` and Liger's ``LigerFusedLinearJSD(jsd_beta=...)`` (the same
+    mixture, β weighting the teacher), β = 0 is the forward KL(P ‖ Q) and β = 1 the
+    reverse KL(Q ‖ P): the JSD itself is 0 there, which nobody trains with. A concrete β
+    picks its program when called; a traced β selects among the three with
+    ``lax.switch``.
 
     Gradients (custom rule, from the logits and per-row statistics only): with
     ``g = β(log P − log M)`` and ``h = (1−β)(log Q − log M)`` per entry, the gradient w.r.t.
@@ -491,6 +554,7 @@ def jensen_shannon_with_logits(
         q_logits: the trained model's logits, same shape.
         beta: the mixture weight of ``p``, in [0, 1] (a scalar; may be traced).
         temperature: softmax temperature ``T > 0`` applied to both.
+        temperature_squared: multiply the result (and so its gradients) by ``T**2``.
         axis: the vocabulary axis.
         where: optional boolean token mask broadcastable to the batch shape.
         reduction: ``"mean"`` over unmasked tokens, ``"sum"``, or ``"none"`` / ``None``.
@@ -513,14 +577,26 @@ def jensen_shannon_with_logits(
         >>> q = jnp.array([-jnp.inf, 0.0])
         >>> print(f"{losses.jensen_shannon_with_logits(p, q):.6f}")  # disjoint: log 2
         0.693147
-        >>> print(losses.jensen_shannon_with_logits(p, q, beta=0.0))
-        0.0
+        >>> print(losses.jensen_shannon_with_logits(p, q, beta=0.0))  # KL(p || q)
+        inf
     """
     p, q, axis, where, dtype, t = _prepare_logits(
         p_logits, q_logits, axis, where, reduction, temperature
     )
     b = _check_beta(beta, dtype)
-    return _logits_loss(p, q, t, b, where, axis=axis, axis_name=axis_name, reduction=reduction)
+    _check_flag(temperature_squared, "temperature_squared")
+    return _logits_loss(
+        p,
+        q,
+        t,
+        b,
+        where,
+        kind=_jsd_kind(b),
+        axis=axis,
+        axis_name=axis_name,
+        reduction=reduction,
+        t_squared=temperature_squared,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -561,7 +637,9 @@ def _upcast(bits: jax.Array, acc, dtype) -> jax.Array:
     return bits.astype(acc)
 
 
-def _fused_loop(hidden, weight, bias, teacher, mask, t, beta, row_scale, *, chunk, want_grads):
+def _fused_loop(
+    hidden, weight, bias, teacher, mask, t, beta, row_scale, *, kind, chunk, want_grads
+):
     """One pass over token chunks: per-row losses and, if wanted, the parameter gradients.
 
     ``hidden [N, H]``, ``weight [H, V]``, ``teacher`` is ``[N, V]`` logits or
@@ -609,10 +687,7 @@ def _fused_loop(hidden, weight, bias, teacher, mask, t, beta, row_scale, *, chun
         # Invalid rows: zero hidden states (finite logits); their values and gradients
         # are selected away below (a select, never a product, so NaN padding cannot leak).
         a, b = teacher_logits(start) / t, student_logits(h_c) / t
-        if beta is None:
-            rows, stats = _kl_stats(a, b, 1, None)
-        else:
-            rows, stats = _jsd_stats(a, b, beta, 1, None)
+        rows, stats = _row_stats(kind, a, b, beta, 1, None)
         rows = jnp.where(valid, rows[:, 0], zero)
         out_rows = carry[0]
         old = lax.dynamic_slice_in_dim(out_rows, start, chunk)
@@ -620,10 +695,7 @@ def _fused_loop(hidden, weight, bias, teacher, mask, t, beta, row_scale, *, chun
         if not want_grads:
             return (out_rows,)
         _, dh_acc, dw_acc, db_acc = carry
-        if beta is None:
-            _, gz = _kl_grads(a, b, stats, want_a=False)
-        else:
-            _, gz = _jsd_grads(a, b, beta, stats, want_a=False)
+        _, gz = _row_grads(kind, a, b, beta, stats, want_a=False)
         scale = 1 / t
         if row_scale is not None:
             scale = lax.dynamic_slice_in_dim(row_scale, start, chunk)[:, None] / t
@@ -662,24 +734,24 @@ def _cast_grads(grads, hidden, weight, bias, g):
     return dh, dw, db
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(7,))
-def _fused_sum(hidden, weight, bias, teacher, mask, t, beta, chunk):
+@partial(jax.custom_vjp, nondiff_argnums=(7, 8))
+def _fused_sum(hidden, weight, bias, teacher, mask, t, beta, kind, chunk):
     rows, _ = _fused_loop(
-        hidden, weight, bias, teacher, mask, t, beta, None, chunk=chunk, want_grads=False
+        hidden, weight, bias, teacher, mask, t, beta, None, kind=kind, chunk=chunk, want_grads=False
     )
     return jnp.sum(rows)
 
 
-def _fused_sum_fwd(hidden, weight, bias, teacher, mask, t, beta, chunk):
+def _fused_sum_fwd(hidden, weight, bias, teacher, mask, t, beta, kind, chunk):
     # The loss is a scalar: the gradients are computed here, chunk by chunk, and the
     # backward only scales them (the matmul count of the unfused step).
     rows, grads = _fused_loop(
-        hidden, weight, bias, teacher, mask, t, beta, None, chunk=chunk, want_grads=True
+        hidden, weight, bias, teacher, mask, t, beta, None, kind=kind, chunk=chunk, want_grads=True
     )
     return jnp.sum(rows), (grads, hidden, weight, bias)
 
 
-def _fused_sum_bwd(chunk, res, g):
+def _fused_sum_bwd(kind, chunk, res, g):
     grads, hidden, weight, bias = res
     dh, dw, db = _cast_grads(grads, hidden, weight, bias, g)
     return dh, dw, db, None, None, None, None
@@ -688,20 +760,20 @@ def _fused_sum_bwd(chunk, res, g):
 _fused_sum.defvjp(_fused_sum_fwd, _fused_sum_bwd)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(7,))
-def _fused_rows(hidden, weight, bias, teacher, mask, t, beta, chunk):
+@partial(jax.custom_vjp, nondiff_argnums=(7, 8))
+def _fused_rows(hidden, weight, bias, teacher, mask, t, beta, kind, chunk):
     rows, _ = _fused_loop(
-        hidden, weight, bias, teacher, mask, t, beta, None, chunk=chunk, want_grads=False
+        hidden, weight, bias, teacher, mask, t, beta, None, kind=kind, chunk=chunk, want_grads=False
     )
     return rows
 
 
-def _fused_rows_fwd(hidden, weight, bias, teacher, mask, t, beta, chunk):
-    rows = _fused_rows(hidden, weight, bias, teacher, mask, t, beta, chunk)
+def _fused_rows_fwd(hidden, weight, bias, teacher, mask, t, beta, kind, chunk):
+    rows = _fused_rows(hidden, weight, bias, teacher, mask, t, beta, kind, chunk)
     return rows, (hidden, weight, bias, teacher, mask, t, beta)
 
 
-def _fused_rows_bwd(chunk, res, g):
+def _fused_rows_bwd(kind, chunk, res, g):
     # "none": the cotangent differs per row, so the chunks are recomputed here (one more
     # matmul per chunk than the scalar reductions).
     hidden, weight, bias, teacher, mask, t, beta = res
@@ -714,6 +786,7 @@ def _fused_rows_bwd(chunk, res, g):
         t,
         beta,
         g.astype(t.dtype),
+        kind=kind,
         chunk=chunk,
         want_grads=True,
     )
@@ -724,20 +797,27 @@ def _fused_rows_bwd(chunk, res, g):
 _fused_rows.defvjp(_fused_rows_fwd, _fused_rows_bwd)
 
 
-@partial(jax.jit, static_argnames=("chunk", "reduction", "batch_shape"))
-def _fused_loss(hidden, weight, bias, teacher, mask, t, beta, *, chunk, reduction, batch_shape):
+@partial(jax.jit, static_argnames=("kind", "chunk", "reduction", "batch_shape", "t_squared"))
+def _fused_loss(
+    hidden, weight, bias, teacher, mask, t, beta, *, kind, chunk, reduction, batch_shape, t_squared
+):
     if isinstance(teacher, tuple):
         teacher = tuple(lax.stop_gradient(x) if x is not None else None for x in teacher)
     else:
         teacher = lax.stop_gradient(teacher)
-    if reduction is None or reduction == "none":
-        rows = _fused_rows(hidden, weight, bias, teacher, mask, t, beta, chunk)
-        return rows.reshape(batch_shape)
-    total = _fused_sum(hidden, weight, bias, teacher, mask, t, beta, chunk)
-    if reduction == "sum":
-        return total
-    count = hidden.shape[0] if mask is None else jnp.sum(mask, dtype=total.dtype)
-    return total / jnp.asarray(count, total.dtype)
+    scale = t * t if t_squared else jnp.ones((), t.dtype)
+
+    def loss(kind):
+        if reduction is None or reduction == "none":
+            rows = _fused_rows(hidden, weight, bias, teacher, mask, t, beta, kind, chunk)
+            return rows.reshape(batch_shape) * scale
+        total = _fused_sum(hidden, weight, bias, teacher, mask, t, beta, kind, chunk) * scale
+        if reduction == "sum":
+            return total
+        count = hidden.shape[0] if mask is None else jnp.sum(mask, dtype=total.dtype)
+        return total / jnp.asarray(count, total.dtype)
+
+    return loss(kind) if kind is not None else _by_beta(loss, beta)
 
 
 def fused_linear_kl_divergence(
@@ -747,7 +827,9 @@ def fused_linear_kl_divergence(
     *,
     bias: ArrayLike | None = None,
     temperature: ArrayLike = 1.0,
+    temperature_squared: bool = False,
     beta: ArrayLike | None = None,
+    reverse: bool = False,
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
     chunk_size: int | None = None,
@@ -782,9 +864,11 @@ def fused_linear_kl_divergence(
             tuple ``(p_hidden, p_weight)`` / ``(p_hidden, p_weight, p_bias)`` with
             ``p_hidden [..., Hp]`` and ``p_weight [Hp, V]``, projected chunk by chunk too.
         bias: optional student bias ``[V]``.
-        temperature: softmax temperature ``T > 0`` for both (no ``T**2`` factor).
+        temperature: softmax temperature ``T > 0`` for both.
+        temperature_squared: multiply the result (and so its gradients) by ``T**2``.
         beta: None for KL(teacher ‖ student); a float in [0, 1] for JSD(β) as in
-            :func:`jensen_shannon_with_logits`.
+            :func:`jensen_shannon_with_logits` (β = 0 is the forward KL, β = 1 the reverse).
+        reverse: with ``beta=None``, the reverse KL(student ‖ teacher) instead.
         where: optional boolean token mask broadcastable to ``hidden.shape[:-1]``.
         reduction: ``"mean"`` over unmasked tokens, ``"sum"``, or ``"none"`` / ``None``.
         chunk_size: tokens per chunk. Default: a power of two with ``chunk_size * V``
@@ -882,6 +966,11 @@ def fused_linear_kl_divergence(
     where = _check_where(where, batch_shape)
     t = _check_temperature(temperature, dtype)
     b = None if beta is None else _check_beta(beta, dtype)
+    _check_flag(temperature_squared, "temperature_squared")
+    _check_flag(reverse, "reverse")
+    if reverse and beta is not None:
+        raise ValueError("Expected one of `beta` (JSD) and `reverse=True` (KL(q || p)), not both")
+    kind = ("reverse" if reverse else "forward") if b is None else _jsd_kind(b)
 
     # Value checks (section 1's rule).
     if _checks.checks_wanted(hidden, weight, bias, p_flat, where, *teacher_arrays):
@@ -914,9 +1003,11 @@ def fused_linear_kl_divergence(
         mask,
         t,
         b,
+        kind=kind,
         chunk=chunk,
         reduction=reduction,
         batch_shape=batch_shape,
+        t_squared=temperature_squared,
     )
 
 

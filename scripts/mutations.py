@@ -84,6 +84,13 @@ MUTATIONS = [
         ("tests/test_losses.py", "-k", "k_equal_to_the_vocabulary"),
     ),
     Mutation(
+        "JSD loss: beta = 0 and 1 give the JSD (0) instead of TRL's forward / reverse KL",
+        "jaxkl/losses.py",
+        'return "forward" if value == 0.0 else "reverse" if value == 1.0 else "jsd"',
+        'return "jsd"',
+        ("tests/test_losses.py", "-k", "jsd_ends or fused_reverse"),
+    ),
+    Mutation(
         "closed form: the Normal scale term perturbed by 1e-4",
         "jaxkl/kl/continuous.py",
         "    return 0.5 * _scale_term(p.scale, q.scale) + 0.5 * z * z",

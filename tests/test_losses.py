@@ -48,6 +48,15 @@ def np_kl(p, q, t=1.0, axis=-1):
 
 
 def np_jsd(p, q, beta, t=1.0, axis=-1):
+    """TRL's generalised JSD (GKDTrainer.generalized_jsd_loss) in float64.
+
+    The mixture for 0 < beta < 1, the forward KL(p || q) at beta = 0 and the reverse
+    KL(q || p) at beta = 1.
+    """
+    if beta == 0:
+        return np_kl(p, q, t, axis)
+    if beta == 1:
+        return np_kl(q, p, t, axis)
     pp = np.exp(np_log_softmax(np.asarray(p, np.float64) / t, axis))
     qq = np.exp(np_log_softmax(np.asarray(q, np.float64) / t, axis))
     m = beta * pp + (1 - beta) * qq
@@ -162,6 +171,17 @@ def test_values_match_float64_reference(variants, logits, name, beta, t):
     assert np.all(np.isfinite(dp)) and np.all(np.isfinite(dq))
 
 
+def test_temperature_squared_multiplies_by_t_squared(logits):
+    p, q = logits
+    t = 2.5
+    for f in (losses.kl_divergence_with_logits, losses.jensen_shannon_with_logits):
+        plain = f(p, q, temperature=t, reduction="none")
+        scaled = f(p, q, temperature=t, temperature_squared=True, reduction="none")
+        np.testing.assert_allclose(scaled, t * t * np.asarray(plain), rtol=1e-6)
+    with pytest.raises(TypeError, match="temperature_squared"):
+        losses.kl_divergence_with_logits(p, q, temperature_squared=1)
+
+
 def test_gradient_wrt_q_is_the_softmax_difference(variants, logits):
     p, q = logits
     for name, t in (("kl", 1.0), ("kl_T2", 2.0)):
@@ -173,10 +193,33 @@ def test_gradient_wrt_q_is_the_softmax_difference(variants, logits):
         )
 
 
-def test_jsd_is_exactly_zero_at_both_ends(variants):
-    assert np.all(variants["jsd_0"] == 0) and np.all(variants["jsd_1"] == 0)
-    for name in ("jsd_0", "jsd_1"):
-        assert all(np.all(g == 0) for g in variants[name + "_grad"])
+def test_jsd_ends_are_the_forward_and_reverse_kl(variants, logits):
+    # TRL's and Liger's ends: beta = 0 is KL(p || q), beta = 1 is KL(q || p) (the JSD
+    # itself is 0 there: a ported config must not train on nothing), gradients included.
+    p, q = logits
+    kl_pq = jax.value_and_grad(
+        lambda p, q: losses.kl_divergence_with_logits(p, q, reduction="none")[1:].sum(), (0, 1)
+    )(p, q)
+    kl_qp = jax.value_and_grad(
+        lambda p, q: losses.kl_divergence_with_logits(q, p, reduction="none")[1:].sum(), (0, 1)
+    )(p, q)
+    for name, (value, grads) in (("jsd_0", kl_pq), ("jsd_1", kl_qp)):
+        assert variants[name][1:].sum() == pytest.approx(float(value), rel=1e-6)
+        ours = jax.grad(
+            lambda p, q, b=VARIANTS_BETA[name]: losses.jensen_shannon_with_logits(
+                p, q, beta=b, reduction="none"
+            )[1:].sum(),
+            (0, 1),
+        )(p, q)
+        for a, b in zip(ours, grads):
+            np.testing.assert_array_equal(a, b)
+    # a traced beta selects the same programs
+    traced = jax.jit(lambda b: losses.jensen_shannon_with_logits(p, q, beta=b, reduction="none"))
+    for name, beta in (("jsd_0", 0.0), ("jsd_1", 1.0), ("jsd_half", 0.5)):
+        np.testing.assert_allclose(traced(beta), variants[name], rtol=1e-6)
+
+
+VARIANTS_BETA = {"jsd_0": 0.0, "jsd_1": 1.0}
 
 
 def test_identical_logits_give_exact_zero_values_and_gradients(logits):
@@ -273,10 +316,15 @@ logit_rows = hnp.arrays(
 def test_divergence_laws(p, q, beta):
     p[:, 0] = np.where(np.isinf(p[:, 0]), 0.0, p[:, 0])  # at least one finite teacher logit
     q[:, 0] = np.where(np.isinf(q[:, 0]), 0.0, q[:, 0])
-    kl, jsd, half_pq, half_qp, kl_pp, ends = _props(p, q, np.float32(beta))
+    beta = np.float32(beta)  # (a subnormal draw is 0 in float32, 1 - 1e-9 is 1)
+    kl, jsd, half_pq, half_qp, kl_pp, ends = _props(p, q, beta)
     assert np.all(np.asarray(kl) >= 0) and np.all(np.asarray(jsd) >= 0)
     assert np.all(np.asarray(kl_pp) == 0)
-    assert not np.any(np.isnan(jsd)) and np.all(np.isfinite(jsd))
+    assert not np.any(np.isnan(jsd))
+    if 0 < beta < 1:  # the ends are the forward and reverse KL, which may be +inf
+        assert np.all(np.isfinite(jsd))
+    elif beta == 0:
+        np.testing.assert_array_equal(jsd, kl)
     np.testing.assert_allclose(half_pq, half_qp, atol=1e-6)
     assert np.all(np.asarray(half_pq) <= np.log(2) + 1e-6)
     assert np.all(np.asarray(ends[0]) < 1e-5) and np.all(np.asarray(ends[1]) < 1e-5)
@@ -382,6 +430,58 @@ def test_fused_equals_unfused(fused_inputs, dtype, tol):
             assert a.dtype == x.dtype
             a, c = np.asarray(a, np.float32), np.asarray(c, np.float32)
             np.testing.assert_allclose(a, c, rtol=tol, atol=tol * np.abs(c).max())
+
+
+def test_fused_reverse_jsd_ends_and_temperature_squared(fused_inputs):
+    # Each fused variant against the float64 definition it claims, and its weight gradient
+    # against the unfused loss (tested against float64 above).
+    h, w, b, ph, pw, mask = fused_inputs
+    teacher = ph @ pw
+    t = 1.5
+    variants = {  # name: (fused keywords, unfused loss of (teacher, student logits))
+        "reverse": (
+            dict(reverse=True),
+            lambda p, z: losses.kl_divergence_with_logits(z, p, temperature=t, where=mask),
+        ),
+        "beta=0": (
+            dict(beta=0.0),
+            lambda p, z: losses.kl_divergence_with_logits(p, z, temperature=t, where=mask),
+        ),
+        "beta=1": (
+            dict(beta=1.0),
+            lambda p, z: losses.kl_divergence_with_logits(z, p, temperature=t, where=mask),
+        ),
+        "T^2": (
+            dict(temperature_squared=True),
+            lambda p, z: t * t * losses.kl_divergence_with_logits(p, z, temperature=t, where=mask),
+        ),
+    }
+
+    @jax.jit
+    def run(w):
+        out = {}
+        for name, (kw, unfused) in variants.items():
+            fused = jax.value_and_grad(
+                lambda w, kw=kw: losses.fused_linear_kl_divergence(
+                    h, w, teacher, bias=b, temperature=t, where=mask, chunk_size=7, **kw
+                )
+            )(w)
+            out[name] = fused, jax.grad(lambda w, u=unfused: u(teacher, h @ w + b))(w)
+        return out
+
+    z = h @ w + b
+    m = mask
+    refs = {
+        "reverse": np_kl(z, teacher, t)[m].mean(),
+        "beta=0": np_kl(teacher, z, t)[m].mean(),
+        "beta=1": np_kl(z, teacher, t)[m].mean(),
+        "T^2": t * t * np_kl(teacher, z, t)[m].mean(),
+    }
+    for name, ((value, grad), unfused_grad) in run(w).items():
+        np.testing.assert_allclose(value, refs[name], rtol=2e-5, err_msg=name)
+        np.testing.assert_allclose(grad, unfused_grad, rtol=2e-5, atol=1e-6, err_msg=name)
+    with pytest.raises(ValueError, match="reverse"):
+        losses.fused_linear_kl_divergence(h, w, teacher, beta=0.5, reverse=True)
 
 
 def test_fused_teacher_logits_default_chunk_and_identity(fused_inputs):
