@@ -91,6 +91,13 @@ MUTATIONS = [
         ("tests/test_losses.py", "-k", "jsd_ends or fused_reverse"),
     ),
     Mutation(
+        "Bernoulli/Geometric: log1p(-a) without its safe derivative at probs = 1",
+        "jaxkl/kl/discrete.py",
+        "        1.0 - a, -d, _log_one_minus(a), _log_one_minus(b)",
+        "        1.0 - a, -d, jnp.log1p(-a), _log_one_minus(b)",
+        ("tests/kl/test_discrete.py", "-k", "closed_ends"),
+    ),
+    Mutation(
         "closed form: the Normal scale term perturbed by 1e-4",
         "jaxkl/kl/continuous.py",
         "    return 0.5 * _scale_term(p.scale, q.scale) + 0.5 * z * z",

@@ -1,7 +1,7 @@
 r"""Closed forms whose p is in the discrete group.
 
 Same-family pairs are written as sums of non-negative terms of exactly formed differences
-(:func:`jaxkl._numerics.kl_from_log_ratios`, :func:`jaxkl._numerics.kl_div_term`), so
+(:func:`jaxkl._numerics.kl_from_log_ratios`, ``w log(w/q) - w + q`` terms), so
 that nearly equal distributions keep full relative precision; ``0 log 0 = 0`` exactly.
 
 ProbitBernoulli: the Bernoulli KL at ``a = Φ(x_p)``, ``b = Φ(x_q)``, written over the two
@@ -40,7 +40,6 @@ from jax.scipy.special import gammaln
 from jaxkl._numerics import (
     exp_sinh_integral,
     expm1_minus_x,
-    kl_div_term,
     kl_from_log_ratios,
     log1p_minus_x,
     log_ndtr_difference,
@@ -84,8 +83,8 @@ def _binary_weights_and_log_ratios(p: BinaryParametrised, q: BinaryParametrised)
         d1 = _log_ratio(w1, b, diff)
         d0 = _log_ratio(w0, 1.0 - b, -diff)
     else:  # mixed parametrisations: log-probabilities of each side
-        w1, w0, lp1, lp0 = p._parts()
-        _, _, lq1, lq0 = q._parts()
+        w1, w0, lp1, lp0 = _binary_parts(p)
+        _, _, lq1, lq0 = _binary_parts(q)
         d1, d0 = lq1 - lp1, lq0 - lp0
     return jnp.stack([w0, w1], axis=-1), jnp.stack([d0, d1], axis=-1)
 
@@ -114,15 +113,17 @@ def _outcome_kl_term(w, q_minus_w, log_w, log_q):
 
     ``w * x_minus_log1p(t)`` with ``t = (q - w)/w``: the series near ``t = 0``, and
     ``t - (log q - log w)`` elsewhere (whose logs never see a rounded ``t ~ -1``). ``w = 0``
-    gives ``q``; ``q = 0 < w`` gives +inf. Unsafe inputs are replaced before the logs
-    (double ``where``: finite gradients where the value is finite).
+    gives ``q``; ``q = 0 < w`` gives +inf. Unsafe inputs are replaced before the logs and
+    the division (double ``where``: only ``|t| < 1/2`` is ever divided by ``w``, so a tiny
+    ``w`` gives no ``inf * 0 = NaN`` in the backward pass); gradients are never NaN.
     """
     w_pos = w > 0
     q_pos = log_q > -jnp.inf
     ws = jnp.where(w_pos, w, 1.0)
-    t = q_minus_w * (1.0 / ws)
+    near = jnp.abs(q_minus_w) < 0.5 * ws
+    t = _ratio(jnp.where(near, q_minus_w, 0.0), ws)
     log_ratio = jnp.where(q_pos, log_q, 0.0) - jnp.where(w_pos, log_w, 0.0)
-    value = ws * jnp.where(jnp.abs(t) < 0.5, x_minus_log1p_series(t), t - log_ratio)
+    value = jnp.where(near, ws * x_minus_log1p_series(t), q_minus_w - ws * log_ratio)
     value = jnp.where(w_pos, value, q_minus_w)
     return jnp.where(w_pos & ~q_pos, jnp.inf, value)
 
@@ -135,9 +136,64 @@ def _bernoulli_probs_terms(a, b):
     non-negative, accurate when ``b ~ a``; one fused loop (no stacking, no reductions).
     """
     d = b - a
-    return _outcome_kl_term(a, d, jnp.log(a), jnp.log(b)) + _outcome_kl_term(
-        1.0 - a, -d, jnp.log1p(-a), jnp.log1p(-b)
+    return _outcome_kl_term(a, d, _log_of(a), _log_of(b)) + _outcome_kl_term(
+        1.0 - a, -d, _log_one_minus(a), _log_one_minus(b)
     )
+
+
+def _log_of(x):
+    """``log x``, ``-inf`` at 0 with a zero derivative there (not ``inf * 0 = NaN``)."""
+    pos = x > 0
+    return jnp.where(pos, jnp.log(jnp.where(pos, x, 1.0)), -jnp.inf)
+
+
+def _log_one_minus(x):
+    """``log1p(-x)``, ``-inf`` at 1 with a zero derivative there."""
+    below = x < 1
+    return jnp.where(below, jnp.log1p(-jnp.where(below, x, 0.0)), -jnp.inf)
+
+
+@jax.custom_jvp
+def _ratio(x, y):
+    """``x / y`` whose derivative is formed as ``(dx - (x/y) dy) / y``.
+
+    Not as ``-x dy / y**2``: ``y**2`` underflows for ``|y| < 1e-19`` in float32, and
+    ``0 * inf`` makes a NaN where ``x = 0``.
+    """
+    return x / y
+
+
+@_ratio.defjvp
+def _ratio_jvp(primals, tangents):
+    (x, y), (dx, dy) = primals, tangents
+    v = x / y
+    return v, (dx - v * dy) / y
+
+
+def _binary_parts(d: BinaryParametrised):
+    """``d._parts()``, its logs with a zero derivative at probabilities 0 and 1."""
+    if d._probs is None:
+        return d._parts()
+    a = d._probs
+    return a, 1.0 - a, _log_of(a), _log_one_minus(a)
+
+
+def _inf_without_gradient(kl):
+    """``kl``, with a zero gradient where it is ``+inf`` (the convention there)."""
+    return jnp.where(jnp.isfinite(kl), kl, jnp.inf)
+
+
+def _bernoulli_kl_per(p: BinaryParametrised, q: BinaryParametrised, w: jax.Array) -> jax.Array:
+    """``KL(Bern(a) || Bern(b)) / w``, with a zero gradient where it is +inf.
+
+    +inf where ``w = 0`` (a subnormal ``w`` reads as 0) unless the KL is 0 there (p = q),
+    and where the quotient overflows; unsafe inputs replaced before the division.
+    """
+    kl = _bernoulli_kl(p, q)
+    ok = jnp.isfinite(kl) & (w > 0)
+    ok = ok & jnp.isfinite(jnp.where(ok, kl, 0.0) / jnp.where(ok, w, 1.0))  # no overflow
+    ratio = _ratio(jnp.where(ok, kl, 0.0), jnp.where(ok, w, 1.0))
+    return jnp.where(ok, ratio, jnp.where(kl == 0, 0.0, jnp.inf))
 
 
 def _bernoulli_logits_terms(la, lb):
@@ -170,7 +226,7 @@ def _bernoulli_logits_terms(la, lb):
 
 def _bernoulli_kl(p: BinaryParametrised, q: BinaryParametrised) -> jax.Array:
     if p._probs is not None and q._probs is not None:
-        return _bernoulli_probs_terms(p._probs, q._probs)
+        return _inf_without_gradient(_bernoulli_probs_terms(p._probs, q._probs))
     if p._logits is not None and q._logits is not None:
         return _bernoulli_logits_terms(p._logits, q._logits)
     w, d = _binary_weights_and_log_ratios(p, q)
@@ -187,7 +243,9 @@ def _kl_bernoulli_bernoulli(p: Bernoulli, q: Bernoulli) -> jax.Array:
     ``d_i`` the centred log-ratios formed from ``b - a`` (probs) or ``l_b - l_a`` (logits):
     non-negative terms, full float32 precision down to KL ~ 1e-14. +inf where
     b in {0, 1} puts no mass on an outcome that a has. Same values as torch's
-    ``_kl_bernoulli_bernoulli``.
+    ``_kl_bernoulli_bernoulli``. Gradients are finite at probabilities 0 and 1: there the
+    ``0 log 0`` term is held at its limit (the derivative of the other terms); 0 where the
+    KL is +inf.
 
     References: Kullback & Leibler (1951); torch.distributions.kl.
     """
@@ -202,9 +260,16 @@ def _kl_geometric_geometric(p: Geometric, q: Geometric) -> jax.Array:
     ``a``, and inherits its accuracy. At a = b = 1 it is 0 (torch's formula gives
     ``inf - inf``, reported as +inf); +inf where b = 1 > a.
 
+    Gradients are finite at the closed end ``probs = 1`` and at tiny ``probs``: where ``a``
+    or ``b`` is 1 the ``0 log 0`` term is held at its limit (the derivative of the other
+    terms, as the tensor KL does at ``p_i = 0``), where the value is ``+inf`` the gradient
+    is 0 (a subnormal ``a`` reads as 0: +inf unless ``b`` does too, then 0). A derivative
+    beyond float's range (``-log((1-a)/(1-b)) / a**2`` for ``a < 1e-19``) is ``±inf``,
+    never NaN.
+
     References: torch.distributions.kl ``_kl_geometric_geometric`` (same values elsewhere).
     """
-    return _bernoulli_kl(p, q) / p.probs
+    return _bernoulli_kl_per(p, q, p.probs)
 
 
 #: the exact sum runs over this many consecutive counts around p's mean
@@ -393,16 +458,21 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> jax.Array:
       differentiable through a custom JVP. Checked against exact float64 sums:
       relative error below 1e-9 up to counts of 4e9.
 
+    Gradients at ``probs`` 0 and 1 are finite: the ``0 log 0`` terms held at their limits
+    (the expectation's derivative there is taken as 0), 0 where the KL is +inf.
+
     References: torch.distributions.kl ``_kl_binomial_binomial``; the third case follows from
     expanding ``E_p[log p(k) - log q(k)]``.
     """
     n_p, n_q = p.total_count, q.total_count
     bern = _bernoulli_kl(p, q)
     same = jnp.where(n_p == 0, 0.0, n_p * jnp.where(n_p == 0, 0.0, bern))
-    _, _, lp1, lp0 = p._parts()
-    _, _, _, lq0 = q._parts()
+    _, _, lp1, lp0 = _binary_parts(p)
+    _, _, _, lq0 = _binary_parts(q)
     fewer = n_p < n_q
-    extra = jnp.where(fewer, n_q - n_p, 0.0) * -jnp.where(fewer, lq0, 0.0)
+    has0 = lq0 > -jnp.inf  # b < 1
+    extra = jnp.where(fewer & has0, n_q - n_p, 0.0) * -jnp.where(has0, lq0, 0.0)
+    extra = jnp.where(fewer & ~has0, jnp.inf, extra)  # b = 1: q is a point mass at n_q
     n_p_, n_q_ = jnp.broadcast_arrays(n_p, n_q)
     lp1, lp0 = jnp.broadcast_arrays(lp1, lp0)
     shape = jnp.broadcast_shapes(n_p_.shape, lp1.shape)
@@ -415,7 +485,7 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> jax.Array:
     )
     smaller = same + extra + count
     kl = jnp.where(fewer, smaller, same)
-    return jnp.where(n_p > n_q, jnp.inf, kl)
+    return _inf_without_gradient(jnp.where(n_p > n_q, jnp.inf, kl))
 
 
 def _categorical_kl(p: CategoricalParametrised, q: CategoricalParametrised) -> jax.Array:
@@ -464,11 +534,13 @@ def _kl_poisson_poisson(p: Poisson, q: Poisson) -> jax.Array:
     r"""KL(Poi(r) || Poi(s)) = r log(r/s) - r + s = r (x - log1p(x)),  x = (s - r)/r.
 
     Accurate near r = s. ``r = 0`` gives ``s`` and ``s = 0 < r`` gives +inf (torch returns
-    NaN for r = 0: ``0 * log 0``).
+    NaN for r = 0: ``0 * log 0``). Gradients: ``(-1, 1)`` at ``r = 0`` (``r log(r/s)`` held
+    at 0), 0 where +inf.
 
     References: torch.distributions.kl ``_kl_poisson_poisson``.
     """
-    return kl_div_term(p.rate, q.rate)
+    r, s = p.rate, q.rate
+    return _outcome_kl_term(r, s - r, _log_of(r), _log_of(s))
 
 
 @register_kl(Bernoulli, Poisson)
@@ -479,20 +551,23 @@ def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> jax.Array:
     = [(1-a) log(1-a) + a] + [a log(a/r) - a + r],
 
     two non-negative terms (exact near a = r -> 0). +inf where r = 0 < a; 0 at a = r = 0
-    (torch returns NaN there).
+    (torch returns NaN there). Gradients are finite: at a = 0 and a = 1 the ``0 log 0``
+    term is held at its limit, and they are 0 where the KL is +inf.
 
     References: torch.distributions.kl ``_kl_bernoulli_poisson``.
     """
-    a, a0, _, _ = p._parts()
+    a, a0, la, la0 = _binary_parts(p)
     rate = q.rate
-    return kl_div_term(a0, jnp.ones_like(a0)) + kl_div_term(a, rate)
+    entropy_term = _outcome_kl_term(a0, a, la0, jnp.zeros_like(la0))  # (1-a) log(1-a) + a
+    kl = entropy_term + _outcome_kl_term(a, rate - a, la, _log_of(rate))
+    return _inf_without_gradient(kl)
 
 
 def _point_mass_at_zero_kl(p: Poisson, log_q0: jax.Array, count: jax.Array) -> jax.Array:
     """KL(Poi(r) || q) for q on {0..count}: +inf for r > 0; ``-log q(0)`` for r = 0."""
-    zero = p.rate == 0
-    finite = jnp.where(count == 0, 0.0, -count * jnp.where(count == 0, 0.0, log_q0))
-    return jnp.where(zero, finite, jnp.inf)
+    has0 = log_q0 > -jnp.inf  # q(0) > 0 (or count = 0)
+    finite = -jnp.where(count == 0, 0.0, count * jnp.where(has0, log_q0, 0.0))
+    return jnp.where((p.rate == 0) & (has0 | (count == 0)), finite, jnp.inf)
 
 
 @register_kl(Poisson, Bernoulli)
@@ -500,17 +575,19 @@ def _kl_poisson_bernoulli(p: Poisson, q: Bernoulli) -> jax.Array:
     """+inf: a Poisson with rate > 0 has mass on {2, 3, ...}.
 
     At rate 0 (a point mass at 0) the KL is ``-log(1 - b)`` (torch returns +inf there too).
+    Gradients are 0 with respect to the rate and where the KL is +inf (b = 1).
     """
-    return _point_mass_at_zero_kl(p, q._parts()[3], jnp.ones_like(p.rate))
+    return _point_mass_at_zero_kl(p, _binary_parts(q)[3], jnp.ones_like(p.rate))
 
 
 @register_kl(Poisson, Binomial)
 def _kl_poisson_binomial(p: Poisson, q: Binomial) -> jax.Array:
     """+inf: a Poisson with rate > 0 has unbounded support.
 
-    At rate 0 the KL is ``-n log(1 - b)`` (torch returns +inf there too).
+    At rate 0 the KL is ``-n log(1 - b)`` (torch returns +inf there too). Gradients are 0
+    with respect to the rate and where the KL is +inf (b = 1).
     """
-    return _point_mass_at_zero_kl(p, q._parts()[3], q.total_count)
+    return _point_mass_at_zero_kl(p, _binary_parts(q)[3], q.total_count)
 
 
 __all__: list = []
@@ -718,7 +795,9 @@ def _poisson_lgamma_series(lam, r):
     lam_k, r_k = _per_term(lam, r)
     safe = jnp.where(lam_k > 0, lam_k, 1.0)
     step = jnp.where(k > 0, jnp.log(safe) - jnp.log(jnp.maximum(k, 1.0)), 0.0)
-    f = jnp.where(lam_k > 0, jnp.exp(jnp.cumsum(step, axis=-1) - lam_k), (k == 0).astype(lam.dtype))
+    # at lam = 0: f = [1, lam, 0, ...] (the pmf's value and first derivative there)
+    at_zero = jnp.where(k == 1, lam_k, (k == 0).astype(lam.dtype))
+    f = jnp.where(lam_k > 0, jnp.exp(jnp.cumsum(step, axis=-1) - lam_k), at_zero)
     series = jnp.sum(f * _sums_below(jnp.log(k + r_k)), axis=-1)
     return series, _poisson_lgamma_bound(lam, r)[0]
 
@@ -796,8 +875,9 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
     with ``a = p_1/(1 - p_1)`` (the mean over ``r_1``), ``x = p_2/p_1 - 1``, and ``I`` the
     log-gamma term ``E[lgamma(K + r_1) - lgamma(K + r_2)] - lgamma(r_1) + lgamma(r_2)``
     (0 for equal counts). For equal ``total_count``
-    this is the closed form ``E_p[k] log(p_1/p_2) + r log((1 - p_1)/(1 - p_2))`` written as
-    two non-negative terms (accurate where ``p_1 ~ p_2``); for unequal counts the
+    this is the closed form ``E_p[k] log(p_1/p_2) + r log((1 - p_1)/(1 - p_2))``
+    ``= r KL(Bern(p_1) || Bern(p_2)) / (1 - p_1)``, the Bernoulli KL's two non-negative
+    terms (accurate where ``p_1 ~ p_2``, finite for any ``p_2 > 0``); for unequal counts the
     log-gamma terms and ``(r_1 - r_2) log(1 - p_2)`` are regrouped as
     ``(r_2 - r_1) log((1 - p_1)/(1 - p_2))`` plus the non-negative Bregman integral of
     :func:`_nb_gap_series` (their ``O(r_2 - r_1)`` parts cancel analytically, so float32
@@ -807,30 +887,22 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
     (means or spreads too large for ``n`` terms) Malmsten's integral of
     :func:`_nb_gap_integral` for the batch (257 nodes, whatever the size of the counts).
     Equal counts are the closed form alone. ``+inf`` where ``p_2 = 0 < p_1`` (q is a point
-    mass at 0).
+    mass at 0). Gradients are finite at ``probs = 0``: the ``0 log 0`` terms held at their
+    limits, 0 where the KL is +inf.
 
     References: Malmsten's integral for ``log Gamma`` (e.g. Whittaker & Watson, 12.3);
     the negative binomial generating function; its size-biased law for the tail bound.
     """
     r1, r2 = p.total_count, q.total_count
-    pp, _, lp1, lq1 = p._parts()
-    qp, _, lp2, lq2 = q._parts()
+    pp, p0, lp1, lq1 = _binary_parts(p)
+    qp, _, _, lq2 = _binary_parts(q)
     a = jnp.exp(lp1 - lq1)  # p1 / (1 - p1)
-    # x = p2/p1 - 1 from the given parameters' difference (exact for close floats)
-    if p._probs is not None and q._probs is not None:
-        x = (q._probs - p._probs) / jnp.where(pp > 0, p._probs, 1.0)
-    elif p._logits is not None and q._logits is not None:
-        x = jnp.expm1(q._logits - p._logits) * jax.nn.sigmoid(-q._logits)
-    else:
-        x = jnp.expm1(lp2 - lp1)
-    x = jnp.where(pp > 0, x, 0.0)
-    ax = -a * x
-    same = r1 * (a * x_minus_log1p(x) + x_minus_log1p(ax))
+    same = r1 * _bernoulli_kl_per(p, q, p0)
     point_mass = qp == 0
     # (r2 - r1) log((1 - p1)/(1 - p2)), from the parameters' difference where both have the
     # same parametrisation
-    if p._probs is not None and q._probs is not None:
-        dlq = jnp.log1p((q._probs - p._probs) / jnp.where(point_mass, 1.0, 1.0 - q._probs))
+    if p._probs is not None and q._probs is not None:  # -log((1 - p2)/(1 - p1))
+        dlq = -_log_ratio(p0, 1.0 - q._probs, p._probs - q._probs)
     elif p._logits is not None and q._logits is not None:  # softplus(l2) - softplus(l1)
         dlq = jnp.log1p(jax.nn.sigmoid(p._logits) * jnp.expm1(q._logits - p._logits))
     else:
@@ -843,7 +915,7 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
     kl = same + jnp.where(r1 == r2, 0.0, (r2 - r1) * dlq) + gap
     # p a point mass at 0: KL = -log q(0) = -r2 log(1 - p2)
     kl = jnp.where(pp == 0, -r2 * lq2, kl)
-    return jnp.where(point_mass & (pp > 0), jnp.inf, kl)
+    return _inf_without_gradient(jnp.where(point_mass & (pp > 0), jnp.inf, kl))
 
 
 @register_kl(Poisson, NegativeBinomial)
@@ -861,14 +933,15 @@ def _kl_poisson_negativebinomial(p: Poisson, q: NegativeBinomial) -> jax.Array:
     ``int_0^inf lambda e^{-t} (1 - e^{-(r - 1) t} w(t)) dt / t`` with
     ``w = (1 - e^{-u})/u``, ``u = lambda (1 - e^{-t})`` (``log w = -u/2 + log_sinhc(u/2)``,
     so the integrand is formed without cancellation at small ``t``). ``+inf`` where
-    ``p = 0 < lambda``.
+    ``p = 0 < lambda``. Gradients are finite at ``lambda = 0`` and ``p = 0``
+    (``lambda log lambda`` held at 0: ``-log p - 1 - log r`` w.r.t. ``lambda``), 0 where the
+    KL is +inf.
 
     References: Malmsten's integral for ``log Gamma`` (Whittaker & Watson, 12.3).
     """
     lam = p.rate
     r = q.total_count
-    _, _, lp, lq = q._parts()
-    qp = q.probs
+    qp, _, lp, lq = _binary_parts(q)
 
     def fn(t):
         u = -lam * jnp.expm1(-t)
@@ -890,5 +963,6 @@ def _kl_poisson_negativebinomial(p: Poisson, q: NegativeBinomial) -> jax.Array:
     )
     point_mass = qp == 0
     safe_lp = jnp.where(point_mass, 0.0, lp)
-    kl = jax.scipy.special.xlogy(lam, lam) - lam * safe_lp - lam - r * lq - lgamma_gap
-    return jnp.where(point_mass & (lam > 0), jnp.inf, kl)
+    lam_log_lam = lam * jnp.log(jnp.where(lam > 0, lam, 1.0))  # 0 log 0 = 0, derivative 0
+    kl = lam_log_lam - lam * safe_lp - lam - r * lq - lgamma_gap
+    return _inf_without_gradient(jnp.where(point_mass & (lam > 0), jnp.inf, kl))

@@ -7,6 +7,9 @@ import jax.numpy as jnp
 import mpmath as mp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from scipy import special, stats
 
 from jaxkl import distributions as jd
@@ -399,3 +402,141 @@ def test_negative_binomial_kls_take_the_series_or_the_integral_and_both_are_exac
     kl = jax.jit(lambda a: jd.kl_divergence(jd.Poisson(a), jd.NegativeBinomial(3.0, probs=0.5)))
     np.testing.assert_allclose(kl(lam), want, rtol=1e-10)
     np.testing.assert_allclose(kl(lam[:1]), want[:1], rtol=1e-10)
+
+
+# -- closed ends of the constraint tables ---------------------------------------------------
+# Each pair: p's and q's family, the parameter drawn and the fixed keywords. The values are
+# drawn from the parameter's constraint, its closed ends (probs = 0 or 1, rate = 0) included,
+# not only from the interior.
+_END_PAIRS = [
+    ((jd.Bernoulli, "probs", {}), (jd.Bernoulli, "probs", {})),
+    ((jd.Geometric, "probs", {}), (jd.Geometric, "probs", {})),
+    ((jd.Binomial, "probs", {"total_count": 5.0}), (jd.Binomial, "probs", {"total_count": 5.0})),
+    (
+        (jd.NegativeBinomial, "probs", {"total_count": 3.0}),
+        (jd.NegativeBinomial, "probs", {"total_count": 3.0}),
+    ),
+    ((jd.Poisson, "rate", {}), (jd.Poisson, "rate", {})),
+    ((jd.ProbitBernoulli, "probs", {}), (jd.ProbitBernoulli, "probs", {})),
+    ((jd.Bernoulli, "probs", {}), (jd.Poisson, "rate", {})),
+    ((jd.Poisson, "rate", {}), (jd.Bernoulli, "probs", {})),
+    ((jd.Poisson, "rate", {}), (jd.Binomial, "probs", {"total_count": 5.0})),
+    ((jd.Poisson, "rate", {}), (jd.NegativeBinomial, "probs", {"total_count": 3.0})),
+]
+
+
+def _closed_ends(constraint):
+    """The admitted ends of an interval constraint (a non-negative one: 0) and its interior."""
+    if isinstance(constraint, jd.constraints._Interval):
+        ends = [
+            v
+            for v, closed in (
+                (constraint.low, constraint.closed_low),
+                (constraint.high, constraint.closed_high),
+            )
+            if closed
+        ]
+        return ends, (constraint.low, constraint.high)
+    assert constraint is jd.constraints.nonnegative
+    return [0.0], (0.0, 50.0)
+
+
+def _parameter_values(constraint):
+    ends, (low, high) = _closed_ends(constraint)
+    interior = st.floats(low, high, exclude_min=True, exclude_max=True, width=32)
+    return hnp.arrays(np.float32, (8,), elements=st.one_of(st.sampled_from(ends), interior))
+
+
+def _value_and_grads(p_side, q_side):
+    (p_cls, p_name, p_fixed), (q_cls, q_name, q_fixed) = p_side, q_side
+
+    def total(a, b):
+        kl = jd.kl_divergence(p_cls(**{p_name: a}, **p_fixed), q_cls(**{q_name: b}, **q_fixed))
+        return jnp.sum(kl), kl
+
+    return jax.jit(jax.grad(total, argnums=(0, 1), has_aux=True))
+
+
+def _constraint(side):
+    cls, name, _ = side
+    return cls.arg_constraints[name]
+
+
+@pytest.mark.parametrize("pair", _END_PAIRS, ids=lambda r: f"{r[0][0].__name__}-{r[1][0].__name__}")
+def test_gradients_at_the_closed_ends_of_the_constraints(pair):
+    p_side, q_side = pair
+    f = _value_and_grads(p_side, q_side)
+    same_family = p_side == q_side  # then a == b means p == q
+
+    @settings(max_examples=30, deadline=None, database=None)
+    @given(a=_parameter_values(_constraint(p_side)), b=_parameter_values(_constraint(q_side)))
+    def check(a, b):
+        (ga, gb), kl = f(a, b)
+        kl, ga, gb = np.asarray(kl), np.asarray(ga), np.asarray(gb)
+        assert not np.any(np.isnan(kl)), (a, b, kl)
+        # never NaN; a derivative past float's range (d/da of Geom(a) at a = 1e-30 is
+        # about -1e60) is +-inf
+        assert not np.any(np.isnan(ga)) and not np.any(np.isnan(gb)), (a, b, ga, gb)
+        if same_family:
+            equal = a == b
+            np.testing.assert_array_equal(kl[equal], 0.0)
+
+    # the ends themselves, every combination: finite gradients there
+    grids = [np.array(_closed_ends(_constraint(side))[0] + [0.3], np.float32) for side in pair]
+    a, b = (np.resize(x.ravel(), 8) for x in np.meshgrid(*grids))
+    (ga, gb), _ = f(a, b)
+    assert np.all(np.isfinite(ga)) and np.all(np.isfinite(gb)), (a, b, ga, gb)
+    check.hypothesis.inner_test(a, b)
+    check()
+
+
+def test_values_and_gradients_at_the_ends_match_the_formulas():
+    """KLs at probabilities 0 and 1 and rate 0, against float64 values of their formulas.
+
+    Point masses: Poi(0), Bern(0) and Bin(n, 0), NB(r, 0) at 0; Bern(1) at 1, Bin(n, 1) at n,
+    Geom(1) at 0 failures, so each KL is ``-log q(x)`` at that point (or the Poisson and
+    Bernoulli-Poisson formulas with ``0 log 0 = 0``). Gradients: the derivative with the
+    ``0 log 0`` term held at 0 (Poisson: ``d/da (-a + b) = -1``, ``d/db = 1``; Bernoulli at
+    ``a = 1``: ``d/da a log(a/b) = 1 - log b``, ``d/db = -1/b``).
+    """
+    b = 0.3
+    log, log1m = np.log(b), np.log1p(-b)
+    log_c83 = np.log(special.comb(8, 3))
+    cases = [
+        (jd.Poisson(0.0), jd.Poisson(b), b),
+        (jd.Poisson(0.0), jd.Poisson(0.0), 0.0),
+        (jd.Poisson(2.0), jd.Poisson(0.0), np.inf),
+        (jd.Bernoulli(probs=0.0), jd.Bernoulli(probs=b), -log1m),
+        (jd.Bernoulli(probs=1.0), jd.Bernoulli(probs=b), -log),
+        (jd.Bernoulli(probs=1.0), jd.Bernoulli(probs=1.0), 0.0),
+        (jd.Bernoulli(probs=0.5), jd.Bernoulli(probs=1.0), np.inf),
+        (jd.Geometric(probs=1.0), jd.Geometric(probs=b), -log),
+        (jd.Geometric(probs=0.5), jd.Geometric(probs=1.0), np.inf),
+        (jd.Binomial(5.0, probs=1.0), jd.Binomial(5.0, probs=b), -5 * log),
+        (jd.Binomial(5.0, probs=0.0), jd.Binomial(5.0, probs=b), -5 * log1m),
+        (jd.Binomial(5.0, probs=0.5), jd.Binomial(5.0, probs=1.0), np.inf),
+        (jd.Binomial(3.0, probs=0.0), jd.Binomial(8.0, probs=b), -8 * log1m),
+        (jd.Binomial(3.0, probs=1.0), jd.Binomial(8.0, probs=b), -(log_c83 + 3 * log + 5 * log1m)),
+        (jd.Binomial(3.0, probs=0.5), jd.Binomial(8.0, probs=1.0), np.inf),
+        (jd.NegativeBinomial(3.0, probs=0.0), jd.NegativeBinomial(3.0, probs=b), -3 * log1m),
+        (jd.NegativeBinomial(3.0, probs=0.0), jd.NegativeBinomial(5.0, probs=b), -5 * log1m),
+        (jd.NegativeBinomial(3.0, probs=0.5), jd.NegativeBinomial(3.0, probs=0.0), np.inf),
+        (jd.Bernoulli(probs=0.0), jd.Poisson(b), b),
+        (jd.Bernoulli(probs=1.0), jd.Poisson(b), b - log),
+        (jd.Bernoulli(probs=0.5), jd.Poisson(0.0), np.inf),
+        (jd.Poisson(0.0), jd.Bernoulli(probs=b), -log1m),
+        (jd.Poisson(0.0), jd.Bernoulli(probs=1.0), np.inf),
+        (jd.Poisson(0.0), jd.Binomial(5.0, probs=b), -5 * log1m),
+        (jd.Poisson(0.0), jd.NegativeBinomial(3.0, probs=b), -3 * log1m),
+    ]
+    for p, q, want in cases:
+        got = float(jd.kl_divergence(p, q))
+        # float32: a few ulps of the largest term (the Binomial rows sum terms up to 4)
+        np.testing.assert_allclose(got, want, rtol=1e-5, err_msg=f"{p} || {q}")
+
+    def grads(family, a, b):
+        return jax.grad(lambda a, b: jd.kl_divergence(family(a), family(b)), argnums=(0, 1))(a, b)
+
+    np.testing.assert_allclose(grads(jd.Poisson, 0.0, b), [-1.0, 1.0], rtol=1e-6)
+    bern = lambda a: jd.Bernoulli(probs=a)  # noqa: E731
+    np.testing.assert_allclose(grads(bern, 1.0, b), [1.0 - log, -1.0 / b], rtol=1e-6)
