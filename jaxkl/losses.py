@@ -115,6 +115,27 @@ def _check_temperature(temperature: Any, dtype) -> jax.Array:
     return lax.stop_gradient(t.astype(dtype))
 
 
+def _check_vocab_size(vocab_size: Any, sizes: dict[str, int]) -> int | None:
+    """``vocab_size`` checked against the vocabulary sizes of the named inputs."""
+    if vocab_size is None:
+        return None
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)):
+        raise TypeError(f"Expected `vocab_size` to be an int but got {vocab_size!r}")
+    if vocab_size < 1:
+        raise ValueError(f"Expected `vocab_size` >= 1 but got {vocab_size}")
+    for name, size in sizes.items():
+        if size < vocab_size:
+            raise ValueError(
+                f"`vocab_size`={vocab_size} is larger than the vocabulary of {name} ({size})"
+            )
+    return int(vocab_size)
+
+
+def _first(x: jax.Array, n: int | None, axis: int = -1) -> jax.Array:
+    """The first ``n`` entries of ``x`` along ``axis`` (all of them for ``n = None``)."""
+    return x if n is None or x.shape[axis] == n else lax.slice_in_dim(x, 0, n, axis=axis)
+
+
 def _check_flag(value: Any, name: str) -> None:
     if not isinstance(value, bool):
         raise TypeError(f"Expected `{name}` to be a bool but got {value!r}")
@@ -403,9 +424,22 @@ def _logits_loss(p, q, t, beta, where, *, kind, axis, axis_name, reduction, t_sq
     return _reduce(rows, where, reduction)
 
 
-def _prepare_logits(p_logits, q_logits, axis, where, reduction, temperature):
+def _prepare_logits(p_logits, q_logits, axis, where, reduction, temperature, vocab_size):
     _checks.check_reduction(reduction)
     p, q = _array(p_logits, "p_logits"), _array(q_logits, "q_logits")
+    if vocab_size is not None and p.ndim == q.ndim and p.ndim >= 1:
+        axis = _check_axis(axis, p.shape)
+        n = _check_vocab_size(vocab_size, {"p_logits": p.shape[axis], "q_logits": q.shape[axis]})
+        p, q = _first(p, n, axis), _first(q, n, axis)
+    elif p.ndim == q.ndim and p.ndim >= 1 and p.shape != q.shape:
+        vocab = _check_axis(axis, p.shape)
+        others = p.shape[:vocab] + p.shape[vocab + 1 :] == q.shape[:vocab] + q.shape[vocab + 1 :]
+        if others:
+            raise ValueError(
+                f"Expected p_logits and q_logits with the same vocabulary size but got "
+                f"{p.shape[vocab]} and {q.shape[vocab]} (shapes {p.shape} and {q.shape}): "
+                "pass vocab_size= to use the first entries of each (never pad with zeros)"
+            )
     _check_same_shape(p, q, "p_logits and q_logits")
     axis = _check_axis(axis, p.shape)
     dtype = _compute_dtype(p.dtype, q.dtype)
@@ -422,6 +456,7 @@ def kl_divergence_with_logits(
     *,
     temperature: ArrayLike = 1.0,
     temperature_squared: bool = False,
+    vocab_size: int | None = None,
     axis: int = -1,
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
@@ -458,6 +493,9 @@ def kl_divergence_with_logits(
         temperature: softmax temperature ``T > 0`` applied to both (a scalar; may be a
             traced value).
         temperature_squared: multiply the result (and so its gradients) by ``T**2``.
+        vocab_size: use only the first ``vocab_size`` entries of each vocabulary axis, for
+            a teacher and a student whose vocabularies differ in size (embedding tables
+            padded differently). Without it, sizes that differ are an error.
         axis: the vocabulary axis; every other axis is a token (batch) axis.
         where: optional boolean token mask broadcastable to the batch shape (the shape
             without ``axis``). Masked tokens count neither in the sum nor in the mean's
@@ -496,7 +534,7 @@ def kl_divergence_with_logits(
     log_target=True, reduction="batchmean")`` for 2-D logits.
     """
     p, q, axis, where, dtype, t = _prepare_logits(
-        p_logits, q_logits, axis, where, reduction, temperature
+        p_logits, q_logits, axis, where, reduction, temperature, vocab_size
     )
     _check_flag(temperature_squared, "temperature_squared")
     return _logits_loss(
@@ -520,6 +558,7 @@ def jensen_shannon_with_logits(
     beta: ArrayLike = 0.5,
     temperature: ArrayLike = 1.0,
     temperature_squared: bool = False,
+    vocab_size: int | None = None,
     axis: int = -1,
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
@@ -555,6 +594,8 @@ def jensen_shannon_with_logits(
         beta: the mixture weight of ``p``, in [0, 1] (a scalar; may be traced).
         temperature: softmax temperature ``T > 0`` applied to both.
         temperature_squared: multiply the result (and so its gradients) by ``T**2``.
+        vocab_size: use only the first ``vocab_size`` entries of each vocabulary axis (see
+            :func:`kl_divergence_with_logits`).
         axis: the vocabulary axis.
         where: optional boolean token mask broadcastable to the batch shape.
         reduction: ``"mean"`` over unmasked tokens, ``"sum"``, or ``"none"`` / ``None``.
@@ -581,7 +622,7 @@ def jensen_shannon_with_logits(
         inf
     """
     p, q, axis, where, dtype, t = _prepare_logits(
-        p_logits, q_logits, axis, where, reduction, temperature
+        p_logits, q_logits, axis, where, reduction, temperature, vocab_size
     )
     b = _check_beta(beta, dtype)
     _check_flag(temperature_squared, "temperature_squared")
@@ -830,6 +871,7 @@ def fused_linear_kl_divergence(
     temperature_squared: bool = False,
     beta: ArrayLike | None = None,
     reverse: bool = False,
+    vocab_size: int | None = None,
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
     chunk_size: int | None = None,
@@ -869,6 +911,9 @@ def fused_linear_kl_divergence(
         beta: None for KL(teacher ‖ student); a float in [0, 1] for JSD(β) as in
             :func:`jensen_shannon_with_logits` (β = 0 is the forward KL, β = 1 the reverse).
         reverse: with ``beta=None``, the reverse KL(student ‖ teacher) instead.
+        vocab_size: use only the first ``vocab_size`` columns of ``weight`` (and entries of
+            ``bias``) and of the teacher's vocabulary: student and teacher vocabularies of
+            different sizes. Without it, sizes that differ are an error.
         where: optional boolean token mask broadcastable to ``hidden.shape[:-1]``.
         reduction: ``"mean"`` over unmasked tokens, ``"sum"``, or ``"none"`` / ``None``.
         chunk_size: tokens per chunk. Default: a power of two with ``chunk_size * V``
@@ -917,6 +962,21 @@ def fused_linear_kl_divergence(
             f"{hidden.shape} and {weight.shape}"
         )
     batch_shape = hidden.shape[:-1]
+    if vocab_size is not None:
+        if isinstance(p_logits, (tuple, list)):
+            teacher_v = _array(p_logits[1], "p_logits[1]").shape[-1]
+        else:
+            teacher_v = _array(p_logits, "p_logits").shape[-1]
+        n = _check_vocab_size(vocab_size, {"weight": weight.shape[1], "the teacher": teacher_v})
+        weight = _first(weight, n)
+        bias = None if bias is None else _first(_array(bias, "bias"), n)
+        if isinstance(p_logits, (tuple, list)):
+            p_logits = tuple(
+                x if i == 0 or x is None else _first(_array(x, f"p_logits[{i}]"), n)
+                for i, x in enumerate(p_logits)
+            )
+        else:
+            p_logits = _first(_array(p_logits, "p_logits"), n)
     v = weight.shape[1]
     dtypes = [hidden.dtype, weight.dtype]
     if bias is not None:
@@ -936,7 +996,8 @@ def fused_linear_kl_divergence(
         if pw.ndim != 2 or pw.shape[1] != v or ph.shape != batch_shape + (pw.shape[0],):
             raise ValueError(
                 f"Expected p_hidden {batch_shape + ('Hp',)} and p_weight (Hp, {v}) but got "
-                f"shapes {ph.shape} and {pw.shape}"
+                f"shapes {ph.shape} and {pw.shape} (vocabularies of different sizes: pass "
+                "vocab_size=)"
             )
         if pb is not None and pb.shape != (v,):
             raise ValueError(f"Expected p_bias of shape ({v},) but got {pb.shape}")
@@ -948,7 +1009,8 @@ def fused_linear_kl_divergence(
         if p.shape != batch_shape + (v,):
             raise ValueError(
                 f"Expected p_logits of shape {batch_shape + (v,)} (hidden {hidden.shape}, "
-                f"weight {weight.shape}) but got {p.shape}"
+                f"weight {weight.shape}) but got {p.shape} (vocabularies of different sizes: "
+                "pass vocab_size=)"
             )
         dtypes.append(p.dtype)
         teacher_arrays = []

@@ -484,6 +484,32 @@ def test_fused_reverse_jsd_ends_and_temperature_squared(fused_inputs):
         losses.fused_linear_kl_divergence(h, w, teacher, beta=0.5, reverse=True)
 
 
+def test_vocabularies_of_different_sizes(fused_inputs):
+    # A teacher with 3 more padded vocabulary entries than the student (152064 vs 151936 in
+    # one model family): vocab_size keeps the first entries of each; without it, an error.
+    h, w, b, ph, pw, mask = fused_inputs
+    teacher = np.concatenate([ph @ pw, np.zeros(ph.shape[:-1] + (3,), np.float32)], -1)
+    z = h @ w + b
+    want = np_kl(teacher[..., :40], z)
+    got = losses.kl_divergence_with_logits(teacher, z, vocab_size=40, reduction="none")
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-6)
+    fused = losses.fused_linear_kl_divergence(h, w, teacher, bias=b, vocab_size=40)
+    np.testing.assert_allclose(fused, want.mean(), rtol=2e-5)
+    # a student head wider than the teacher: its extra columns get no gradient
+    wide_w = np.concatenate([w, np.ones((w.shape[0], 2), np.float32)], -1)
+    wide_b = np.concatenate([b, np.zeros(2, np.float32)])
+    dw = jax.grad(
+        lambda w: losses.fused_linear_kl_divergence(h, w, ph @ pw, bias=wide_b, vocab_size=40)
+    )(wide_w)
+    np.testing.assert_array_equal(dw[:, 40:], 0.0)
+    with pytest.raises(ValueError, match="43 and 40.*vocab_size"):
+        losses.kl_divergence_with_logits(teacher, z)
+    with pytest.raises(ValueError, match="vocab_size"):
+        losses.fused_linear_kl_divergence(h, w, teacher)
+    with pytest.raises(ValueError, match="larger than the vocabulary of q_logits"):
+        losses.kl_divergence_with_logits(teacher, z, vocab_size=41)
+
+
 def test_fused_teacher_logits_default_chunk_and_identity(fused_inputs):
     h, w, b, _, _, _ = fused_inputs
 
