@@ -1088,9 +1088,15 @@ def _log1mexp(x):
 
 
 def _lse_last(x):
+    """Log-sum-exp over the last axis (keepdims).
+
+    ``-inf`` for an all ``-inf`` row, with a zero derivative there (autodiff of the reverse
+    top-k goes through it).
+    """
     m = jnp.max(x, axis=-1, keepdims=True)
     m = jnp.where(m > _NEG_INF, m, jnp.zeros((), x.dtype))
-    return m + jnp.log(jnp.sum(jnp.exp(x - m), axis=-1, keepdims=True))
+    s = jnp.sum(jnp.exp(x - m), axis=-1, keepdims=True)
+    return jnp.where(s > 0, m + jnp.log(jnp.where(s > 0, s, 1)), _NEG_INF)
 
 
 def _outside_topk(b, idx):
@@ -1195,14 +1201,51 @@ def _topk_rows_bwd(tail, res, g):
 _topk_rows.defvjp(_topk_rows_fwd, _topk_rows_bwd)
 
 
-@partial(jax.jit, static_argnames=("tail", "reduction"))
-def _topk_loss(idx, lp, q, t, where, *, tail, reduction):
+def _xlogy_ratio(x_log, y_log):
+    """``e^x (x - y)`` from logs, 0 where ``x = -inf``, +inf where ``y = -inf < x``."""
+    zero = jnp.zeros((), x_log.dtype)
+    fx, fy = x_log > _NEG_INF, y_log > _NEG_INF
+    d = jnp.where(fx & fy, x_log - jnp.where(fy, y_log, zero), zero)
+    term = jnp.exp(jnp.where(fx, x_log, _NEG_INF)) * d
+    return jnp.where(fx & ~fy, jnp.asarray(jnp.inf, x_log.dtype), term)
+
+
+def _topk_reverse_rows(idx, lp, q, t, tail):
+    """Per-row KL(student ‖ teacher) over the teacher's top k (and the tail bin).
+
+    Plain autodiff: the student's log-probs at the k tokens and its tail from the
+    log-sum-exp outside them, as in the forward direction; the teacher's tail is
+    ``1 - sum P_k``, and within the rounding of its top-k sum (below ``k * eps``) it is
+    empty, so a student tail against it is ``+inf`` unless that tail is empty too.
+    """
+    b = _scaled(q, t)
+    lp = lp.astype(t.dtype)
+    lse = _lse_last(b)
+    lqk = jnp.take_along_axis(b, idx, axis=-1) - lse
+    if not tail:
+        lpn, lqn = lp - _lse_last(lp), lqk - _lse_last(lqk)
+        return jnp.maximum(jnp.sum(_xlogy_ratio(lqn, lpn), axis=-1), 0.0)
+    log_qt = _lse_last(_outside_topk(b, idx)) - lse
+    lse_p = _lse_last(lp)
+    has_tail = lse_p < float(np.log1p(-idx.shape[-1] * np.finfo(b.dtype).eps))
+    log_pt = jnp.where(has_tail, _log1mexp(jnp.where(has_tail, lse_p, -1.0)), _NEG_INF)
+    rows = jnp.sum(_xlogy_ratio(lqk, lp), axis=-1) + _xlogy_ratio(log_qt, log_pt)[..., 0]
+    return jnp.maximum(rows, 0.0)
+
+
+@partial(jax.jit, static_argnames=("tail", "reverse", "reduction", "t_squared"))
+def _topk_loss(idx, lp, q, t, where, *, tail, reverse, reduction, t_squared):
     if where is not None:
         keep = where[..., None]
         lp = jnp.where(keep, lp, jnp.full((), -math.log(idx.shape[-1] + 1.0), lp.dtype))
         q = jnp.where(keep, q, jnp.zeros((), q.dtype))
         idx = jnp.where(keep, idx, jnp.arange(idx.shape[-1], dtype=idx.dtype))
-    rows = _topk_rows(idx, lp, q, t, tail)
+    if reverse:
+        rows = _topk_reverse_rows(idx, lp, q, t, tail)
+    else:
+        rows = _topk_rows(idx, lp, q, t, tail)
+    if t_squared:
+        rows = rows * (t * t)
     if where is not None:
         rows = jnp.where(where, rows, jnp.zeros((), rows.dtype))
     return _reduce(rows, where, reduction)
@@ -1214,7 +1257,9 @@ def topk_kl_divergence(
     q_logits: ArrayLike,
     *,
     temperature: ArrayLike = 1.0,
+    temperature_squared: bool = False,
     tail: bool = True,
+    reverse: bool = False,
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
 ) -> jax.Array:
@@ -1254,7 +1299,12 @@ def topk_kl_divergence(
         p_logprobs: the teacher's log-probabilities at those tokens ``[..., k]``.
         q_logits: the student's logits ``[..., V]`` (same batch shape).
         temperature: ``T > 0`` for the student's softmax.
+        temperature_squared: multiply the result (and so its gradients) by ``T**2``.
         tail: add the remaining mass as one bin (True) or renormalise over k (False).
+        reverse: KL(student ‖ teacher) on the same bins instead (the student's k
+            log-probs and tail against the teacher's; gradients by autodiff). A teacher
+            tail within the rounding of its top-k sum counts as empty, so a student tail
+            against it is ``+inf`` (``k = V`` gives the full reverse KL).
         where: optional boolean token mask broadcastable to the batch shape.
         reduction: ``"mean"`` over unmasked tokens, ``"sum"``, or ``"none"`` / ``None``.
 
@@ -1310,7 +1360,19 @@ def topk_kl_divergence(
             lambda: _finite_or_neg_inf(lp, keep), "`p_logprobs` holds NaN or +inf", lp, where
         )
         _check_logits(q, "q_logits", where, q.ndim - 1, allow_empty_row=True)
-    return _topk_loss(idx, lp, q, t, where, tail=tail, reduction=reduction)
+    _check_flag(temperature_squared, "temperature_squared")
+    _check_flag(reverse, "reverse")
+    return _topk_loss(
+        idx,
+        lp,
+        q,
+        t,
+        where,
+        tail=tail,
+        reverse=reverse,
+        reduction=reduction,
+        t_squared=temperature_squared,
+    )
 
 
 # --------------------------------------------------------------------------------------

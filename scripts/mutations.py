@@ -98,6 +98,13 @@ MUTATIONS = [
         ("tests/kl/test_discrete.py", "-k", "closed_ends"),
     ),
     Mutation(
+        "reverse top-k: the bins' roles swapped (the forward KL)",
+        "jaxkl/losses.py",
+        "rows = jnp.sum(_xlogy_ratio(lqk, lp), axis=-1) + _xlogy_ratio(log_qt, log_pt)[..., 0]",
+        "rows = jnp.sum(_xlogy_ratio(lp, lqk), axis=-1) + _xlogy_ratio(log_pt, log_qt)[..., 0]",
+        ("tests/test_losses.py", "-k", "reverse_topk"),
+    ),
+    Mutation(
         "closed form: the Normal scale term perturbed by 1e-4",
         "jaxkl/kl/continuous.py",
         "    return 0.5 * _scale_term(p.scale, q.scale) + 0.5 * z * z",

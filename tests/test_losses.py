@@ -633,6 +633,68 @@ def test_topk_tail_of_a_confident_student_is_exact():
     np.testing.assert_allclose(grad, np_topk_grad_q(idx, lp32, q32), rtol=1e-4, atol=1e-6)
 
 
+def np_topk_reverse(idx, lp, q, t, tail):
+    """KL(student || teacher) over the top-k bins (and the tail bin), float64."""
+    lq = np_log_softmax(np.asarray(q, np.float64) / t)
+    lqk = np.take_along_axis(lq, idx, -1)
+    lp = np.asarray(lp, np.float64)
+    if not tail:
+        lp = lp - np.log(np.sum(np.exp(lp), -1, keepdims=True))
+        lqk = lqk - np.log(np.sum(np.exp(lqk), -1, keepdims=True))
+    out = np.sum(np.exp(lqk) * (lqk - lp), -1)
+    if tail:
+        outside = np.ones(lq.shape, bool)
+        np.put_along_axis(outside, idx, False, -1)
+        qt = np.sum(np.where(outside, np.exp(lq), 0.0), -1)
+        pt = 1 - np.sum(np.exp(lp), -1)
+        out = out + np.where(qt > 0, qt * np.log(qt / pt), 0.0)
+    return out
+
+
+def test_reverse_topk_matches_float64_and_finite_differences(topk_inputs):
+    idx, lp, q = topk_inputs
+    for tail in (True, False):
+        for t in (1.0, 2.0):
+
+            def f(lp, q, tail=tail, t=t):
+                return losses.topk_kl_divergence(
+                    idx, lp, q, temperature=t, tail=tail, reverse=True, reduction="none"
+                )
+
+            np.testing.assert_allclose(
+                f(lp, q), np_topk_reverse(idx, lp, q, t, tail), rtol=1e-4, atol=1e-6
+            )
+            # gradients against central differences of the float64 reference (one row)
+            g_lp, g_q = jax.grad(lambda a, b, f=f: f(a, b)[0, 0], (0, 1))(lp, q)
+            h = 1e-6
+            for x, g, which in ((lp, g_lp, 0), (q, g_q, 1)):
+                x64 = np.asarray(x, np.float64)
+                for j in range(x.shape[-1]):
+                    e = np.zeros_like(x64)
+                    e[0, 0, j] = h
+                    args = [np.asarray(lp, np.float64), np.asarray(q, np.float64)]
+                    args[which] = x64 + e
+                    up = np_topk_reverse(idx, *args, t, tail)[0, 0]
+                    args[which] = x64 - e
+                    down = np_topk_reverse(idx, *args, t, tail)[0, 0]
+                    fd = (up - down) / (2 * h)
+                    assert abs(float(g[0, 0, j]) - fd) <= 1e-4 * (1 + abs(fd)), (tail, t, which, j)
+
+
+def test_reverse_topk_at_k_equal_to_the_vocabulary_is_the_full_reverse_kl():
+    rng = np.random.default_rng(8)
+    p = (rng.normal(size=(5, 16)) * 3).astype(np.float32)
+    q = (rng.normal(size=(5, 16)) * 3).astype(np.float32)
+    idx = np.argsort(-p, -1).astype(np.int32)
+    lp = np.take_along_axis(np.asarray(jax.nn.log_softmax(p)), idx, -1)
+    value, grad = jax.value_and_grad(
+        lambda q: losses.topk_kl_divergence(idx, lp, q, reverse=True, reduction="sum")
+    )(q)
+    np.testing.assert_allclose(value, np_kl(q, p).sum(), rtol=1e-5)
+    full = jax.grad(lambda q: losses.kl_divergence_with_logits(q, p, reduction="sum"))(q)
+    np.testing.assert_allclose(grad, full, atol=2e-6)
+
+
 def test_topk_with_k_equal_to_the_vocabulary_is_the_full_kl():
     # k = V: no tail bin (the teacher's top-k sums to 1 up to rounding), the full KL.
     rng = np.random.default_rng(7)
