@@ -63,6 +63,16 @@ def test_distillation_example_trains_with_the_fused_loss():
     assert float(saved) > 0
 
 
+@pytest.mark.timeout(300)
+def test_tunix_example_matches_tunix_and_trains():
+    out = run_example("tunix_distillation.py")
+    first = out.splitlines()[0].split()
+    ours, theirs = float(first[3]), float(first[7])  # "fused strategy loss X  tunix ... Y"
+    assert abs(ours - theirs) <= 2e-6 + 1e-5 * abs(theirs), first
+    kls = [float(line.split("KL ")[1]) for line in out.splitlines() if line.startswith("step")]
+    assert len(kls) == 4 and kls[-1] < 0.75 * kls[0]
+
+
 def _printed(out: str, label: str) -> str:
     """The text after ``label ... =`` on the quickstart's line that starts with ``label``."""
     lines = [ln for ln in out.splitlines() if ln.startswith(label)]

@@ -2,13 +2,11 @@
 
 tunix 0.1.7's distillation strategies need only jax, optax and flax, but the package's
 ``__init__`` imports its trainers and their dependencies; ``.ci/run`` installs it with
-``--no-deps`` and :func:`_tunix_logit_module` loads the strategy modules by path.
+``--no-deps`` and examples/tunix_distillation.py loads the strategy modules by path.
 """
 
-import importlib
 import importlib.util
-import sys
-import types
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -18,26 +16,18 @@ import pytest
 from jaxkl import losses
 
 
-def _tunix_logit_module():
-    """``tunix.distillation.strategies.logit`` without running the packages' ``__init__``."""
-    spec = importlib.util.find_spec("tunix")
-    assert spec is not None, "tunix is not installed (.ci/run installs it with --no-deps)"
-    root = spec.submodule_search_locations[0]
-    for name, path in (
-        ("tunix", root),
-        ("tunix.distillation", f"{root}/distillation"),
-        ("tunix.distillation.strategies", f"{root}/distillation/strategies"),
-    ):
-        if name not in sys.modules:
-            package = types.ModuleType(name)
-            package.__path__ = [path]
-            sys.modules[name] = package
-    return importlib.import_module("tunix.distillation.strategies.logit")
+def _load_example():
+    """examples/tunix_distillation.py, whose loader brings tunix's strategy modules."""
+    path = Path(__file__).resolve().parents[1] / "examples" / "tunix_distillation.py"
+    spec = importlib.util.spec_from_file_location("tunix_distillation_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def logit_strategy():
-    return _tunix_logit_module().LogitStrategy
+    return _load_example().LogitStrategy
 
 
 @pytest.fixture(scope="module")
