@@ -77,6 +77,34 @@ def run_case(n, hdim, v, dtype, repeats, chunk_size=None, memory_only=False):
     return rows
 
 
+#: (bfloat16 dense TFLOP/s, HBM TB/s) of the accelerators the default chunk is chosen for
+_DEVICES = {"H100 SXM": (989.0, 3.35), "TPU v5p": (459.0, 2.76)}
+
+
+def print_chunk_plan(n, hdim, v, dtype_bytes, chunk=None):
+    """The traffic and FLOPs the fused loss's chunking implies, and the bound on each device.
+
+    Per chunk the loop reads the weight twice (the logits, then the hidden-state gradient)
+    and reads and writes the float32 weight-gradient accumulator: ``(2 b + 8) H V`` bytes,
+    for three matmuls of ``2 c H V`` FLOPs.
+    """
+    chunk = chunk or losses._default_chunk_size(n, v, platform="gpu")
+    chunks = -(-n // chunk)
+    traffic = chunks * (2 * dtype_bytes + 8) * hdim * v
+    flops = 6 * n * hdim * v
+    print(
+        f"chunk plan N={n} H={hdim} V={v} ({dtype_bytes}-byte weights): chunk {chunk}, "
+        f"{chunks} chunks, {traffic / 1e9:.1f} GB of weight and accumulator traffic, "
+        f"{flops / 1e12:.1f} TFLOP, {flops / traffic:.0f} FLOPs per byte"
+    )
+    for name, (tflops, tbps) in _DEVICES.items():
+        t_flops, t_bytes = flops / (tflops * 1e12), traffic / (tbps * 1e12)
+        print(
+            f"  {name}: matmuls {t_flops * 1e3:.1f} ms, traffic {t_bytes * 1e3:.1f} ms, bound "
+            f"{max(t_flops, t_bytes) * 1e3:.1f} ms (traffic / FLOP time {t_bytes / t_flops:.2f})"
+        )
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run in seconds)")
@@ -84,6 +112,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=None)
     args = ap.parse_args()
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.device_count()}")
+    # Liger's shape: the accelerator default against the 32-token chunk it replaced
+    for chunk in (None, 32):
+        print_chunk_plan(8192, 4096, 128256, 2, chunk)
     if args.quick:
         repeats = args.repeats or 2
         run_case(256, 32, 1024, jnp.float32, repeats, chunk_size=64)
@@ -91,7 +122,7 @@ def main():
         return
     if args.gpu:
         repeats = args.repeats or 10
-        run_case(8192, 4096, 128256, jnp.bfloat16, repeats, chunk_size=1024)
+        run_case(8192, 4096, 128256, jnp.bfloat16, repeats)
         return
     repeats = args.repeats or 3
     for dtype in (jnp.float32, jnp.bfloat16):

@@ -645,8 +645,23 @@ def jensen_shannon_with_logits(
 # --------------------------------------------------------------------------------------
 
 
-def _default_chunk_size(n: int, v: int) -> int:
-    """A power of two with ``chunk * V`` about 4M elements (a 16 MiB float32 chunk)."""
+#: Tokens per chunk on GPUs and TPUs. A chunk of c tokens reads the weight twice and reads
+#: and writes the float32 weight-gradient accumulator once (about 12 H V bytes in bfloat16)
+#: for three matmuls of 2 c H V FLOPs: c/2 FLOPs per byte, so 512 keeps that traffic within
+#: 1.2x of the FLOP time on an H100 (ridge about 300 FLOPs per byte) and below it on a TPU
+#: v5p (about 170); its temporaries are 512 rows of V (benchmarks/distillation.py).
+_ACCELERATOR_CHUNK = 512
+
+
+def _default_chunk_size(n: int, v: int, platform: str | None = None) -> int:
+    """The fused losses' default tokens per chunk for ``n`` tokens of vocabulary ``v``.
+
+    On accelerators ``_ACCELERATOR_CHUNK``; on CPU a power of two with ``chunk * V``
+    about 4M elements (a 16 MiB float32 chunk, cache-sized). ``platform`` defaults to
+    JAX's default backend.
+    """
+    if (platform or jax.default_backend()) != "cpu":
+        return max(1, min(_ACCELERATOR_CHUNK, n))
     c = max(16, min(4096, 2 ** int(math.floor(math.log2(max(1, (1 << 22) // v))))))
     return max(1, min(c, n))
 
@@ -916,10 +931,11 @@ def fused_linear_kl_divergence(
             different sizes. Without it, sizes that differ are an error.
         where: optional boolean token mask broadcastable to ``hidden.shape[:-1]``.
         reduction: ``"mean"`` over unmasked tokens, ``"sum"``, or ``"none"`` / ``None``.
-        chunk_size: tokens per chunk. Default: a power of two with ``chunk_size * V``
-            about 4M elements (a 16 MiB float32 chunk; 128 tokens at V = 32768), which
-            keeps the temporary memory flat in N. On GPUs a larger chunk (e.g. 1024)
-            amortises the float32 weight-gradient accumulation better.
+        chunk_size: tokens per chunk. Default: 512 on GPUs and TPUs, where each chunk's
+            reads of the weight and of the float32 weight-gradient accumulator must be
+            amortised over enough FLOPs (512 keeps them within 1.2x of the matmuls' time
+            on an H100); on CPU a power of two with ``chunk_size * V`` about 4M elements
+            (128 tokens at V = 32768). Either way the temporary memory is flat in N.
 
     Returns:
         float32 (float64 for float64 inputs): shape ``()``, or ``hidden.shape[:-1]`` for
