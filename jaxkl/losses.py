@@ -693,8 +693,22 @@ def _upcast(bits: jax.Array, acc, dtype) -> jax.Array:
     return bits.astype(acc)
 
 
+def _varying(x: jax.Array, axis_name) -> jax.Array:
+    """``x`` typed as varying over the mesh axis ``axis_name`` (a loop carry that becomes so).
+
+    JAX before its varying-axis types (``lax.pcast``; ``lax.pvary`` in between) needs none.
+    """
+    if axis_name is None:
+        return x
+    if hasattr(lax, "pcast"):
+        return lax.pcast(x, axis_name, to="varying")
+    if hasattr(lax, "pvary"):
+        return lax.pvary(x, axis_name)
+    return x
+
+
 def _fused_loop(
-    hidden, weight, bias, teacher, mask, t, beta, row_scale, *, kind, chunk, want_grads
+    hidden, weight, bias, teacher, mask, t, beta, row_scale, *, kind, chunk, axis_name, want_grads
 ):
     """One pass over token chunks: per-row losses and, if wanted, the parameter gradients.
 
@@ -743,7 +757,7 @@ def _fused_loop(
         # Invalid rows: zero hidden states (finite logits); their values and gradients
         # are selected away below (a select, never a product, so NaN padding cannot leak).
         a, b = teacher_logits(start) / t, student_logits(h_c) / t
-        rows, stats = _row_stats(kind, a, b, beta, 1, None)
+        rows, stats = _row_stats(kind, a, b, beta, 1, axis_name)
         rows = jnp.where(valid, rows[:, 0], zero)
         out_rows = carry[0]
         old = lax.dynamic_slice_in_dim(out_rows, start, chunk)
@@ -757,9 +771,10 @@ def _fused_loop(
             scale = lax.dynamic_slice_in_dim(row_scale, start, chunk)[:, None] / t
         gz = jnp.where(keep, gz * scale, zero)
         gz_c = gz.astype(weight.dtype)
-        dh = lax.dot_general(
-            gz_c, weight, (((1,), (1,)), ((), ())), preferred_element_type=acc
-        ).astype(dh_acc.dtype)
+        dh = lax.dot_general(gz_c, weight, (((1,), (1,)), ((), ())), preferred_element_type=acc)
+        # a vocabulary split over a mesh axis: each shard holds part of the hidden states'
+        # gradient (its columns of the weight)
+        dh = _psum(dh, axis_name).astype(dh_acc.dtype)
         old = lax.dynamic_slice_in_dim(dh_acc, start, chunk)
         dh_acc = lax.dynamic_update_slice_in_dim(dh_acc, jnp.where(new[:, None], dh, old), start, 0)
         dw_acc = dw_acc + lax.dot_general(
@@ -773,8 +788,8 @@ def _fused_loop(
     if want_grads:
         init = init + (
             jnp.zeros((n, h), grad_dtype),
-            jnp.zeros((h, v), acc),
-            None if bias is None else jnp.zeros((v,), acc),
+            _varying(jnp.zeros((h, v), acc), axis_name),  # per shard of the vocabulary
+            None if bias is None else _varying(jnp.zeros((v,), acc), axis_name),
         )
     out = lax.fori_loop(0, n_chunks, body, init)
     if not want_grads:
@@ -790,24 +805,46 @@ def _cast_grads(grads, hidden, weight, bias, g):
     return dh, dw, db
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(7, 8))
-def _fused_sum(hidden, weight, bias, teacher, mask, t, beta, kind, chunk):
+@partial(jax.custom_vjp, nondiff_argnums=(7, 8, 9))
+def _fused_sum(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name):
     rows, _ = _fused_loop(
-        hidden, weight, bias, teacher, mask, t, beta, None, kind=kind, chunk=chunk, want_grads=False
+        hidden,
+        weight,
+        bias,
+        teacher,
+        mask,
+        t,
+        beta,
+        None,
+        kind=kind,
+        chunk=chunk,
+        axis_name=axis_name,
+        want_grads=False,
     )
     return jnp.sum(rows)
 
 
-def _fused_sum_fwd(hidden, weight, bias, teacher, mask, t, beta, kind, chunk):
+def _fused_sum_fwd(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name):
     # The loss is a scalar: the gradients are computed here, chunk by chunk, and the
     # backward only scales them (the matmul count of the unfused step).
     rows, grads = _fused_loop(
-        hidden, weight, bias, teacher, mask, t, beta, None, kind=kind, chunk=chunk, want_grads=True
+        hidden,
+        weight,
+        bias,
+        teacher,
+        mask,
+        t,
+        beta,
+        None,
+        kind=kind,
+        chunk=chunk,
+        axis_name=axis_name,
+        want_grads=True,
     )
     return jnp.sum(rows), (grads, hidden, weight, bias)
 
 
-def _fused_sum_bwd(kind, chunk, res, g):
+def _fused_sum_bwd(kind, chunk, axis_name, res, g):
     grads, hidden, weight, bias = res
     dh, dw, db = _cast_grads(grads, hidden, weight, bias, g)
     return dh, dw, db, None, None, None, None
@@ -816,20 +853,31 @@ def _fused_sum_bwd(kind, chunk, res, g):
 _fused_sum.defvjp(_fused_sum_fwd, _fused_sum_bwd)
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(7, 8))
-def _fused_rows(hidden, weight, bias, teacher, mask, t, beta, kind, chunk):
+@partial(jax.custom_vjp, nondiff_argnums=(7, 8, 9))
+def _fused_rows(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name):
     rows, _ = _fused_loop(
-        hidden, weight, bias, teacher, mask, t, beta, None, kind=kind, chunk=chunk, want_grads=False
+        hidden,
+        weight,
+        bias,
+        teacher,
+        mask,
+        t,
+        beta,
+        None,
+        kind=kind,
+        chunk=chunk,
+        axis_name=axis_name,
+        want_grads=False,
     )
     return rows
 
 
-def _fused_rows_fwd(hidden, weight, bias, teacher, mask, t, beta, kind, chunk):
-    rows = _fused_rows(hidden, weight, bias, teacher, mask, t, beta, kind, chunk)
+def _fused_rows_fwd(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name):
+    rows = _fused_rows(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name)
     return rows, (hidden, weight, bias, teacher, mask, t, beta)
 
 
-def _fused_rows_bwd(kind, chunk, res, g):
+def _fused_rows_bwd(kind, chunk, axis_name, res, g):
     # "none": the cotangent differs per row, so the chunks are recomputed here (one more
     # matmul per chunk than the scalar reductions).
     hidden, weight, bias, teacher, mask, t, beta = res
@@ -844,6 +892,7 @@ def _fused_rows_bwd(kind, chunk, res, g):
         g.astype(t.dtype),
         kind=kind,
         chunk=chunk,
+        axis_name=axis_name,
         want_grads=True,
     )
     dh, dw, db = _cast_grads(grads, hidden, weight, bias, jnp.ones((), t.dtype))
@@ -853,9 +902,25 @@ def _fused_rows_bwd(kind, chunk, res, g):
 _fused_rows.defvjp(_fused_rows_fwd, _fused_rows_bwd)
 
 
-@partial(jax.jit, static_argnames=("kind", "chunk", "reduction", "batch_shape", "t_squared"))
+@partial(
+    jax.jit,
+    static_argnames=("kind", "chunk", "reduction", "batch_shape", "t_squared", "axis_name"),
+)
 def _fused_loss(
-    hidden, weight, bias, teacher, mask, t, beta, *, kind, chunk, reduction, batch_shape, t_squared
+    hidden,
+    weight,
+    bias,
+    teacher,
+    mask,
+    t,
+    beta,
+    *,
+    kind,
+    chunk,
+    reduction,
+    batch_shape,
+    t_squared,
+    axis_name,
 ):
     if isinstance(teacher, tuple):
         teacher = tuple(lax.stop_gradient(x) if x is not None else None for x in teacher)
@@ -865,9 +930,10 @@ def _fused_loss(
 
     def loss(kind):
         if reduction is None or reduction == "none":
-            rows = _fused_rows(hidden, weight, bias, teacher, mask, t, beta, kind, chunk)
+            rows = _fused_rows(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name)
             return rows.reshape(batch_shape) * scale
-        total = _fused_sum(hidden, weight, bias, teacher, mask, t, beta, kind, chunk) * scale
+        total = _fused_sum(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name)
+        total = total * scale
         if reduction == "sum":
             return total
         count = hidden.shape[0] if mask is None else jnp.sum(mask, dtype=total.dtype)
@@ -890,6 +956,7 @@ def fused_linear_kl_divergence(
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
     chunk_size: int | None = None,
+    axis_name: Any = None,
 ) -> jax.Array:
     r"""Distillation KL (or JSD(β)) fused with the student's output projection, chunked.
 
@@ -936,6 +1003,11 @@ def fused_linear_kl_divergence(
             amortised over enough FLOPs (512 keeps them within 1.2x of the matmuls' time
             on an H100); on CPU a power of two with ``chunk_size * V`` about 4M elements
             (128 tokens at V = 32768). Either way the temporary memory is flat in N.
+        axis_name: inside ``shard_map`` with the vocabulary split over the mesh axis of
+            this name (``weight [H, V/n]``, ``bias``, the teacher's logits or weight split
+            alike; ``hidden`` replicated), the row statistics combine across the shards:
+            the value and the gradients equal the unsharded ones (the weight's gradient
+            stays sharded; the hidden states' is summed over the axis).
 
     Returns:
         float32 (float64 for float64 inputs): shape ``()``, or ``hidden.shape[:-1]`` for
@@ -1086,6 +1158,7 @@ def fused_linear_kl_divergence(
         reduction=reduction,
         batch_shape=batch_shape,
         t_squared=temperature_squared,
+        axis_name=axis_name,
     )
 
 

@@ -105,6 +105,13 @@ MUTATIONS = [
         ("tests/test_losses.py", "-k", "reverse_topk"),
     ),
     Mutation(
+        "fused loss, vocabulary-parallel: the hidden states' gradient not summed over shards",
+        "jaxkl/losses.py",
+        "        dh = _psum(dh, axis_name).astype(dh_acc.dtype)",
+        "        dh = dh.astype(dh_acc.dtype)",
+        ("tests/test_losses.py", "-k", "sharding_of_the_fused"),
+    ),
+    Mutation(
         "closed form: the Normal scale term perturbed by 1e-4",
         "jaxkl/kl/continuous.py",
         "    return 0.5 * _scale_term(p.scale, q.scale) + 0.5 * z * z",

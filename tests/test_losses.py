@@ -854,6 +854,45 @@ def test_shard_map_vocabulary_sharding_equals_unsharded(logits):
             np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_shard_map_vocabulary_sharding_of_the_fused_losses(fused_inputs):
+    # the lm_head split over a mesh axis: weight [H, V/4], bias and teacher logits split
+    # alike, hidden replicated; the value and gradients equal the unsharded ones
+    mesh = Mesh(np.array(jax.devices()), ("v",))
+    h, w, b, ph, pw, mask = fused_inputs
+    h, teacher = h.reshape(-1, h.shape[-1]), (ph @ pw).reshape(-1, w.shape[1])
+    kinds = (dict(), dict(reverse=True), dict(beta=0.3))
+
+    @jax.jit
+    def run(h, w, b, teacher):
+        out = []
+        for kw in kinds:
+
+            def loss(h, w, b, teacher, kw=kw, **extra):
+                return losses.fused_linear_kl_divergence(
+                    h, w, teacher, bias=b, reduction="sum", chunk_size=7, **kw, **extra
+                )
+
+            sharded = jax.shard_map(
+                lambda h, w, b, teacher, loss=loss: loss(h, w, b, teacher, axis_name="v"),
+                mesh=mesh,
+                in_specs=(P(), P(None, "v"), P("v"), P(None, "v")),
+                out_specs=P(),
+            )
+            grads = (0, 1, 2)
+            out.append(
+                (
+                    jax.value_and_grad(sharded, grads)(h, w, b, teacher),
+                    jax.value_and_grad(loss, grads)(h, w, b, teacher),
+                )
+            )
+        return out
+
+    for (sv, sg), (uv, ug) in run(h, w, b, teacher):
+        np.testing.assert_allclose(sv, uv, rtol=1e-5)
+        for a, c in zip(sg, ug):
+            np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------- errors and value checks
 
 
