@@ -38,6 +38,7 @@ __all__ = [
     "kl_divergence_with_logits",
     "jensen_shannon_with_logits",
     "fused_linear_kl_divergence",
+    "fused_linear_topk_kl_divergence",
     "topk_kl_divergence",
     "sampled_kl",
 ]
@@ -356,7 +357,10 @@ def _jsd_kind(beta: jax.Array) -> Kind | None:
     if not _checks.is_concrete(beta):
         return None
     value = float(np.asarray(beta))
-    return "forward" if value == 0.0 else "reverse" if value == 1.0 else "jsd"
+    # a subnormal beta is 0 inside XLA (flushed): the traced switch takes it for an end too
+    if value < float(jnp.finfo(beta.dtype).tiny):
+        return "forward"
+    return "reverse" if value == 1.0 else "jsd"
 
 
 def _by_beta(loss, beta):
@@ -693,6 +697,21 @@ def _upcast(bits: jax.Array, acc, dtype) -> jax.Array:
     return bits.astype(acc)
 
 
+def _topk_chunk(kind, teacher, start, chunk, keep, b):
+    """A chunk's top-k rows (keepdims) and a function giving their gradient w.r.t. ``b``."""
+    _, tail, reverse = kind
+    idx, lp = (lax.dynamic_slice_in_dim(x, start, chunk) for x in teacher)
+    k = idx.shape[-1]
+    # rows outside the mask may hold anything: a harmless uniform teacher instead
+    lp = jnp.where(keep, lp.astype(b.dtype), jnp.full((), -math.log(k + 1.0), b.dtype))
+    idx = jnp.where(keep, idx, jnp.arange(k, dtype=idx.dtype))
+    if reverse:
+        rows, pullback = jax.vjp(lambda b: _topk_reverse_scaled(idx, lp, b, tail), b)
+        return rows[:, None], lambda: pullback(jnp.ones_like(rows))[0]
+    rows, stats = _topk_stats(idx, lp, b, tail)
+    return rows, lambda: _topk_grads(idx, lp, b, stats, tail)[1]
+
+
 def _varying(x: jax.Array, axis_name) -> jax.Array:
     """``x`` typed as varying over the mesh axis ``axis_name`` (a loop carry that becomes so).
 
@@ -705,6 +724,47 @@ def _varying(x: jax.Array, axis_name) -> jax.Array:
     if hasattr(lax, "pvary"):
         return lax.pvary(x, axis_name)
     return x
+
+
+def _check_head(hidden: Any, weight: Any) -> tuple[jax.Array, jax.Array]:
+    """``hidden [..., H]`` and ``weight [H, V]`` as arrays, their shapes checked."""
+    hidden, weight = _array(hidden, "hidden"), _array(weight, "weight")
+    if hidden.ndim < 1 or weight.ndim != 2 or hidden.shape[-1] != weight.shape[0]:
+        raise ValueError(
+            f"Expected hidden [..., H] and weight [H, V] with the same H but got shapes "
+            f"{hidden.shape} and {weight.shape}"
+        )
+    return hidden, weight
+
+
+def _check_bias(bias: Any, v: int) -> jax.Array | None:
+    if bias is None:
+        return None
+    bias = _array(bias, "bias")
+    if bias.shape != (v,):
+        raise ValueError(f"Expected bias of shape ({v},) but got {bias.shape}")
+    return bias
+
+
+def _check_chunk_size(chunk_size: Any, n: int, v: int) -> int:
+    if chunk_size is None:
+        return _default_chunk_size(n, v)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
+        raise ValueError(f"Expected `chunk_size` to be a positive int but got {chunk_size!r}")
+    if chunk_size < 1:
+        raise ValueError(f"Expected `chunk_size` to be a positive int but got {chunk_size!r}")
+    return max(1, min(int(chunk_size), n))
+
+
+def _check_head_values(hidden, weight, bias, where) -> None:
+    """Value checks of the student's hidden states and head (section 1's rule)."""
+    tok = None if where is None else where[..., None]
+    _checks.value_check(
+        lambda: _all_finite(hidden, tok), "`hidden` holds NaN or inf", hidden, where
+    )
+    _checks.value_check(lambda: _all_finite(weight, None), "`weight` holds NaN or inf", weight)
+    if bias is not None:
+        _checks.value_check(lambda: _all_finite(bias, None), "`bias` holds NaN or inf", bias)
 
 
 def _fused_loop(
@@ -756,8 +816,16 @@ def _fused_loop(
         h_c = jnp.where(keep, lax.dynamic_slice_in_dim(hidden, start, chunk), 0)
         # Invalid rows: zero hidden states (finite logits); their values and gradients
         # are selected away below (a select, never a product, so NaN padding cannot leak).
-        a, b = teacher_logits(start) / t, student_logits(h_c) / t
-        rows, stats = _row_stats(kind, a, b, beta, 1, axis_name)
+        b = student_logits(h_c) / t
+        if isinstance(kind, tuple):  # ("topk", tail, reverse): teacher = (indices, log-probs)
+            rows, student_grad = _topk_chunk(kind, teacher, start, chunk, keep, b)
+        else:
+            a = teacher_logits(start) / t
+            rows, stats = _row_stats(kind, a, b, beta, 1, axis_name)
+
+            def student_grad():
+                return _row_grads(kind, a, b, beta, stats, want_a=False)[1]
+
         rows = jnp.where(valid, rows[:, 0], zero)
         out_rows = carry[0]
         old = lax.dynamic_slice_in_dim(out_rows, start, chunk)
@@ -765,7 +833,7 @@ def _fused_loop(
         if not want_grads:
             return (out_rows,)
         _, dh_acc, dw_acc, db_acc = carry
-        _, gz = _row_grads(kind, a, b, beta, stats, want_a=False)
+        gz = student_grad()
         scale = 1 / t
         if row_scale is not None:
             scale = lax.dynamic_slice_in_dim(row_scale, start, chunk)[:, None] / t
@@ -1038,17 +1106,7 @@ def fused_linear_kl_divergence(
         (8, 32)
     """
     _checks.check_reduction(reduction)
-    hidden, weight = _array(hidden, "hidden"), _array(weight, "weight")
-    if hidden.ndim < 1 or weight.ndim != 2:
-        raise ValueError(
-            f"Expected hidden [..., H] and weight [H, V] but got shapes {hidden.shape} and "
-            f"{weight.shape}"
-        )
-    if hidden.shape[-1] != weight.shape[0]:
-        raise ValueError(
-            f"Expected hidden [..., H] and weight [H, V] with the same H but got shapes "
-            f"{hidden.shape} and {weight.shape}"
-        )
+    hidden, weight = _check_head(hidden, weight)
     batch_shape = hidden.shape[:-1]
     if vocab_size is not None:
         if isinstance(p_logits, (tuple, list)):
@@ -1066,12 +1124,8 @@ def fused_linear_kl_divergence(
         else:
             p_logits = _first(_array(p_logits, "p_logits"), n)
     v = weight.shape[1]
-    dtypes = [hidden.dtype, weight.dtype]
-    if bias is not None:
-        bias = _array(bias, "bias")
-        if bias.shape != (v,):
-            raise ValueError(f"Expected bias of shape ({v},) but got {bias.shape}")
-        dtypes.append(bias.dtype)
+    bias = _check_bias(bias, v)
+    dtypes = [x.dtype for x in (hidden, weight, bias) if x is not None]
     if isinstance(p_logits, (tuple, list)):
         if len(p_logits) not in (2, 3):
             raise TypeError(
@@ -1105,14 +1159,7 @@ def fused_linear_kl_divergence(
         p_flat = p
     dtype = _compute_dtype(*dtypes)
     n = int(np.prod(batch_shape, dtype=np.int64))
-    if chunk_size is None:
-        chunk = _default_chunk_size(n, v)
-    else:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
-            raise ValueError(f"Expected `chunk_size` to be a positive int but got {chunk_size!r}")
-        if chunk_size < 1:
-            raise ValueError(f"Expected `chunk_size` to be a positive int but got {chunk_size!r}")
-        chunk = max(1, min(int(chunk_size), n))
+    chunk = _check_chunk_size(chunk_size, n, v)
     where = _check_where(where, batch_shape)
     t = _check_temperature(temperature, dtype)
     b = None if beta is None else _check_beta(beta, dtype)
@@ -1125,12 +1172,7 @@ def fused_linear_kl_divergence(
     # Value checks (section 1's rule).
     if _checks.checks_wanted(hidden, weight, bias, p_flat, where, *teacher_arrays):
         tok = None if where is None else where[..., None]
-        _checks.value_check(
-            lambda: _all_finite(hidden, tok), "`hidden` holds NaN or inf", hidden, where
-        )
-        _checks.value_check(lambda: _all_finite(weight, None), "`weight` holds NaN or inf", weight)
-        if bias is not None:
-            _checks.value_check(lambda: _all_finite(bias, None), "`bias` holds NaN or inf", bias)
+        _check_head_values(hidden, weight, bias, where)
         if p_flat is not None:
             _check_logits(p_flat, "p_logits", where, p_flat.ndim - 1, allow_empty_row=False)
         for name, x in zip(("p_hidden", "p_weight", "p_bias"), teacher_arrays):
@@ -1159,6 +1201,103 @@ def fused_linear_kl_divergence(
         batch_shape=batch_shape,
         t_squared=temperature_squared,
         axis_name=axis_name,
+    )
+
+
+def fused_linear_topk_kl_divergence(
+    hidden: ArrayLike,
+    weight: ArrayLike,
+    p_indices: ArrayLike,
+    p_logprobs: ArrayLike,
+    *,
+    bias: ArrayLike | None = None,
+    temperature: ArrayLike = 1.0,
+    temperature_squared: bool = False,
+    tail: bool = True,
+    reverse: bool = False,
+    where: ArrayLike | None = None,
+    reduction: Reduction = "mean",
+    chunk_size: int | None = None,
+) -> jax.Array:
+    r"""The top-k KL of :func:`topk_kl_divergence`, fused with the student's output projection.
+
+    For teachers that give only their top-k tokens and log-probs (offline or served
+    teachers): the result equals ``topk_kl_divergence(p_indices, p_logprobs, hidden @
+    weight (+ bias), ...)``, but the student's ``[N, V]`` logits are never materialised,
+    forward or backward: the tokens are taken in chunks (as in
+    :func:`fused_linear_kl_divergence`, custom VJP, gradients w.r.t. ``hidden``, ``weight``
+    and ``bias``; the teacher's log-probs get none). ``tail``, ``reverse``,
+    ``temperature`` and ``temperature_squared`` mean what they mean there.
+
+    Args:
+        hidden: the student's last hidden states ``[..., H]``.
+        weight: the student's output projection ``[H, V]``.
+        p_indices: the teacher's token ids ``[..., k]`` (the batch shape of ``hidden``),
+            distinct per row, in ``[0, V)``.
+        p_logprobs: the teacher's log-probabilities at those tokens ``[..., k]``.
+        bias: optional student bias ``[V]``.
+        temperature: ``T > 0`` for the student's softmax.
+        temperature_squared: multiply the result (and so its gradients) by ``T**2``.
+        tail: the remaining mass as one bin (True) or renormalised over k (False).
+        reverse: KL(student ‖ teacher) on the same bins.
+        where: optional boolean token mask broadcastable to ``hidden.shape[:-1]``.
+        reduction: ``"mean"`` over unmasked tokens, ``"sum"``, or ``"none"`` / ``None``.
+        chunk_size: tokens per chunk (default as :func:`fused_linear_kl_divergence`).
+
+    Returns:
+        float32 (float64 for float64 inputs): shape ``()``, or ``hidden.shape[:-1]`` for
+        ``"none"``.
+
+    Raises:
+        ValueError: as :func:`topk_kl_divergence` and :func:`fused_linear_kl_divergence`.
+        TypeError: for non-integer indices, non-bool flags or a non-boolean ``where``.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> from jaxkl import losses
+        >>> h = jax.random.normal(jax.random.key(0), (8, 16))
+        >>> w = jax.random.normal(jax.random.key(1), (16, 32)) / 4
+        >>> teacher = jax.nn.log_softmax(h @ w * 2)
+        >>> lp, idx = jax.lax.top_k(teacher, 5)
+        >>> fused = losses.fused_linear_topk_kl_divergence(h, w, idx, lp, chunk_size=3)
+        >>> plain = losses.topk_kl_divergence(idx, lp, h @ w)
+        >>> bool(jnp.allclose(fused, plain, rtol=1e-5))
+        True
+    """
+    _checks.check_reduction(reduction)
+    for name, flag in (
+        ("tail", tail),
+        ("reverse", reverse),
+        ("temperature_squared", temperature_squared),
+    ):
+        _check_flag(flag, name)
+    hidden, weight = _check_head(hidden, weight)
+    batch_shape, v = hidden.shape[:-1], weight.shape[1]
+    bias = _check_bias(bias, v)
+    idx, lp = _check_topk_teacher(p_indices, p_logprobs, batch_shape, v, "hidden")
+    dtype = _compute_dtype(*(x.dtype for x in (hidden, weight, bias, lp) if x is not None))
+    n = int(np.prod(batch_shape, dtype=np.int64))
+    chunk = _check_chunk_size(chunk_size, n, v)
+    where = _check_where(where, batch_shape)
+    t = _check_temperature(temperature, dtype)
+    if _checks.checks_wanted(hidden, weight, bias, idx, lp, where):
+        _check_head_values(hidden, weight, bias, where)
+        _check_topk_values(idx, lp, v, where)
+    k = idx.shape[-1]
+    return _fused_loss(
+        hidden.reshape(n, hidden.shape[-1]),
+        weight,
+        bias,
+        (idx.reshape(n, k), lp.reshape(n, k)),
+        None if where is None else where.reshape(n),
+        t,
+        None,
+        kind=("topk", tail, reverse),
+        chunk=chunk,
+        reduction=reduction,
+        batch_shape=batch_shape,
+        t_squared=temperature_squared,
+        axis_name=None,
     )
 
 
@@ -1300,6 +1439,10 @@ def _xlogy_ratio(x_log, y_log):
 
 
 def _topk_reverse_rows(idx, lp, q, t, tail):
+    return _topk_reverse_scaled(idx, lp.astype(t.dtype), _scaled(q, t), tail)
+
+
+def _topk_reverse_scaled(idx, lp, b, tail):
     """Per-row KL(student ‖ teacher) over the teacher's top k (and the tail bin).
 
     Plain autodiff: the student's log-probs at the k tokens and its tail from the
@@ -1307,8 +1450,6 @@ def _topk_reverse_rows(idx, lp, q, t, tail):
     ``1 - sum P_k``, and within the rounding of its top-k sum (below ``k * eps``) it is
     empty, so a student tail against it is ``+inf`` unless that tail is empty too.
     """
-    b = _scaled(q, t)
-    lp = lp.astype(t.dtype)
     lse = _lse_last(b)
     lqk = jnp.take_along_axis(b, idx, axis=-1) - lse
     if not tail:
@@ -1338,6 +1479,35 @@ def _topk_loss(idx, lp, q, t, where, *, tail, reverse, reduction, t_squared):
     if where is not None:
         rows = jnp.where(where, rows, jnp.zeros((), rows.dtype))
     return _reduce(rows, where, reduction)
+
+
+def _check_topk_teacher(p_indices, p_logprobs, batch_shape, v, student):
+    """The teacher's top-k ``(indices, log-probs)`` as arrays, checked against the student."""
+    idx, lp = _array(p_indices, "p_indices"), _array(p_logprobs, "p_logprobs")
+    if not jnp.issubdtype(idx.dtype, jnp.integer):
+        raise TypeError(f"Expected integer `p_indices` but got dtype {idx.dtype}")
+    _check_same_shape(idx, lp, "p_indices and p_logprobs")
+    if lp.ndim < 1 or lp.shape[:-1] != batch_shape:
+        raise ValueError(
+            f"Expected p_logprobs [..., k] with the batch shape {batch_shape} of {student} but "
+            f"got {lp.shape}"
+        )
+    if lp.shape[-1] > v:
+        raise ValueError(f"Expected k <= V but got k={lp.shape[-1]} and V={v}")
+    return idx, lp
+
+
+def _check_topk_values(idx, lp, v, where) -> None:
+    keep = None if where is None else where[..., None]
+
+    def in_range():
+        bad = (idx < 0) | (idx >= v)
+        return ~jnp.any(bad if keep is None else bad & keep)
+
+    _checks.value_check(in_range, f"`p_indices` outside [0, {v})", idx, where)
+    _checks.value_check(
+        lambda: _finite_or_neg_inf(lp, keep), "`p_logprobs` holds NaN or +inf", lp, where
+    )
 
 
 def topk_kl_divergence(
@@ -1421,33 +1591,15 @@ def topk_kl_divergence(
     _checks.check_reduction(reduction)
     if not isinstance(tail, bool):
         raise TypeError(f"Expected `tail` to be a bool but got {tail!r}")
-    idx = _array(p_indices, "p_indices")
-    lp, q = _array(p_logprobs, "p_logprobs"), _array(q_logits, "q_logits")
-    if not jnp.issubdtype(idx.dtype, jnp.integer):
-        raise TypeError(f"Expected integer `p_indices` but got dtype {idx.dtype}")
-    _check_same_shape(idx, lp, "p_indices and p_logprobs")
-    if lp.ndim < 1 or q.ndim < 1 or lp.shape[:-1] != q.shape[:-1]:
-        raise ValueError(
-            f"Expected p_logprobs [..., k] and q_logits [..., V] with the same batch shape but "
-            f"got {lp.shape} and {q.shape}"
-        )
-    if lp.shape[-1] > q.shape[-1]:
-        raise ValueError(f"Expected k <= V but got k={lp.shape[-1]} and V={q.shape[-1]}")
+    q = _array(q_logits, "q_logits")
+    if q.ndim < 1:
+        raise ValueError(f"Expected q_logits [..., V] but got shape {q.shape}")
+    idx, lp = _check_topk_teacher(p_indices, p_logprobs, q.shape[:-1], q.shape[-1], "q_logits")
     dtype = _compute_dtype(lp.dtype, q.dtype)
     where = _check_where(where, q.shape[:-1])
     t = _check_temperature(temperature, dtype)
     if _checks.checks_wanted(idx, lp, q, where):
-        keep = None if where is None else where[..., None]
-        v = q.shape[-1]
-
-        def in_range():
-            bad = (idx < 0) | (idx >= v)
-            return ~jnp.any(bad if keep is None else bad & keep)
-
-        _checks.value_check(in_range, f"`p_indices` outside [0, {v})", idx, where)
-        _checks.value_check(
-            lambda: _finite_or_neg_inf(lp, keep), "`p_logprobs` holds NaN or +inf", lp, where
-        )
+        _check_topk_values(idx, lp, q.shape[-1], where)
         _check_logits(q, "q_logits", where, q.ndim - 1, allow_empty_row=True)
     _check_flag(temperature_squared, "temperature_squared")
     _check_flag(reverse, "reverse")

@@ -84,9 +84,9 @@ MUTATIONS = [
         ("tests/test_losses.py", "-k", "k_equal_to_the_vocabulary"),
     ),
     Mutation(
-        "JSD loss: beta = 0 and 1 give the JSD (0) instead of TRL's forward / reverse KL",
+        "JSD loss: beta = 1 gives the JSD (0) instead of TRL's reverse KL",
         "jaxkl/losses.py",
-        'return "forward" if value == 0.0 else "reverse" if value == 1.0 else "jsd"',
+        'return "reverse" if value == 1.0 else "jsd"',
         'return "jsd"',
         ("tests/test_losses.py", "-k", "jsd_ends or fused_reverse"),
     ),
@@ -110,6 +110,14 @@ MUTATIONS = [
         "        dh = _psum(dh, axis_name).astype(dh_acc.dtype)",
         "        dh = dh.astype(dh_acc.dtype)",
         ("tests/test_losses.py", "-k", "sharding_of_the_fused"),
+    ),
+    Mutation(
+        "fused top-k: the teacher's log-probs perturbed by 0.1% inside the chunk loop",
+        "jaxkl/losses.py",
+        "    idx = jnp.where(keep, idx, jnp.arange(k, dtype=idx.dtype))\n    if reverse:",
+        "    idx = jnp.where(keep, idx, jnp.arange(k, dtype=idx.dtype))\n    lp = lp * 1.001\n"
+        "    if reverse:",
+        ("tests/test_losses.py", "-k", "fused_topk_equals"),
     ),
     Mutation(
         "closed form: the Normal scale term perturbed by 1e-4",

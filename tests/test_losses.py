@@ -316,7 +316,8 @@ logit_rows = hnp.arrays(
 def test_divergence_laws(p, q, beta):
     p[:, 0] = np.where(np.isinf(p[:, 0]), 0.0, p[:, 0])  # at least one finite teacher logit
     q[:, 0] = np.where(np.isinf(q[:, 0]), 0.0, q[:, 0])
-    beta = np.float32(beta)  # (a subnormal draw is 0 in float32, 1 - 1e-9 is 1)
+    # float32: 1 - 1e-9 is 1, and a subnormal beta is 0 (XLA flushes subnormals)
+    beta = np.float32(beta) if beta >= np.finfo(np.float32).tiny else np.float32(0.0)
     kl, jsd, half_pq, half_qp, kl_pp, ends = _props(p, q, beta)
     assert np.all(np.asarray(kl) >= 0) and np.all(np.asarray(jsd) >= 0)
     assert np.all(np.asarray(kl_pp) == 0)
@@ -524,6 +525,62 @@ def test_default_chunk_amortises_the_weight_traffic_on_accelerators():
         assert traffic_time <= 1.5 * flop_time
     assert chunk * v * 4 <= n * v * 4 / 8  # temporaries a bounded fraction of [N, V]
     assert losses._default_chunk_size(n, v, platform="cpu") * v <= 1 << 22
+
+
+def test_fused_topk_equals_topk_on_materialised_logits(fused_inputs):
+    h, w, b, ph, pw, mask = fused_inputs
+    lp, idx = jax.lax.top_k(jax.nn.log_softmax(ph @ pw), 6)
+    variants = [
+        (True, False, "mean"),
+        (True, True, "none"),
+        (False, False, "none"),
+        (False, True, "sum"),
+    ]
+
+    @jax.jit
+    def run(h, w, b):
+        out = []
+        for tail, reverse, red in variants:
+            kw = dict(temperature=1.5, tail=tail, reverse=reverse, where=mask, reduction=red)
+
+            def fused(h, w, b, kw=kw):
+                v = losses.fused_linear_topk_kl_divergence(
+                    h, w, idx, lp, bias=b, chunk_size=5, **kw
+                )
+                return jnp.sum(jnp.cos(v))
+
+            def plain(h, w, b, kw=kw):
+                return jnp.sum(jnp.cos(losses.topk_kl_divergence(idx, lp, h @ w + b, **kw)))
+
+            out.append(
+                (
+                    jax.value_and_grad(fused, (0, 1, 2))(h, w, b),
+                    jax.value_and_grad(plain, (0, 1, 2))(h, w, b),
+                )
+            )
+        return out
+
+    # the two compute the logits by different matmuls (chunked and whole): float32 rounding
+    # of O(1) row values, about 30 ulps each over the 26 rows summed
+    for (fv, fg), (pv, pg) in run(h, w, b):
+        np.testing.assert_allclose(fv, pv, rtol=1e-5, atol=26 * 30 * 1.2e-7)
+        for a, c in zip(fg, pg):  # as test_fused_equals_unfused: relative to the largest
+            np.testing.assert_allclose(a, c, rtol=2e-5, atol=2e-5 * np.abs(c).max())
+
+
+def test_fused_topk_never_builds_the_student_logits():
+    # compiled temporary memory of the gradient at N=16384, H=256, V=32768 (no arrays are
+    # allocated: the program is compiled for the shapes) under 1/8 of one [N, V] float32
+    n, hdim, v, k = 16384, 256, 32768, 16
+    shapes = (
+        jax.ShapeDtypeStruct((n, hdim), jnp.float32),
+        jax.ShapeDtypeStruct((hdim, v), jnp.float32),
+        jax.ShapeDtypeStruct((n, k), jnp.int32),
+        jax.ShapeDtypeStruct((n, k), jnp.float32),
+    )
+    grad = jax.grad(losses.fused_linear_topk_kl_divergence, (0, 1))
+    temp = jax.jit(grad).lower(*shapes).compile().memory_analysis().temp_size_in_bytes
+    assert temp < n * v * 4 / 8, temp / 2**20
 
 
 def test_fused_teacher_logits_default_chunk_and_identity(fused_inputs):
