@@ -35,7 +35,11 @@ VOCAB, WIDTH, BATCH, SEQ = 256, 32, 8, 16
 
 def load_logit_strategy():
     """Tunix's ``LogitStrategy``, its strategy modules loaded without tunix's ``__init__``."""
-    root = importlib.util.find_spec("tunix").submodule_search_locations[0]
+    loaded = sys.modules.get("tunix")  # (by an earlier call: the stand-in has no spec)
+    if loaded is not None:
+        root = loaded.__path__[0]
+    else:
+        root = importlib.util.find_spec("tunix").submodule_search_locations[0]
     for name, path in (
         ("tunix", root),
         ("tunix.distillation", f"{root}/distillation"),

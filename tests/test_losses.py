@@ -1081,4 +1081,20 @@ def _run_script(args, timeout):
 
 def test_distillation_benchmark_quick_runs():
     out = _run_script(["benchmarks/distillation.py", "--quick"], timeout=240)
-    assert "fused" in out and "optax" in out
+    assert "chunk 512, 16 chunks" in out  # the accelerator plan at Liger's shape
+    table = out.split("([N, V] float32 = 1 MiB)")[1].split("\n\n")[0].splitlines()[2:]
+    temp = {line[:20].strip(): float(line.split()[-2]) for line in table}
+    assert set(temp) == {
+        "fused (jaxkl)",
+        "unfused (jaxkl)",
+        "optax on logits",
+        "fused reverse KL",
+        "fused JSD(0.5)",
+        "fused top-32",
+        "unfused top-32",
+        "tunix LogitStrategy",
+    }
+    # the fused rows never build the [N, V] logits: less temporary memory than any row that does
+    fused = [temp[name] for name in temp if name.startswith("fused")]
+    materialised = [temp[name] for name in temp if not name.startswith("fused")]
+    assert max(fused) < min(materialised), temp
