@@ -1,0 +1,137 @@
+"""The porting table of docs/losses.md: each library's loss against the jaxkl call it names.
+
+Where the library installs here (torch, optax) it is called; elsewhere its definition is
+re-implemented in float64 numpy from its source, cited per function. tunix (called) is in
+test_tunix.py, verl's KL penalties in test_losses.py.
+"""
+
+import jax
+import numpy as np
+import optax
+import pytest
+import torch
+import torch.nn.functional as F
+
+from jaxkl import losses
+
+T = 1.7
+
+
+@pytest.fixture(scope="module")
+def batch():
+    rng = np.random.default_rng(12)
+    student = (rng.normal(size=(3, 5, 40)) * 2).astype(np.float32)
+    teacher = (rng.normal(size=(3, 5, 40)) * 3).astype(np.float32)
+    labels = rng.integers(0, 40, (3, 5))
+    labels[0, 3:] = -100  # padding
+    return student, teacher, labels
+
+
+def _log_softmax(x):
+    x = np.asarray(x, np.float64)
+    m = x.max(-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(-1, keepdims=True))
+
+
+def _kl(log_p, log_q):
+    return np.sum(np.exp(log_p) * (log_p - log_q), -1)
+
+
+def _close(ours, theirs):
+    # float32 results of O(1) per-token KLs against float64 references
+    np.testing.assert_allclose(np.asarray(ours, np.float64), theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_torch_kl_div_batchmean(batch):
+    student, teacher, _ = batch
+    s, t = student.reshape(-1, 40), teacher.reshape(-1, 40)
+    theirs = F.kl_div(
+        F.log_softmax(torch.tensor(s, dtype=torch.float64) / T, -1),
+        F.log_softmax(torch.tensor(t, dtype=torch.float64) / T, -1),
+        log_target=True,
+        reduction="batchmean",
+    )
+    _close(losses.kl_divergence_with_logits(t, s, temperature=T), float(theirs))
+
+
+def test_optax_kl_divergence_with_log_targets(batch):
+    student, teacher, _ = batch
+    # optax takes (log_predictions, log_targets), student first, already normalised
+    theirs = optax.losses.kl_divergence_with_log_targets(
+        jax.nn.log_softmax(student), jax.nn.log_softmax(teacher)
+    )
+    _close(losses.kl_divergence_with_logits(teacher, student), float(np.mean(theirs)))
+
+
+def _trl_generalized_jsd(student, teacher, labels, beta, temperature):
+    """TRL ``GKDTrainer.generalized_jsd_loss`` (trl/trainer/gkd_trainer.py), float64.
+
+    Mixture ``log(beta T + (1 - beta) S)``; ``beta KL(T || M) + (1 - beta) KL(S || M)``;
+    beta = 0 is ``KL(T || S)`` and beta = 1 ``KL(S || T)``; mean over labels != -100.
+    """
+    s, t = _log_softmax(student / temperature), _log_softmax(teacher / temperature)
+    if beta == 0:
+        per_token = _kl(t, s)
+    elif beta == 1:
+        per_token = _kl(s, t)
+    else:
+        m = np.logaddexp(s + np.log1p(-beta), t + np.log(beta))
+        per_token = beta * _kl(t, m) + (1 - beta) * _kl(s, m)
+    keep = labels != -100
+    return per_token[keep].sum() / keep.sum()
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.3, 1.0])
+def test_trl_generalized_jsd_loss(batch, beta):
+    student, teacher, labels = batch
+    ours = losses.jensen_shannon_with_logits(
+        teacher, student, beta=beta, temperature=T, where=labels != -100
+    )
+    _close(ours, _trl_generalized_jsd(student, teacher, labels, beta, T))
+
+
+def _maxtext_soft_loss(student, teacher, temperature):
+    """MaxText's distillation soft loss, float64.
+
+    ``MonitoredLogitStrategy.compute_loss`` (src/MaxText/distillation/train_distill.py):
+    the mean over every position of ``KL(softmax(t/T) || softmax(s/T))``, times ``T**2``.
+    """
+    s, t = _log_softmax(student / temperature), _log_softmax(teacher / temperature)
+    return np.mean(_kl(t, s)) * temperature**2
+
+
+def test_maxtext_distillation_soft_loss(batch):
+    student, teacher, _ = batch
+    ours = losses.kl_divergence_with_logits(
+        teacher, student, temperature=T, temperature_squared=True
+    )
+    _close(ours, _maxtext_soft_loss(student, teacher, T))
+
+
+def _easydel_generalized_jsd(student, teacher, mask, beta, temperature):
+    """EasyDeL's generalised JSD, float64.
+
+    ``generalized_jsd_loss`` (easydel/trainers/generalized_knowledge_distillation_trainer/
+    _fn.py). Its beta runs the other way: beta = 0 is ``KL(S || T)``, beta = 1 ``KL(T || S)``, and
+    between them the mixture is ``(1 - beta) T + beta S`` with ``beta KL(T || M) +
+    (1 - beta) KL(S || M)``; masked mean.
+    """
+    s, t = _log_softmax(student / temperature), _log_softmax(teacher / temperature)
+    if beta <= 0:
+        per_token = _kl(s, t)
+    elif beta >= 1:
+        per_token = _kl(t, s)
+    else:
+        m = np.logaddexp(t + np.log1p(-beta), s + np.log(beta))
+        per_token = beta * _kl(t, m) + (1 - beta) * _kl(s, m)
+    return np.sum(per_token * mask) / max(mask.sum(), 1)
+
+
+@pytest.mark.parametrize("easydel_beta, jaxkl_beta", [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)])
+def test_easydel_generalized_jsd_loss(batch, easydel_beta, jaxkl_beta):
+    student, teacher, labels = batch
+    mask = labels != -100
+    ours = losses.jensen_shannon_with_logits(
+        teacher, student, beta=jaxkl_beta, temperature=T, where=mask
+    )
+    _close(ours, _easydel_generalized_jsd(student, teacher, mask, easydel_beta, T))
