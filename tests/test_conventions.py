@@ -135,3 +135,45 @@ def test_easydel_generalized_jsd_loss(batch, easydel_beta, jaxkl_beta):
         teacher, student, beta=jaxkl_beta, temperature=T, where=mask
     )
     _close(ours, _easydel_generalized_jsd(student, teacher, mask, easydel_beta, T))
+
+
+def _liger_fused_linear_jsd(student_input, student_weight, teacher_input, teacher_weight, beta, t):
+    """Liger's ``LigerFusedLinearJSDLoss`` soft loss, float64.
+
+    ``LigerFusedLinearJSDFunction.distillation_loss_fn`` (src/liger_kernel/chunked_loss/
+    jsd_loss.py) on logits ``input @ weight.T`` divided by the temperature, summed over
+    tokens and divided by their number (chunked_loss/fused_linear_distillation.py): the
+    mixture ``(1 - beta) S + beta T``, ``beta KL(T || M) + (1 - beta) KL(S || M)``,
+    ``KL(T || S)`` at beta = 0 and ``KL(S || T)`` at beta = 1.
+    """
+    s = _log_softmax(np.asarray(student_input, np.float64) @ student_weight.T / t)
+    te = _log_softmax(np.asarray(teacher_input, np.float64) @ teacher_weight.T / t)
+    if beta == 0:
+        per_token = _kl(te, s)
+    elif beta == 1:
+        per_token = _kl(s, te)
+    else:
+        m = np.log((1 - beta) * np.exp(s) + beta * np.exp(te))
+        per_token = beta * _kl(te, m) + (1 - beta) * _kl(s, m)
+    return per_token.sum() / per_token.shape[0]
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 1.0])
+def test_liger_fused_linear_jsd(beta):
+    rng = np.random.default_rng(13)
+    student_input = rng.normal(size=(24, 16)).astype(np.float32)
+    teacher_input = rng.normal(size=(24, 12)).astype(np.float32)
+    student_weight = (rng.normal(size=(40, 16)) / 2).astype(np.float32)  # torch's [V, H]
+    teacher_weight = (rng.normal(size=(40, 12)) / 2).astype(np.float32)
+    ours = losses.fused_linear_kl_divergence(
+        student_input,
+        student_weight.T,
+        (teacher_input, teacher_weight.T),
+        beta=beta,
+        temperature=T,
+        chunk_size=7,
+    )
+    theirs = _liger_fused_linear_jsd(
+        student_input, student_weight, teacher_input, teacher_weight, beta, T
+    )
+    _close(ours, theirs)
