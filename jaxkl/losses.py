@@ -873,42 +873,24 @@ def _cast_grads(grads, hidden, weight, bias, g):
     return dh, dw, db
 
 
+def _run_loop(primals, kind, chunk, axis_name, *, row_scale=None, want_grads):
+    """``_fused_loop`` on the custom-VJP functions' primal arguments."""
+    return _fused_loop(
+        *primals, row_scale, kind=kind, chunk=chunk, axis_name=axis_name, want_grads=want_grads
+    )
+
+
 @partial(jax.custom_vjp, nondiff_argnums=(7, 8, 9))
 def _fused_sum(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name):
-    rows, _ = _fused_loop(
-        hidden,
-        weight,
-        bias,
-        teacher,
-        mask,
-        t,
-        beta,
-        None,
-        kind=kind,
-        chunk=chunk,
-        axis_name=axis_name,
-        want_grads=False,
-    )
-    return jnp.sum(rows)
+    primals = (hidden, weight, bias, teacher, mask, t, beta)
+    return jnp.sum(_run_loop(primals, kind, chunk, axis_name, want_grads=False)[0])
 
 
 def _fused_sum_fwd(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name):
     # The loss is a scalar: the gradients are computed here, chunk by chunk, and the
     # backward only scales them (the matmul count of the unfused step).
-    rows, grads = _fused_loop(
-        hidden,
-        weight,
-        bias,
-        teacher,
-        mask,
-        t,
-        beta,
-        None,
-        kind=kind,
-        chunk=chunk,
-        axis_name=axis_name,
-        want_grads=True,
-    )
+    primals = (hidden, weight, bias, teacher, mask, t, beta)
+    rows, grads = _run_loop(primals, kind, chunk, axis_name, want_grads=True)
     return jnp.sum(rows), (grads, hidden, weight, bias)
 
 
@@ -923,21 +905,8 @@ _fused_sum.defvjp(_fused_sum_fwd, _fused_sum_bwd)
 
 @partial(jax.custom_vjp, nondiff_argnums=(7, 8, 9))
 def _fused_rows(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name):
-    rows, _ = _fused_loop(
-        hidden,
-        weight,
-        bias,
-        teacher,
-        mask,
-        t,
-        beta,
-        None,
-        kind=kind,
-        chunk=chunk,
-        axis_name=axis_name,
-        want_grads=False,
-    )
-    return rows
+    primals = (hidden, weight, bias, teacher, mask, t, beta)
+    return _run_loop(primals, kind, chunk, axis_name, want_grads=False)[0]
 
 
 def _fused_rows_fwd(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, axis_name):
@@ -948,21 +917,12 @@ def _fused_rows_fwd(hidden, weight, bias, teacher, mask, t, beta, kind, chunk, a
 def _fused_rows_bwd(kind, chunk, axis_name, res, g):
     # "none": the cotangent differs per row, so the chunks are recomputed here (one more
     # matmul per chunk than the scalar reductions).
-    hidden, weight, bias, teacher, mask, t, beta = res
-    _, grads = _fused_loop(
-        hidden,
-        weight,
-        bias,
-        teacher,
-        mask,
-        t,
-        beta,
-        g.astype(t.dtype),
-        kind=kind,
-        chunk=chunk,
-        axis_name=axis_name,
-        want_grads=True,
+    primals = res
+    t = primals[5]
+    _, grads = _run_loop(
+        primals, kind, chunk, axis_name, row_scale=g.astype(t.dtype), want_grads=True
     )
+    hidden, weight, bias = primals[:3]
     dh, dw, db = _cast_grads(grads, hidden, weight, bias, jnp.ones((), t.dtype))
     return dh, dw, db, None, None, None, None
 

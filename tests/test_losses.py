@@ -73,21 +73,26 @@ def np_jsd(p, q, beta, t=1.0, axis=-1):
     return out
 
 
-def np_topk(idx, lp, q, t, tail):
+def np_topk(idx, lp, q, t, tail, reverse=False):
+    """The top-k KL (``reverse``: KL(student || teacher)) over the k bins and the tail, float64.
+
+    The student's tail from the tokens outside the top k (no ``1 - sum`` cancellation).
+    """
     lq = np_log_softmax(np.asarray(q, np.float64) / t)
     lqk = np.take_along_axis(lq, idx, -1)
     lp = np.asarray(lp, np.float64)
     if not tail:
         lp = lp - np.log(np.sum(np.exp(lp), -1, keepdims=True))
         lqk = lqk - np.log(np.sum(np.exp(lqk), -1, keepdims=True))
-    out = np.sum(np.exp(lp) * (lp - lqk), -1)
+    first, second = (lqk, lp) if reverse else (lp, lqk)
+    out = np.sum(np.exp(first) * (first - second), -1)
     if tail:
-        pt = 1 - np.sum(np.exp(lp), -1)
-        # the student's tail from the tokens outside the top k (no 1 - sum cancellation)
         outside = np.ones(lq.shape, bool)
         np.put_along_axis(outside, idx, False, -1)
         qt = np.sum(np.where(outside, np.exp(lq), 0.0), -1)
-        out = out + np.where(pt > 0, pt * np.log(pt / qt), 0.0)
+        pt = 1 - np.sum(np.exp(lp), -1)
+        first, second = (qt, pt) if reverse else (pt, qt)
+        out = out + np.where(first > 0, first * np.log(first / second), 0.0)
     return out
 
 
@@ -707,21 +712,7 @@ def test_topk_tail_of_a_confident_student_is_exact():
 
 
 def np_topk_reverse(idx, lp, q, t, tail):
-    """KL(student || teacher) over the top-k bins (and the tail bin), float64."""
-    lq = np_log_softmax(np.asarray(q, np.float64) / t)
-    lqk = np.take_along_axis(lq, idx, -1)
-    lp = np.asarray(lp, np.float64)
-    if not tail:
-        lp = lp - np.log(np.sum(np.exp(lp), -1, keepdims=True))
-        lqk = lqk - np.log(np.sum(np.exp(lqk), -1, keepdims=True))
-    out = np.sum(np.exp(lqk) * (lqk - lp), -1)
-    if tail:
-        outside = np.ones(lq.shape, bool)
-        np.put_along_axis(outside, idx, False, -1)
-        qt = np.sum(np.where(outside, np.exp(lq), 0.0), -1)
-        pt = 1 - np.sum(np.exp(lp), -1)
-        out = out + np.where(qt > 0, qt * np.log(qt / pt), 0.0)
-    return out
+    return np_topk(idx, lp, q, t, tail, reverse=True)
 
 
 def test_reverse_topk_matches_float64_and_finite_differences(topk_inputs):
