@@ -82,30 +82,6 @@ def expm1_minus_x(x: jax.Array) -> jax.Array:
     return jnp.where(small, series, jnp.expm1(x) - x)
 
 
-def kl_div_term(p: jax.Array, q: jax.Array) -> jax.Array:
-    """``p log(p/q) - p + q`` (>= 0) for p, q >= 0, accurate also when p ~ q.
-
-    Why: this is the per-outcome term of a KL between (unnormalised) measures (Poisson
-    rates, Bernoulli-Poisson). ``jax.scipy.special.kl_div`` evaluates it as written, which
-    cancels to noise when ``q ~ p``; here it is ``p * x_minus_log1p((q - p) / p)`` for
-    ``|q - p| < p / 2`` (the difference ``q - p`` is exact for close floats).
-    Conventions: ``p = 0`` gives ``q``; ``q = 0 < p`` gives ``+inf``. Gradients are finite
-    wherever the value is (unsafe inputs are replaced before the logs: double ``where``).
-    """
-    p, q = jnp.asarray(p), jnp.asarray(q)
-    p_pos = p > 0
-    q_zero = q <= 0
-    ps = jnp.where(p_pos, p, 1.0)
-    qs = jnp.where(q_zero, 1.0, q)
-    diff = qs - ps
-    near = jnp.abs(diff) < 0.5 * ps
-    near_value = ps * x_minus_log1p(jnp.where(near, diff / ps, 0.0))
-    far_value = ps * (jnp.log(ps) - jnp.log(qs)) + diff
-    value = jnp.where(near, near_value, far_value)
-    value = jnp.where(p_pos, value, q)
-    return jnp.where(p_pos & q_zero, jnp.inf, value)
-
-
 def kl_from_log_ratios(
     weights: jax.Array,
     log_ratio: jax.Array,
