@@ -99,6 +99,34 @@ def is_real_dtype(dtype: Any) -> bool:
     return kind == "V" and bool(jnp.issubdtype(dtype, jnp.floating))
 
 
+def compute_dtype(*xs: Any) -> jnp.dtype:
+    """The dtype jaxkl computes in: float64 if any input is float64, else float32.
+
+    The one dtype rule of the tensor KL, the losses, the distributions and the metric.
+    float64 exists only with x64 on (JAX canonicalises it away otherwise); half precision,
+    integers and booleans compute in float32. ``xs`` are arrays, scalars, sequences or
+    dtypes; ``None`` is skipped. A complex, string or object dtype raises ``TypeError``.
+    """
+    dtypes = [
+        np.dtype(x) if isinstance(x, (np.dtype, type)) else input_dtype(x)
+        for x in xs
+        if x is not None
+    ]
+    for dtype in dtypes:
+        if not is_real_dtype(dtype):
+            raise TypeError(f"Expected real floating or integer inputs but got dtype {dtype}")
+    if any(jax.dtypes.canonicalize_dtype(d) == jnp.float64 for d in dtypes):
+        return jnp.dtype(jnp.float64)
+    return jnp.dtype(jnp.float32)
+
+
+def shown(value: Any) -> str:
+    """``", got <value>"`` for an error message, when the value is concrete and small."""
+    if is_concrete(value) and np.size(value) <= 8:
+        return f", got {np.asarray(value)!r}"
+    return ""
+
+
 def check_real_input(x: Any, name: str, owner: str = "") -> None:
     """``TypeError`` naming ``name`` and the dtype unless ``x`` is real (float, int, bool).
 

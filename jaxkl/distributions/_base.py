@@ -9,7 +9,7 @@ A family is a subclass with annotated fields, in a fixed order::
         support = constraints.real
 
         def __init__(self, loc, scale, *, validate_args=None):
-            loc, scale = as_float_params(loc, scale)
+            loc, scale = as_float_params("Normal", loc=loc, scale=scale)
             self._init(loc=loc, scale=scale, validate_args=validate_args)
 
 The pytree machinery is :class:`jaxkl._pytree.Pytree`'s (shared with the transforms):
@@ -32,7 +32,6 @@ from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxkl import _checks
 from jaxkl._pytree import Pytree
@@ -50,58 +49,21 @@ def set_default_validate_args(value: bool) -> None:
     _VALIDATE_DEFAULT[0] = bool(value)
 
 
-def float_dtype(*xs: Any) -> jnp.dtype:
-    """The floating dtype the parameters compute in.
+def as_float_params(
+    owner: str, *, broadcast: bool = True, **params: Any
+) -> tuple[jax.Array | None, ...]:
+    """The parameters, in the order given, converted to one floating dtype.
 
-    The floating dtype parameters compute in: float64 if any is float64 (after JAX's
-    canonicalisation, so only with x64 on), else float32 (also for half precision and
-    integer inputs).
+    ``owner`` (the family's name) and the keywords name the parameters in errors: complex,
+    string or object inputs raise ``TypeError`` (``jnp.asarray(1 + 2j, float32)`` would
+    keep the real part silently). The dtype is :func:`jaxkl._checks.compute_dtype`'s; with
+    ``broadcast`` the arrays are broadcast to one shape (torch's ``broadcast_all``).
+    ``None`` stays ``None``.
     """
-    for x in xs:
-        if x is None:
-            continue
-        dtype = jax.dtypes.canonicalize_dtype(jnp.result_type(x))
-        if dtype == jnp.float64:
-            return jnp.dtype(jnp.float64)
-    return jnp.dtype(jnp.float32)
-
-
-def _caller_names(x: Any, position: int) -> tuple[str, str]:
-    """``("Family: parameter ", "name")`` of an argument of the calling constructor.
-
-    Looked up in the frame of the constructor that called :func:`as_float_params`; only
-    on the error path.
-    """
-    import inspect
-
-    frame = inspect.currentframe()
-    try:
-        caller = frame.f_back.f_back if frame and frame.f_back else None
-        local = dict(caller.f_locals) if caller is not None else {}
-    finally:
-        del frame
-    owner = local.get("self")
-    owner_name = f"{type(owner).__name__}: parameter " if owner is not None else "parameter "
-    for name, value in local.items():
-        if value is x and name != "self":
-            return owner_name, name
-    return owner_name, f"#{position}"
-
-
-def as_float_params(*xs: Any, broadcast: bool = True) -> tuple[jax.Array, ...]:
-    """Convert to one floating dtype and (by default) broadcast to a common shape.
-
-    Convert to one floating dtype and (by default) broadcast to a common shape (torch's
-    ``broadcast_all``). ``None`` stays ``None``. Complex, string or object inputs raise
-    ``TypeError`` naming the parameter and its dtype (``jnp.asarray(1 + 2j, float32)``
-    would keep the real part silently).
-    """
-    for i, x in enumerate(xs):
-        if x is not None and not _checks.is_real_dtype(_checks.input_dtype(x)):
-            owner, name = _caller_names(x, i)
-            _checks.check_real_input(x, name, owner)
-    dtype = float_dtype(*xs)
-    arrs = [None if x is None else jnp.asarray(x, dtype=dtype) for x in xs]
+    for name, x in params.items():
+        _checks.check_real_input(x, name, f"{owner}: parameter ")
+    dtype = _checks.compute_dtype(*params.values())
+    arrs = [None if x is None else jnp.asarray(x, dtype=dtype) for x in params.values()]
     if broadcast:
         present = [a for a in arrs if a is not None]
         shape = jnp.broadcast_shapes(*(a.shape for a in present)) if present else ()
@@ -140,20 +102,20 @@ class Distribution(Pytree, base=True):
     def _validate_params(self) -> None:
         """Check each present parameter against its constraint; subclasses may add checks."""
         for name, constraint in self.arg_constraints.items():
-            value = getattr(self, name, None)
-            if value is None:
-                continue
-            ok = jnp.all(constraint.check(value))
-            self._value_check(
-                ok,
-                f"{type(self).__name__}: parameter `{name}` must be {constraint.name}"
-                + (
-                    f", got {np.asarray(value)!r}"
-                    if _checks.is_concrete(value) and np.size(value) <= 8
-                    else ""
-                ),
-                value,
-            )
+            # an alternative parametrisation is stored as ``_name`` (``probs`` is then a
+            # property computing it from ``logits``): check what the user gave
+            value = getattr(self, "_" + name if "_" + name in self._leaf_names else name, None)
+            if value is not None:
+                self._check_param(name, value, constraint.check(value), constraint.name)
+
+    def _check_param(self, name: str, value: Any, ok: Any, requirement: str) -> None:
+        """The value check of one parameter: "Family: parameter `name` must be ..., got v"."""
+        self._value_check(
+            jnp.all(ok),
+            f"{type(self).__name__}: parameter `{name}` must be {requirement}"
+            + _checks.shown(value),
+            value,
+        )
 
     @staticmethod
     def _value_check(ok: jax.Array, message: str, *arrays: Any) -> None:

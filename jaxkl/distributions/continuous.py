@@ -70,7 +70,7 @@ class Normal(ExponentialFamily):
     has_rsample = True
 
     def __init__(self, loc, scale, *, validate_args=None):
-        loc, scale = as_float_params(loc, scale)
+        loc, scale = as_float_params(type(self).__name__, loc=loc, scale=scale)
         self._init(loc=loc, scale=scale, validate_args=validate_args)
 
     @property
@@ -128,7 +128,7 @@ class HalfNormal(Distribution):
     has_rsample = True
 
     def __init__(self, scale, *, validate_args=None):
-        (scale,) = as_float_params(scale)
+        (scale,) = as_float_params(type(self).__name__, scale=scale)
         self._init(scale=scale, validate_args=validate_args)
 
     @property
@@ -176,7 +176,7 @@ class Laplace(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, *, validate_args=None):
-        loc, scale = as_float_params(loc, scale)
+        loc, scale = as_float_params(type(self).__name__, loc=loc, scale=scale)
         self._init(loc=loc, scale=scale, validate_args=validate_args)
 
     @property
@@ -220,7 +220,7 @@ class Cauchy(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, *, validate_args=None):
-        loc, scale = as_float_params(loc, scale)
+        loc, scale = as_float_params(type(self).__name__, loc=loc, scale=scale)
         self._init(loc=loc, scale=scale, validate_args=validate_args)
 
     @property
@@ -265,7 +265,7 @@ class Gumbel(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, *, validate_args=None):
-        loc, scale = as_float_params(loc, scale)
+        loc, scale = as_float_params(type(self).__name__, loc=loc, scale=scale)
         self._init(loc=loc, scale=scale, validate_args=validate_args)
 
     @property
@@ -309,7 +309,7 @@ class Exponential(ExponentialFamily):
     has_rsample = True
 
     def __init__(self, rate, *, validate_args=None):
-        (rate,) = as_float_params(rate)
+        (rate,) = as_float_params(type(self).__name__, rate=rate)
         self._init(rate=rate, validate_args=validate_args)
 
     @property
@@ -364,7 +364,9 @@ class Gamma(ExponentialFamily):
     has_rsample = True
 
     def __init__(self, concentration, rate, *, validate_args=None):
-        concentration, rate = as_float_params(concentration, rate)
+        concentration, rate = as_float_params(
+            type(self).__name__, concentration=concentration, rate=rate
+        )
         self._init(concentration=concentration, rate=rate, validate_args=validate_args)
 
     @property
@@ -427,7 +429,9 @@ class Beta(ExponentialFamily):
     has_rsample = True
 
     def __init__(self, concentration1, concentration0, *, validate_args=None):
-        concentration1, concentration0 = as_float_params(concentration1, concentration0)
+        concentration1, concentration0 = as_float_params(
+            type(self).__name__, concentration1=concentration1, concentration0=concentration0
+        )
         self._init(
             concentration1=concentration1,
             concentration0=concentration0,
@@ -502,7 +506,7 @@ class Pareto(Distribution):
     has_rsample = True
 
     def __init__(self, scale, alpha, *, validate_args=None):
-        scale, alpha = as_float_params(scale, alpha)
+        scale, alpha = as_float_params(type(self).__name__, scale=scale, alpha=alpha)
         self._init(scale=scale, alpha=alpha, validate_args=validate_args)
 
     @property
@@ -575,7 +579,7 @@ class Uniform(Distribution):
     has_rsample = True
 
     def __init__(self, low, high, *, validate_args=None):
-        low, high = as_float_params(low, high)
+        low, high = as_float_params(type(self).__name__, low=low, high=high)
         self._init(low=low, high=high, validate_args=validate_args)
 
     def _validate_params(self):
@@ -656,29 +660,13 @@ class ContinuousBernoulli(ExponentialFamily):
                 f"probs={'None' if probs is None else 'an array'} and "
                 f"logits={'None' if logits is None else 'an array'}"
             )
-        probs, logits = as_float_params(probs, logits)
+        probs, logits = as_float_params(type(self).__name__, probs=probs, logits=logits)
         self._init(
             _probs=probs,
             _logits=logits,
             lims=tuple(float(v) for v in lims),
             validate_args=validate_args,
         )
-
-    def _validate_params(self):
-        for name, raw in (("probs", self._probs), ("logits", self._logits)):
-            if raw is None:
-                continue
-            constraint = self.arg_constraints[name]
-            self._value_check(
-                jnp.all(constraint.check(raw)),
-                f"ContinuousBernoulli: parameter `{name}` must be {constraint.name}"
-                + (
-                    f", got {np.asarray(raw)!r}"
-                    if _checks.is_concrete(raw) and np.size(raw) <= 8
-                    else ""
-                ),
-                raw,
-            )
 
     @property
     def probs(self) -> jax.Array:
@@ -837,7 +825,7 @@ class LogNormal(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, *, validate_args=None):
-        loc, scale = as_float_params(loc, scale)
+        loc, scale = as_float_params(type(self).__name__, loc=loc, scale=scale)
         self._init(loc=loc, scale=scale, validate_args=validate_args)
 
     @property
@@ -887,7 +875,7 @@ class Chi2(Gamma):
     arg_constraints = {"df": C.positive}
 
     def __init__(self, df, *, validate_args=None):
-        (df,) = as_float_params(df)
+        (df,) = as_float_params(type(self).__name__, df=df)
         self._init(concentration=0.5 * df, rate=jnp.full_like(df, 0.5), validate_args=validate_args)
 
     @property
@@ -914,7 +902,7 @@ class Chi(Distribution):
     has_rsample = True
 
     def __init__(self, df, *, validate_args=None):
-        (df,) = as_float_params(df)
+        (df,) = as_float_params(type(self).__name__, df=df)
         self._init(df=df, validate_args=validate_args)
 
     @property
@@ -968,7 +956,9 @@ class Weibull(Distribution):
     has_rsample = True
 
     def __init__(self, scale, concentration, *, validate_args=None):
-        scale, concentration = as_float_params(scale, concentration)
+        scale, concentration = as_float_params(
+            type(self).__name__, scale=scale, concentration=concentration
+        )
         self._init(scale=scale, concentration=concentration, validate_args=validate_args)
 
     @property
@@ -1029,7 +1019,9 @@ class Kumaraswamy(Distribution):
     has_rsample = True
 
     def __init__(self, concentration1, concentration0, *, validate_args=None):
-        concentration1, concentration0 = as_float_params(concentration1, concentration0)
+        concentration1, concentration0 = as_float_params(
+            type(self).__name__, concentration1=concentration1, concentration0=concentration0
+        )
         self._init(
             concentration1=concentration1,
             concentration0=concentration0,
@@ -1101,7 +1093,9 @@ class InverseGamma(Distribution):
     has_rsample = True
 
     def __init__(self, concentration, rate, *, validate_args=None):
-        concentration, rate = as_float_params(concentration, rate)
+        concentration, rate = as_float_params(
+            type(self).__name__, concentration=concentration, rate=rate
+        )
         self._init(concentration=concentration, rate=rate, validate_args=validate_args)
 
     @property
@@ -1164,7 +1158,7 @@ class Moyal(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, *, validate_args=None):
-        loc, scale = as_float_params(loc, scale)
+        loc, scale = as_float_params(type(self).__name__, loc=loc, scale=scale)
         self._init(loc=loc, scale=scale, validate_args=validate_args)
 
     @property
@@ -1219,7 +1213,7 @@ class LogitNormal(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, *, validate_args=None):
-        loc, scale = as_float_params(loc, scale)
+        loc, scale = as_float_params(type(self).__name__, loc=loc, scale=scale)
         self._init(loc=loc, scale=scale, validate_args=validate_args)
 
     @property
@@ -1291,7 +1285,7 @@ class StudentT(Distribution):
     has_rsample = True
 
     def __init__(self, df, loc=0.0, scale=1.0, *, validate_args=None):
-        df, loc, scale = as_float_params(df, loc, scale)
+        df, loc, scale = as_float_params(type(self).__name__, df=df, loc=loc, scale=scale)
         self._init(df=df, loc=loc, scale=scale, validate_args=validate_args)
 
     @property
@@ -1365,7 +1359,7 @@ class HalfCauchy(Distribution):
     has_rsample = True
 
     def __init__(self, scale, *, validate_args=None):
-        (scale,) = as_float_params(scale)
+        (scale,) = as_float_params(type(self).__name__, scale=scale)
         self._init(scale=scale, validate_args=validate_args)
 
     @property
@@ -1418,7 +1412,7 @@ class Logistic(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, *, validate_args=None):
-        loc, scale = as_float_params(loc, scale)
+        loc, scale = as_float_params(type(self).__name__, loc=loc, scale=scale)
         self._init(loc=loc, scale=scale, validate_args=validate_args)
 
     @property
@@ -1504,7 +1498,9 @@ class TruncatedNormal(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, low, high, *, validate_args=None):
-        loc, scale, low, high = as_float_params(loc, scale, low, high)
+        loc, scale, low, high = as_float_params(
+            type(self).__name__, loc=loc, scale=scale, low=low, high=high
+        )
         self._init(loc=loc, scale=scale, low=low, high=high, validate_args=validate_args)
 
     def _validate_params(self):

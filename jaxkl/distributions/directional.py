@@ -102,7 +102,9 @@ def _chi_square(key: jax.Array, df: int, shape, dtype) -> jax.Array:
 
 
 def _sphere_params(cls_name: str, mean_direction, concentration):
-    mean_direction, concentration = as_float_params(mean_direction, concentration, broadcast=False)
+    mean_direction, concentration = as_float_params(
+        cls_name, mean_direction=mean_direction, concentration=concentration, broadcast=False
+    )
     if mean_direction.ndim < 1 or mean_direction.shape[-1] < 2:
         raise ValueError(
             f"{cls_name}: `mean_direction` must have a last (event) axis of size d >= 2, "
@@ -144,7 +146,9 @@ class VonMises(Distribution):
     support = C.real
 
     def __init__(self, loc, concentration, *, validate_args=None):
-        loc, concentration = as_float_params(loc, concentration)
+        loc, concentration = as_float_params(
+            type(self).__name__, loc=loc, concentration=concentration
+        )
         self._init(loc=loc, concentration=concentration, validate_args=validate_args)
 
     @property

@@ -36,7 +36,6 @@ from jaxkl.distributions._base import (
     Distribution,
     ExponentialFamily,
     as_float_params,
-    float_dtype,
 )
 
 __all__ = [
@@ -100,23 +99,6 @@ class BinaryParametrised(Distribution):
         p = self._probs
         return p, 1.0 - p, jnp.log(p), jnp.log1p(-p)
 
-    def _validate_params(self) -> None:
-        for name in ("probs", "logits"):
-            value = getattr(self, "_" + name)
-            if value is None:
-                continue
-            constraint = self.arg_constraints[name]
-            self._value_check(
-                jnp.all(constraint.check(value)),
-                f"{type(self).__name__}: parameter `{name}` must be {constraint.name}"
-                + (
-                    f", got {np.asarray(value)!r}"
-                    if _checks.is_concrete(value) and np.size(value) <= 8
-                    else ""
-                ),
-                value,
-            )
-
     def __repr__(self) -> str:
         given = "probs" if self._probs is not None else "logits"
         return f"{type(self).__name__}({given}: {tuple(jnp.shape(getattr(self, '_' + given)))})"
@@ -142,11 +124,8 @@ class Bernoulli(BinaryParametrised, ExponentialFamily):
 
     def __init__(self, probs=None, logits=None, *, validate_args=None):
         _one_of("Bernoulli", probs, logits)
-        (value,) = as_float_params(probs if probs is not None else logits)
-        if probs is not None:
-            self._init(_probs=value, _logits=None, validate_args=validate_args)
-        else:
-            self._init(_probs=None, _logits=value, validate_args=validate_args)
+        probs, logits = as_float_params(type(self).__name__, probs=probs, logits=logits)
+        self._init(_probs=probs, _logits=logits, validate_args=validate_args)
 
     @property
     def mean(self):
@@ -221,19 +200,17 @@ class Binomial(BinaryParametrised):
 
     def __init__(self, total_count=1, probs=None, logits=None, *, validate_args=None):
         _one_of("Binomial", probs, logits)
-        total_count, value = as_float_params(total_count, probs if probs is not None else logits)
-        fields = {"_probs": None, "_logits": None}
-        fields["_probs" if probs is not None else "_logits"] = value
-        self._init(total_count=total_count, **fields, validate_args=validate_args)
+        total_count, probs, logits = as_float_params(
+            type(self).__name__, total_count=total_count, probs=probs, logits=logits
+        )
+        self._init(
+            total_count=total_count, _probs=probs, _logits=logits, validate_args=validate_args
+        )
 
     def _validate_params(self) -> None:
-        ok = jnp.all(C.nonnegative_integer.check(self.total_count))
         n = self.total_count
-        self._value_check(
-            ok,
-            "Binomial: parameter `total_count` must be a finite non-negative integer"
-            + (f", got {np.asarray(n)!r}" if _checks.is_concrete(n) and np.size(n) <= 8 else ""),
-            n,
+        self._check_param(
+            "total_count", n, C.nonnegative_integer.check(n), "a finite non-negative integer"
         )
         super()._validate_params()
 
@@ -315,11 +292,8 @@ class Geometric(BinaryParametrised, ExponentialFamily):
 
     def __init__(self, probs=None, logits=None, *, validate_args=None):
         _one_of("Geometric", probs, logits)
-        (value,) = as_float_params(probs if probs is not None else logits)
-        if probs is not None:
-            self._init(_probs=value, _logits=None, validate_args=validate_args)
-        else:
-            self._init(_probs=None, _logits=value, validate_args=validate_args)
+        probs, logits = as_float_params(type(self).__name__, probs=probs, logits=logits)
+        self._init(_probs=probs, _logits=logits, validate_args=validate_args)
 
     @property
     def mean(self):
@@ -388,19 +362,16 @@ class NegativeBinomial(BinaryParametrised):
 
     def __init__(self, total_count, probs=None, logits=None, *, validate_args=None):
         _one_of("NegativeBinomial", probs, logits)
-        total_count, value = as_float_params(total_count, probs if probs is not None else logits)
-        fields = {"_probs": None, "_logits": None}
-        fields["_probs" if probs is not None else "_logits"] = value
-        self._init(total_count=total_count, **fields, validate_args=validate_args)
+        total_count, probs, logits = as_float_params(
+            type(self).__name__, total_count=total_count, probs=probs, logits=logits
+        )
+        self._init(
+            total_count=total_count, _probs=probs, _logits=logits, validate_args=validate_args
+        )
 
     def _validate_params(self) -> None:
         n = self.total_count
-        self._value_check(
-            jnp.all(C.positive.check(n)),
-            "NegativeBinomial: parameter `total_count` must be positive"
-            + (f", got {np.asarray(n)!r}" if _checks.is_concrete(n) and np.size(n) <= 8 else ""),
-            n,
-        )
+        self._check_param("total_count", n, C.positive.check(n), "positive")
         super()._validate_params()
 
     def __repr__(self) -> str:
@@ -450,7 +421,7 @@ class Poisson(ExponentialFamily):
     support = C.nonnegative_integer
 
     def __init__(self, rate, *, validate_args=None):
-        (rate,) = as_float_params(rate)
+        (rate,) = as_float_params(type(self).__name__, rate=rate)
         self._init(rate=rate, validate_args=validate_args)
 
     @property
@@ -518,7 +489,7 @@ class CategoricalParametrised(SimplexParametrised, ExponentialFamily):
         _checks.check_real_input(
             given, "probs" if probs is not None else "logits", f"{name}: parameter "
         )
-        value = jnp.asarray(given, dtype=float_dtype(given))
+        value = jnp.asarray(given, dtype=_checks.compute_dtype(given))
         if value.ndim < 1:
             raise ValueError(
                 f"{name}: `{'probs' if probs is not None else 'logits'}` needs at least one "
@@ -530,29 +501,7 @@ class CategoricalParametrised(SimplexParametrised, ExponentialFamily):
             self._init(_probs=None, _logits=value, validate_args=validate_args)
 
     def _validate_params(self) -> None:
-        name = type(self).__name__
-        if self._probs is not None:
-            p = self._probs
-            ok = jnp.all((p >= 0) & jnp.isfinite(p)) & jnp.all(jnp.sum(p, axis=-1) > 0)
-            msg = (
-                "parameter `probs` must be non-negative and finite with a positive sum along the "
-                "last axis"
-            )
-            value = p
-        else:
-            value = self._logits
-            ok = jnp.all(~jnp.isnan(value)) & jnp.all(jnp.max(value, axis=-1) > -jnp.inf)
-            msg = "parameter `logits` must not be NaN, nor all -inf along the last axis"
-        self._value_check(
-            ok,
-            f"{name}: {msg}"
-            + (
-                f", got {np.asarray(value)!r}"
-                if _checks.is_concrete(value) and np.size(value) <= 8
-                else ""
-            ),
-            value,
-        )
+        _check_category_params(self)
 
     def __repr__(self) -> str:
         given = "probs" if self._probs is not None else "logits"
@@ -686,10 +635,18 @@ def _array_like(x):
     return jnp.asarray(x) if isinstance(x, (list, tuple)) else x
 
 
-def _given_repr(value) -> str:
-    return (
-        f", got {np.asarray(value)!r}" if _checks.is_concrete(value) and np.size(value) <= 8 else ""
-    )
+def _check_category_params(d) -> None:
+    """Categorical and Multinomial: probabilities to normalise, or logits, along the last axis."""
+    if d._probs is not None:
+        p = d._probs
+        ok = jnp.all((p >= 0) & jnp.isfinite(p)) & jnp.all(jnp.sum(p, axis=-1) > 0)
+        d._check_param(
+            "probs", p, ok, "non-negative and finite with a positive sum along the last axis"
+        )
+    else:
+        x = d._logits
+        ok = jnp.all(~jnp.isnan(x)) & jnp.all(jnp.max(x, axis=-1) > -jnp.inf)
+        d._check_param("logits", x, ok, "free of NaN and not all -inf along the last axis")
 
 
 class ProbitBernoulli(Distribution):
@@ -733,29 +690,8 @@ class ProbitBernoulli(Distribution):
                 "ProbitBernoulli: give exactly one of `probits` or `probs`, got "
                 f"{'both' if probits is not None else 'neither'}"
             )
-        _checks.check_real_input(
-            probits if probits is not None else probs,
-            "probits" if probits is not None else "probs",
-            f"{type(self).__name__}: parameter ",
-        )
-        (value,) = as_float_params(_array_like(probits if probits is not None else probs))
-        if probits is not None:
-            self._init(_probits=value, _probs=None, validate_args=validate_args)
-        else:
-            self._init(_probits=None, _probs=value, validate_args=validate_args)
-
-    def _validate_params(self) -> None:
-        for name in ("probits", "probs"):
-            value = getattr(self, "_" + name)
-            if value is None:
-                continue
-            constraint = self.arg_constraints[name]
-            self._value_check(
-                jnp.all(constraint.check(value)),
-                f"ProbitBernoulli: parameter `{name}` must be {constraint.name}"
-                + _given_repr(value),
-                value,
-            )
+        probits, probs = as_float_params(type(self).__name__, probits=probits, probs=probs)
+        self._init(_probits=probits, _probs=probs, validate_args=validate_args)
 
     def __repr__(self) -> str:
         given = "probits" if self._probits is not None else "probs"
@@ -908,7 +844,7 @@ class Multinomial(SimplexParametrised, Distribution):
         name = "probs" if probs is not None else "logits"
         given = _array_like(probs if probs is not None else logits)
         _checks.check_real_input(given, name, "Multinomial: parameter ")
-        value = jnp.asarray(given, dtype=float_dtype(given))
+        value = jnp.asarray(given, dtype=_checks.compute_dtype(given))
         if value.ndim < 1:
             raise ValueError(
                 f"Multinomial: `{name}` needs at least one dimension (the categories), "
@@ -918,19 +854,7 @@ class Multinomial(SimplexParametrised, Distribution):
         self._init(total_count=n, validate_args=validate_args, **fields)
 
     def _validate_params(self) -> None:
-        if self._probs is not None:
-            p = self._probs
-            ok = jnp.all((p >= 0) & jnp.isfinite(p)) & jnp.all(jnp.sum(p, axis=-1) > 0)
-            msg, value = (
-                "parameter `probs` must be non-negative and finite with a positive sum along the "
-                "last axis",
-                p,
-            )
-        else:
-            value = self._logits
-            ok = jnp.all(~jnp.isnan(value)) & jnp.all(jnp.max(value, axis=-1) > -jnp.inf)
-            msg = "parameter `logits` must not be NaN, nor all -inf along the last axis"
-        self._value_check(ok, f"Multinomial: {msg}" + _given_repr(value), value)
+        _check_category_params(self)
 
     def __repr__(self) -> str:
         given = "probs" if self._probs is not None else "logits"

@@ -166,7 +166,9 @@ class Wishart(CovarianceParametrised, Distribution):
                 f"must be given, got {sorted(given) or 'none'}"
             )
         ((name, matrix),) = given.items()
-        df, matrix = as_float_params(*map(_array_like, (df, matrix)), broadcast=False)
+        df, matrix = as_float_params(
+            "Wishart", df=_array_like(df), **{name: _array_like(matrix)}, broadcast=False
+        )
         _square("Wishart", name, matrix)
         df, matrix = _broadcast_batch("Wishart", [("df", df, 0), (name, matrix, 2)])
         fields = {f"_{n}": None for n in _MATRIX_PARAMS}
@@ -328,7 +330,11 @@ class MatrixNormal(Distribution):
     def __init__(self, loc, scale_row, scale_column, *, validate_args=None):
         name = "MatrixNormal"
         loc, scale_row, scale_column = as_float_params(
-            *map(_array_like, (loc, scale_row, scale_column)), broadcast=False
+            name,
+            loc=_array_like(loc),
+            scale_row=_array_like(scale_row),
+            scale_column=_array_like(scale_column),
+            broadcast=False,
         )
         _matrix_ndim(name, "loc", loc)
         n, p = loc.shape[-2:]

@@ -278,7 +278,9 @@ class MultivariateNormal(CovarianceParametrised, _GaussianBase):
                 f"must be given, got {sorted(given) or 'none'}"
             )
         ((name, matrix),) = given.items()
-        loc, matrix = as_float_params(loc, matrix, broadcast=False)
+        loc, matrix = as_float_params(
+            type(self).__name__, loc=loc, **{name: matrix}, broadcast=False
+        )
         (d,) = _event_size("MultivariateNormal", "loc", loc, 1)
         _event_size("MultivariateNormal", name, matrix, 2)
         _check_square("MultivariateNormal", name, matrix, d)
@@ -351,7 +353,9 @@ class LowRankMultivariateNormal(_GaussianBase):
     param_event_ndims = {"loc": 1, "cov_factor": 2, "cov_diag": 1}
 
     def __init__(self, loc, cov_factor, cov_diag, *, validate_args=None):
-        loc, cov_factor, cov_diag = as_float_params(loc, cov_factor, cov_diag, broadcast=False)
+        loc, cov_factor, cov_diag = as_float_params(
+            type(self).__name__, loc=loc, cov_factor=cov_factor, cov_diag=cov_diag, broadcast=False
+        )
         name = "LowRankMultivariateNormal"
         (d,) = _event_size(name, "loc", loc, 1)
         df, _ = _event_size(name, "cov_factor", cov_factor, 2)
@@ -446,7 +450,9 @@ class MultivariateNormalDiag(_GaussianBase):
     param_event_ndims = {"loc": 1, "scale_diag": 1}
 
     def __init__(self, loc, scale_diag, *, validate_args=None):
-        loc, scale_diag = as_float_params(loc, scale_diag, broadcast=False)
+        loc, scale_diag = as_float_params(
+            type(self).__name__, loc=loc, scale_diag=scale_diag, broadcast=False
+        )
         name = "MultivariateNormalDiag"
         (d,) = _event_size(name, "loc", loc, 1)
         (ds,) = _event_size(name, "scale_diag", scale_diag, 1)
@@ -519,7 +525,7 @@ class Dirichlet(ExponentialFamily):
     has_rsample = True
 
     def __init__(self, concentration, *, validate_args=None):
-        (concentration,) = as_float_params(concentration)
+        (concentration,) = as_float_params(type(self).__name__, concentration=concentration)
         _event_size("Dirichlet", "concentration", concentration, 1)
         self._init(concentration=concentration, validate_args=validate_args)
 

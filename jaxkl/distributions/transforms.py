@@ -32,7 +32,6 @@ from jaxkl import _checks
 from jaxkl._linalg import sum_rightmost
 from jaxkl._pytree import Pytree, static_field
 from jaxkl.distributions import constraints as C
-from jaxkl.distributions._base import float_dtype
 
 __all__ = [
     "Transform",
@@ -54,7 +53,7 @@ def _as_param(x: Any) -> jax.Array:
     if isinstance(x, (bool, int, float)) and not isinstance(x, np.generic):
         return jnp.asarray(float(x))
     _checks.check_real_input(x, "parameter", "transform ")
-    return jnp.asarray(x, dtype=float_dtype(x))
+    return jnp.asarray(x, dtype=_checks.compute_dtype(x))
 
 
 class Transform(Pytree, base=True):

@@ -45,6 +45,7 @@ import jax.scipy.special as jsp
 import numpy as np
 from jax.scipy.special import betaln, digamma, erf, gammaln
 
+from jaxkl import _checks
 from jaxkl._numerics import (
     EULER_GAMMA,
     coth_minus_inv,
@@ -1237,14 +1238,6 @@ INFINITE_PAIRS = (
 )
 
 
-def _float_dtype(*dists: Distribution):
-    for leaf in jax.tree_util.tree_leaves(dists):
-        dtype = jnp.result_type(leaf)
-        if jnp.issubdtype(dtype, jnp.floating):
-            return dtype
-    return jnp.result_type(float)
-
-
 def _kl_infinite(p: Distribution, q: Distribution) -> jax.Array:
     r"""``+inf`` of the broadcast batch shape of p and q (support mismatch).
 
@@ -1265,7 +1258,7 @@ def _kl_infinite(p: Distribution, q: Distribution) -> jax.Array:
         Array([inf, inf], dtype=float32)
     """
     shape = jnp.broadcast_shapes(p.batch_shape, q.batch_shape)
-    return jnp.full(shape, jnp.inf, dtype=_float_dtype(p, q))
+    return jnp.full(shape, jnp.inf, dtype=_checks.compute_dtype(*jax.tree_util.tree_leaves((p, q))))
 
 
 for _p, _q in INFINITE_PAIRS:

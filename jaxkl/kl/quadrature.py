@@ -70,6 +70,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxkl import _checks
 from jaxkl._numerics import expm1_minus_x, lgamma_difference
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution
@@ -120,14 +121,6 @@ SUPPORT_BOUNDS: dict[type, Callable[[Distribution], Bounds]] = {
     # one period: the von Mises density is periodic and integrates to 1 over any period
     VonMises: lambda d: (d.loc - math.pi, d.loc + math.pi),
 }
-
-
-def _dtype_of(d: Distribution):
-    for leaf in jax.tree_util.tree_leaves(d):
-        dtype = jnp.result_type(leaf)
-        if jnp.issubdtype(dtype, jnp.floating):
-            return dtype
-    return jnp.result_type(float)
 
 
 def _constraint_bounds(constraint, dtype) -> tuple[float, float] | None:
@@ -194,7 +187,7 @@ def _bounds(d: Distribution):
     traced); ``static`` holds the bounds as numpy arrays where they are known at trace
     time (a fixed support), else None.
     """
-    dtype = _dtype_of(d)
+    dtype = _checks.compute_dtype(*jax.tree_util.tree_leaves(d))
     shape = d.batch_shape
 
     def out(lo, hi, traced_is_finite):
@@ -296,7 +289,7 @@ def _quartiles(d: Distribution):
     icdf = getattr(d, "icdf", None)
     if icdf is None:
         return None
-    dtype = _dtype_of(d)
+    dtype = _checks.compute_dtype(*jax.tree_util.tree_leaves(d))
     u = jnp.asarray([0.25, 0.5, 0.75], dtype).reshape((3,) + (1,) * len(d.batch_shape))
     qs = _try(lambda: icdf(u))
     if qs is None:
@@ -438,7 +431,8 @@ def quadrature_kl(p: Distribution, q: Distribution, *, num_points: int | None = 
     _check(p, q, num_points)
     p, q = broadcast_pair(p, q)
     if num_points is None:
-        num_points = _DEFAULT_POINTS["float64" if _dtype_of(p) == jnp.float64 else "float32"]
+        dtype = _checks.compute_dtype(*jax.tree_util.tree_leaves(p))
+        num_points = _DEFAULT_POINTS["float64" if dtype == jnp.float64 else "float32"]
     return _quadrature_kl(p, q, int(num_points))
 
 
