@@ -144,7 +144,7 @@ def print_chunk_plan(n, hdim, v, dtype_bytes, chunk=None):
     and reads and writes the float32 weight-gradient accumulator: ``(2 b + 8) H V`` bytes,
     for three matmuls of ``2 c H V`` FLOPs.
     """
-    chunk = chunk or losses._default_chunk_size(n, v, platform="gpu")
+    chunk = chunk or losses._fused._default_chunk_size(n, v, platform="gpu")
     chunks = -(-n // chunk)
     traffic = chunks * (2 * dtype_bytes + 8) * hdim * v
     flops = 6 * n * hdim * v

@@ -1,6 +1,7 @@
-"""Argument checks shared by the tensor KL, the losses, the distributions and the metric.
+"""Argument checks, the dtype rule and the reduction, one home for all of jaxkl.
 
-Two kinds of check live here:
+The tensor KL, the losses, the distributions and the metric call these. Two kinds of
+check live here:
 
 * static checks (types, option strings, shapes): they raise at call time, also under
   ``jit``, because everything they look at is static;
@@ -8,7 +9,7 @@ Two kinds of check live here:
   (DESIGN.md section 1): on concrete arrays (eager calls) a bad value raises
   ``ValueError``; under a trace (``jit``, ``vmap``, ``grad``, ``scan``) they cost nothing
   by default, no operations and no effects in the jaxpr, because an effect turns off
-  JAX's C++ dispatch fast path (~150 µs a jitted call). :func:`value_checks` (or the
+  JAX's C++ dispatch fast path for every jitted call. :func:`value_checks` (or the
   environment variable ``JAXKL_VALUE_CHECKS=1``) turns them on at trace time as
   ``checkify.check`` s, which ``jax.experimental.checkify.checkify`` reports.
 """
@@ -17,15 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import operator
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
+Reduction = Literal["mean", "sum", "none"] | None
 REDUCTIONS = ("mean", "sum", "none", None)
 
 #: The environment variable that turns traced value checks on (``1``/``true``/``yes``/``on``).
@@ -36,23 +39,13 @@ def _env_default() -> bool:
     return os.environ.get(ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-# The switch is a JAX configuration state that is part of the trace context, so that a
-# function traced with the checks off is traced again (not served from jit's cache) when
-# they are turned on, and the reverse. Older JAX without this hook: a context variable,
-# which then acts only on functions not yet traced.
-try:
-    from jax._src import config as _jax_config
-
-    # Defined once per process (a module reloaded in tests finds the one defined before).
-    _STATE = getattr(jax.config, "_value_holders", {}).get("jaxkl_value_checks") or (
-        _jax_config.bool_state(
-            "jaxkl_value_checks",
-            _env_default(),
-            "Emit jaxkl's value checks as checkify checks under a trace (jaxkl.value_checks).",
-            include_in_trace_context=True,
-        )
-    )
-except (ImportError, AttributeError, TypeError):  # pragma: no cover - depends on JAX version
+# The switch is part of JAX's trace context (a user context), so that a function traced
+# with the checks off is traced again, not served from jit's cache, when they are turned on,
+# and the reverse. JAX without ``make_user_context``: a context variable, which then acts
+# only on functions not yet traced.
+if hasattr(jax, "make_user_context"):
+    _STATE = jax.make_user_context(default_value=_env_default())
+else:  # pragma: no cover - older JAX
     _STATE = None
     _ENABLED: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
         "jaxkl_value_checks", default=None
@@ -71,6 +64,73 @@ def check_reduction(reduction: Any, allowed: tuple = REDUCTIONS) -> None:
         raise ValueError(
             f"Expected argument `reduction` to be one of {list(allowed)} but got {reduction!r}"
         )
+
+
+def check_axis(axis: Any, shape: tuple, what: str) -> int:
+    """``axis`` as a non-negative int for an array of ``shape`` (``what`` names the array)."""
+    if isinstance(axis, bool):
+        raise ValueError(f"Expected `axis` to be an int but got {axis!r}")
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise ValueError(f"Expected `axis` to be an int but got {axis!r}") from None
+    if not -len(shape) <= axis < len(shape):
+        raise ValueError(
+            f"`axis`={axis} is out of range for {what} of rank {len(shape)} (shape {shape})"
+        )
+    return axis % len(shape)
+
+
+def check_mask(mask: Any, batch_shape: tuple, name: str = "where") -> jax.Array | None:
+    """A row mask as a boolean array that broadcasts to ``batch_shape`` (not broadcast yet).
+
+    The one rule of ``where`` (tensor KL, losses) and ``mask`` (the metric): boolean, or
+    integer with nonzero meaning "keep" (clu's and flax's metrics take 0/1 masks); a
+    floating mask is a ``TypeError``, since 0.5 has no meaning as a mask.
+    """
+    if mask is None:
+        return None
+    dtype = input_dtype(mask)
+    if not (dtype == np.bool_ or jnp.issubdtype(dtype, jnp.integer)):
+        raise TypeError(
+            f"Expected `{name}` to be a boolean (or integer 0/1) mask but got dtype {dtype}"
+        )
+    mask = mask if isinstance(mask, jax.Array) else jnp.asarray(mask)
+    if mask.dtype != jnp.bool_:
+        mask = mask != 0
+    try:
+        broadcast = np.broadcast_shapes(mask.shape, tuple(batch_shape))
+    except ValueError:
+        broadcast = None
+    if broadcast != tuple(batch_shape):
+        raise ValueError(
+            f"`{name}` of shape {mask.shape} does not broadcast to the batch shape "
+            f"{tuple(batch_shape)}"
+        )
+    return mask
+
+
+def check_same_shape(a: Any, b: Any, names: str) -> None:
+    """``ValueError`` naming both shapes unless ``a`` and ``b`` have the same shape."""
+    if jnp.shape(a) != jnp.shape(b):
+        raise ValueError(
+            f"Expected {names} to have the same shape but got {jnp.shape(a)} and {jnp.shape(b)}"
+        )
+
+
+def reduce_rows(rows: jax.Array, mask: jax.Array | None, reduction: Reduction) -> jax.Array:
+    """Reduce per-row values over the batch (masked rows are already 0).
+
+    ``"mean"`` is over the unmasked rows (0/0 = NaN when there are none); ``"none"``
+    returns the rows.
+    """
+    if reduction is None or reduction == "none":
+        return rows
+    total = jnp.sum(rows)
+    if reduction == "sum":
+        return total
+    count = rows.size if mask is None else jnp.sum(mask, dtype=rows.dtype)
+    return total / jnp.asarray(count, rows.dtype)
 
 
 def input_dtype(x: Any) -> np.dtype:

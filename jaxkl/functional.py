@@ -4,14 +4,13 @@ The public function is :func:`kl_divergence`. Its two halves are private and reu
 metric (as torchmetrics' ``KLDivergence`` reuses ``_kld_update`` / ``_kld_compute``):
 
 * :func:`_kl_rows` validates and returns the per-row KL values and the row mask;
-* :func:`_reduce` applies the reduction.
+* :func:`jaxkl._checks.reduce_rows` applies the reduction.
 """
 
 from __future__ import annotations
 
 import functools
 import operator
-from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -21,9 +20,8 @@ from jax.experimental import checkify
 from jax.typing import ArrayLike
 
 from jaxkl import _checks
+from jaxkl._checks import Reduction
 from jaxkl._numerics import log1p_minus_x
-
-Reduction = Literal["mean", "sum", "none"] | None
 
 __all__ = ["kl_divergence"]
 
@@ -120,8 +118,9 @@ def kl_divergence(
     """
     _checks.check_log_prob(log_prob)
     _checks.check_reduction(reduction)
-    rows, mask = _kl_rows(p, q, log_prob=log_prob, axis=axis, where=where)
-    return _reduce(rows, mask, reduction)
+    p, q, axis, where, dtype = _prepare(p, q, axis, where)
+    _check_values(p, q, where, log_prob=log_prob, axis=axis, dtype=dtype)
+    return _reduced(p, q, where, log_prob=log_prob, axis=axis, dtype=dtype, reduction=reduction)
 
 
 def _kl_rows(
@@ -142,30 +141,11 @@ def _kl_rows(
     return _rows(p, q, where, log_prob=log_prob, axis=axis, dtype=dtype)
 
 
-@functools.partial(jax.jit, static_argnames=("reduction",))
-def _reduce_jit(rows: jax.Array, mask: jax.Array, reduction: Reduction) -> jax.Array:
-    total = jnp.sum(rows)
-    if reduction == "sum":
-        return total
-    return total / jnp.sum(mask, dtype=rows.dtype)
-
-
-def _reduce(rows: jax.Array, mask: jax.Array, reduction: Reduction) -> jax.Array:
-    """Reduce per-row values over the batch; masked rows are already 0."""
-    if reduction is None or reduction == "none":
-        return rows
-    return _reduce_jit(rows, mask, reduction)
-
-
-def _accumulation_dtype(dtype: jnp.dtype) -> jnp.dtype:
-    """float64 stays float64; every other floating or integer dtype computes in float32."""
-    if dtype == jnp.float64:
-        return jnp.dtype(jnp.float64)
-    if jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer):
-        return jnp.dtype(jnp.float32)
-    if dtype == jnp.bool_:
-        return jnp.dtype(jnp.float32)
-    raise TypeError(f"Expected real floating or integer inputs but got dtype {dtype}")
+@functools.partial(jax.jit, static_argnames=("log_prob", "axis", "dtype", "reduction"))
+def _reduced(p, q, where, *, log_prob, axis, dtype, reduction):
+    """The reduced KL: one compiled program per shape and option, also for eager calls."""
+    rows, mask = _rows(p, q, where, log_prob=log_prob, axis=axis, dtype=dtype)
+    return _checks.reduce_rows(rows, None if where is None else mask, reduction)
 
 
 def _prepare(p, q, axis, where):
@@ -178,49 +158,21 @@ def _prepare(p, q, axis, where):
     _checks.check_real_input(q, "q")
     p = p if isinstance(p, jax.Array) else jnp.asarray(p)
     q = q if isinstance(q, jax.Array) else jnp.asarray(q)
-    if p.shape != q.shape:
-        raise ValueError(f"Expected p and q to have the same shape but got {p.shape} and {q.shape}")
+    _checks.check_same_shape(p, q, "p and q")
     if p.ndim == 0:
         raise ValueError(
             "Expected p and q to have at least one dimension (the event axis) but got "
             "scalars of shape ()"
         )
-    if isinstance(axis, bool):
-        raise ValueError(f"Expected `axis` to be an int but got {axis!r}")
-    try:
-        axis = operator.index(axis)
-    except TypeError:
-        raise ValueError(f"Expected `axis` to be an int but got {axis!r}") from None
-    if not -p.ndim <= axis < p.ndim:
-        raise ValueError(
-            f"`axis`={axis} is out of range for inputs of rank {p.ndim} (shape {p.shape})"
-        )
-    axis = axis % p.ndim
+    axis = _checks.check_axis(axis, p.shape, "inputs")
     if p.shape[axis] == 0:
         raise ValueError(
             f"Expected a non-empty event axis but p and q have shape {p.shape} with "
             f"axis {axis} of length 0"
         )
-    dtype = jnp.promote_types(_accumulation_dtype(p.dtype), _accumulation_dtype(q.dtype))
-    batch_shape = p.shape[:axis] + p.shape[axis + 1 :]
-    if where is not None:
-        if not isinstance(where, jax.Array) and _checks.input_dtype(where).kind in "OUS":
-            raise TypeError(
-                f"Expected `where` to be a boolean mask but got dtype {_checks.input_dtype(where)}"
-            )
-        where = where if isinstance(where, jax.Array) else jnp.asarray(where)
-        if where.dtype != jnp.bool_:
-            raise TypeError(f"Expected `where` to be a boolean mask but got dtype {where.dtype}")
-        try:
-            broadcast = np.broadcast_shapes(where.shape, batch_shape)
-        except ValueError:
-            broadcast = None
-        if broadcast != batch_shape:
-            raise ValueError(
-                f"`where` of shape {where.shape} does not broadcast to the batch shape "
-                f"{batch_shape} (p.shape {p.shape} without axis {axis})"
-            )
-    return p, q, axis, where, jnp.dtype(dtype)
+    dtype = _checks.compute_dtype(p, q)
+    where = _checks.check_mask(where, p.shape[:axis] + p.shape[axis + 1 :])
+    return p, q, axis, where, dtype
 
 
 def _mask(where, batch_shape):

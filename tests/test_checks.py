@@ -198,3 +198,37 @@ def test_infinite_logits_and_probits_stay_allowed():
     jd.ProbitBernoulli(probits=jnp.array([-INF, 0.0]))
     with pytest.raises(ValueError, match=r"`logits` must be real or ±inf \(not NaN\)"):
         jd.Bernoulli(logits=jnp.array([jnp.nan]))
+
+
+def test_one_mask_rule_for_the_tensor_kl_the_losses_and_the_metric():
+    """``where`` and the metric's ``mask``: boolean or integer (nonzero keeps), never float."""
+    rng = np.random.default_rng(3)
+    p, q = rng.uniform(0.1, 1.0, (2, 3, 4)).astype(np.float32)
+    as_bool, as_int = np.array([True, False, True]), np.array([2, 0, 1], np.int32)
+    calls = {
+        "where": lambda m: F.kl_divergence(p, q, reduction="none", where=m),
+        "where ": lambda m: losses.kl_divergence_with_logits(p, q, reduction="none", where=m),
+        "mask": lambda m: KLDivergence.from_model_output(p, q, mask=m).total,
+    }
+    for name, call in calls.items():
+        np.testing.assert_array_equal(call(as_int), call(as_bool))
+        assert not np.array_equal(call(as_int), call(None))
+        with pytest.raises(TypeError, match=rf"`{name.strip()}`.*float32"):
+            call(as_int.astype(np.float32))
+
+
+def test_top_level_kl_divergence_rejects_options_of_the_other_kind():
+    import jax
+
+    import jaxkl
+
+    p, q = np.full((1, 2), 0.5, np.float32), np.array([[0.2, 0.8]], np.float32)
+    a, b = jd.Normal(0.0, 1.0), jd.Normal(1.0, 2.0)
+    np.testing.assert_array_equal(
+        jaxkl.kl_divergence(p, q, True, "sum"), F.kl_divergence(p, q, True, "sum")
+    )
+    assert float(jaxkl.kl_divergence(a, b)) == float(jd.kl_divergence(a, b))
+    with pytest.raises(TypeError, match=r"two distributions takes no 'reduction', 'where'"):
+        jaxkl.kl_divergence(a, b, reduction="sum", where=np.ones(()))
+    with pytest.raises(TypeError, match=r"arrays takes no 'key'"):
+        jaxkl.kl_divergence(p, q, key=jax.random.key(0))

@@ -20,7 +20,8 @@ from jax.experimental import checkify
 from jax.test_util import check_grads
 
 import jaxkl
-from jaxkl.functional import _kl_rows, _reduce, kl_divergence
+from jaxkl._checks import reduce_rows
+from jaxkl.functional import _kl_rows, kl_divergence
 from tests._oracles import mpmath_kl_rows, rel_entr_rows, torchmetrics_kl, torchmetrics_kl_axis
 
 REDUCTIONS = ["mean", "sum", "none", None]
@@ -600,7 +601,7 @@ def test_new_values_with_the_same_shapes_do_not_retrace(rng):
 
 
 def test_private_halves_compose_to_the_public_function(rng):
-    # The metric reuses _kl_rows and _reduce: keep their contract.
+    # The metric reuses _kl_rows and reduce_rows: keep their contract.
     p, q = _random_pair(rng, (2, 3, 4))
     mask = np.array([[True, False, True], [True, True, False]])
     rows, m = _kl_rows(p, q, log_prob=False, axis=-1, where=mask)
@@ -608,7 +609,7 @@ def test_private_halves_compose_to_the_public_function(rng):
     np.testing.assert_array_equal(np.asarray(rows)[~mask], 0.0)
     for reduction in REDUCTIONS:
         np.testing.assert_allclose(
-            _reduce(rows, m, reduction),
+            reduce_rows(rows, m, reduction),
             kl_divergence(p, q, reduction=reduction, where=mask),
             rtol=1e-6,
         )

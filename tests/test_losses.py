@@ -236,8 +236,8 @@ def test_identical_logits_give_exact_zero_values_and_gradients(logits):
             lambda q: losses.kl_divergence_with_logits(p, q, reduction="sum"),
             lambda q: losses.kl_divergence_with_logits(p, q, temperature=0.3, reduction="sum"),
             lambda q: losses.jensen_shannon_with_logits(p, q, beta=0.3, reduction="sum"),
-            lambda q: losses.sampled_kl(p, q, reduction="sum"),
-            lambda q: losses.sampled_kl(p, q, estimator="k2", reduction="sum"),
+            lambda q: losses.sampled_kl_divergence(p, q, reduction="sum"),
+            lambda q: losses.sampled_kl_divergence(p, q, estimator="k2", reduction="sum"),
         ]
         return [(f(p), jax.grad(f)(p)) for f in fs]
 
@@ -522,14 +522,14 @@ def test_default_chunk_amortises_the_weight_traffic_on_accelerators():
     # 3.35 TB/s) and a TPU v5p (459, 2.76) that traffic must take at most 1.5x the FLOPs'
     # time at Liger's shape; on CPU the chunk stays cache-sized.
     n, v = 8192, 128256
-    chunk = losses._default_chunk_size(n, v, platform="gpu")
-    assert losses._default_chunk_size(n, v, platform="tpu") == chunk
+    chunk = losses._fused._default_chunk_size(n, v, platform="gpu")
+    assert losses._fused._default_chunk_size(n, v, platform="tpu") == chunk
     for tflops, tbps in ((989.0, 3.35), (459.0, 2.76)):
         traffic_time = (2 * 2 + 8) / (tbps * 1e12)  # per H V, per chunk
         flop_time = 6 * chunk / (tflops * 1e12)
         assert traffic_time <= 1.5 * flop_time
     assert chunk * v * 4 <= n * v * 4 / 8  # temporaries a bounded fraction of [N, V]
-    assert losses._default_chunk_size(n, v, platform="cpu") * v <= 1 << 22
+    assert losses._fused._default_chunk_size(n, v, platform="cpu") * v <= 1 << 22
 
 
 def test_fused_topk_equals_topk_on_materialised_logits(fused_inputs):
@@ -810,7 +810,7 @@ def test_sampled_kl_matches_verl_and_tunix_names(name):
     lr[:3] = lp[:3] - np.array([25.0, 4.0, 0.0], np.float32)  # clamps of low_var_kl, r = 0
     clip = 10.0 if name in ("low_var_kl", "k3", "k3+") else None
     value, grad = jax.value_and_grad(
-        lambda a: losses.sampled_kl(a, lr, estimator=name, clip=clip, reduction="sum")
+        lambda a: losses.sampled_kl_divergence(a, lr, estimator=name, clip=clip, reduction="sum")
     )(lp)
     ref_value, ref_grad = _verl_kl_penalty(lp, lr, name)
     np.testing.assert_allclose(value, ref_value.sum(), rtol=1e-5)
@@ -820,14 +820,16 @@ def test_sampled_kl_matches_verl_and_tunix_names(name):
 def test_sampled_kl_clip_clamps_infinite_samples():
     lp = jnp.array([-1.0, -2.0])
     lq = jnp.array([-jnp.inf, -2.5])
-    out = losses.sampled_kl(lp, lq, estimator="k1", clip=3.0, reduction="none")
+    out = losses.sampled_kl_divergence(lp, lq, estimator="k1", clip=3.0, reduction="none")
     np.testing.assert_allclose(out, [3.0, 0.5])
-    g = jax.grad(lambda a: losses.sampled_kl(a, lq, estimator="k1", clip=3.0, reduction="sum"))(lp)
+    g = jax.grad(
+        lambda a: losses.sampled_kl_divergence(a, lq, estimator="k1", clip=3.0, reduction="sum")
+    )(lp)
     np.testing.assert_array_equal(g, [0.0, 1.0])
     with pytest.raises(ValueError, match="clip"):
-        losses.sampled_kl(lp, lq, clip=0.0)
+        losses.sampled_kl_divergence(lp, lq, clip=0.0)
     with pytest.raises(ValueError, match="estimator"):
-        losses.sampled_kl(lp, lq, estimator="k4")
+        losses.sampled_kl_divergence(lp, lq, estimator="k4")
 
 
 def test_sampled_kl_estimators():
@@ -842,10 +844,12 @@ def test_sampled_kl_estimators():
     def run(lp, lq):
         return {
             k: (
-                losses.sampled_kl(lp, lq, estimator=k, reduction="none"),
-                jax.grad(lambda lq, k=k: losses.sampled_kl(lp, lq, estimator=k, reduction="sum"))(
-                    lq
-                ),
+                losses.sampled_kl_divergence(lp, lq, estimator=k, reduction="none"),
+                jax.grad(
+                    lambda lq, k=k: losses.sampled_kl_divergence(
+                        lp, lq, estimator=k, reduction="sum"
+                    )
+                )(lq),
             )
             for k in refs
         }
@@ -859,9 +863,9 @@ def test_sampled_kl_estimators():
     lq2 = jnp.array([-jnp.inf, 0.0, -1.0])
     for k in refs:
         v, g = jax.value_and_grad(
-            lambda lq, k=k: losses.sampled_kl(lp2, lq, estimator=k, reduction="sum")
+            lambda lq, k=k: losses.sampled_kl_divergence(lp2, lq, estimator=k, reduction="sum")
         )(lq2)
-        rows = losses.sampled_kl(lp2, lq2, estimator=k, reduction="none")
+        rows = losses.sampled_kl_divergence(lp2, lq2, estimator=k, reduction="none")
         assert np.isinf(rows[0]) and rows[1] == 0 and rows[2] == 0 and np.all(np.isfinite(g))
 
 
@@ -968,7 +972,7 @@ def test_static_argument_errors():
     with pytest.raises(TypeError, match="integer"):
         losses.topk_kl_divergence(p, p, p)
     with pytest.raises(ValueError, match="estimator"):
-        losses.sampled_kl(p, p, estimator="k4")
+        losses.sampled_kl_divergence(p, p, estimator="k4")
 
 
 def test_value_checks_raise_eagerly_and_are_free_under_jit():
@@ -984,7 +988,7 @@ def test_value_checks_raise_eagerly_and_are_free_under_jit():
     with pytest.raises(ValueError, match="outside"):
         losses.topk_kl_divergence(idx + 5, good[:, :1], good)
     with pytest.raises(ValueError, match="NaN"):
-        losses.sampled_kl(bad, good)
+        losses.sampled_kl_divergence(bad, good)
     # Masked rows are exempt.
     assert np.isfinite(
         losses.kl_divergence_with_logits(bad, good, where=jnp.array([False]), reduction="sum")
@@ -994,7 +998,7 @@ def test_value_checks_raise_eagerly_and_are_free_under_jit():
         lambda p, q: losses.jensen_shannon_with_logits(p, q),
         lambda p, q: losses.fused_linear_kl_divergence(q, jnp.eye(2), p),
         lambda p, q: losses.topk_kl_divergence(idx, q[:, :1] - 1.0, p),
-        lambda p, q: losses.sampled_kl(p, q),
+        lambda p, q: losses.sampled_kl_divergence(p, q),
     ]
     for f in calls:
         assert jax.make_jaxpr(jax.jit(f))(good, good).effects == set()
@@ -1038,7 +1042,7 @@ def test_gradients_match_finite_differences_in_float64():
         ),
         (lambda lp, q: losses.topk_kl_divergence(idx, lp - 0.1, q), (lp, q)),
         (lambda lp, q: losses.topk_kl_divergence(idx, lp, q, tail=False), (lp, q)),
-        (lambda p, q: losses.sampled_kl(p[0], q[0]), (p, q)),
+        (lambda p, q: losses.sampled_kl_divergence(p[0], q[0]), (p, q)),
     ]
     for f, args in cases:
         assert f(*args).dtype == jnp.float64

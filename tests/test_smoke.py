@@ -155,7 +155,7 @@ def test_losses(transform):
             losses.jensen_shannon_with_logits(p, q, beta=0.5),
             losses.fused_linear_kl_divergence(h, w, p),
             losses.topk_kl_divergence(idx, lp_k, q),
-            losses.sampled_kl(lp_k[:, 0], lp_k[:, 1], estimator="k3"),
+            losses.sampled_kl_divergence(lp_k[:, 0], lp_k[:, 1], estimator="k3"),
         )
 
     lp, lq = _log_softmax(p), _log_softmax(q)

@@ -74,7 +74,7 @@ ENTRY_POINTS = [
     ("nnx update", _nnx_update, (P, P)),
     ("KL on logits", losses.kl_divergence_with_logits, (LOGITS, LOGITS)),
     ("JSD on logits", losses.jensen_shannon_with_logits, (LOGITS, LOGITS)),
-    ("sampled KL", losses.sampled_kl, (LOGITS[:, 0], LOGITS[:, 1])),
+    ("sampled KL", losses.sampled_kl_divergence, (LOGITS[:, 0], LOGITS[:, 1])),
     (
         "top-k KL",
         lambda lp, q: losses.topk_kl_divergence(jnp.zeros((4, 2), jnp.int32), lp, q),

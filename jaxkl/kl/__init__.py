@@ -19,6 +19,9 @@ from jaxkl.kl.exponential_family import exponential_family_kl
 from jaxkl.kl.monte_carlo import monte_carlo_kl
 from jaxkl.kl.quadrature import quadrature_kl
 
+#: the modules of closed forms, by the family group of p: importing them registers them
+_CLOSED_FORM_MODULES = (compound, continuous, directional, discrete, matrix, multivariate)
+
 __all__ = [
     "kl_divergence",
     "register_kl",
@@ -29,11 +32,4 @@ __all__ = [
     "mixture_kl_variational",
     "mixture_kl_upper_bound",
     "exponential_family_kl",
-    # the modules of closed forms, by the family group of p (imported for their registrations)
-    "continuous",
-    "discrete",
-    "multivariate",
-    "directional",
-    "matrix",
-    "compound",
 ]

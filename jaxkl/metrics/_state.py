@@ -1,7 +1,7 @@
 """clu-style KL divergence metric: a frozen dataclass state (a pytree), as clu's metrics.
 
 The state calls the tensor KL's own halves (:func:`jaxkl.functional._kl_rows` for the
-per-row values and mask, :func:`jaxkl.functional._reduce` for the batch sum), as
+per-row values and mask, :func:`jaxkl._checks.reduce_rows` for the batch sum), as
 torchmetrics' ``KLDivergence`` calls ``_kld_update`` / ``_kld_compute``.
 
 No ``from __future__ import annotations`` here: dataclass field types stay real types.
@@ -24,7 +24,7 @@ from jax.typing import ArrayLike
 
 from jaxkl import _checks
 from jaxkl._pytree import Pytree
-from jaxkl.functional import _kl_rows, _reduce
+from jaxkl.functional import _kl_rows
 from jaxkl.metrics import distributed as _dist
 
 __all__ = ["KLDivergence"]
@@ -188,7 +188,7 @@ class KLDivergence(Pytree, init=True, eq=True, repr=True):
             ValueError, TypeError: as :func:`jaxkl.functional.kl_divergence` for bad shapes
                 or values, and TypeError for a floating-point mask.
         """
-        where = _as_where(mask)
+        where = _checks.check_mask(mask, jnp.shape(p)[:-1], "mask")
         rows, row_mask = _kl_rows(p, q, log_prob=cls.log_prob, axis=-1, where=where)
         if cls.reduction == "none":
             return cls(
@@ -198,7 +198,7 @@ class KLDivergence(Pytree, init=True, eq=True, repr=True):
                 mask=jnp.reshape(row_mask, (-1,)),
             )
         return cls(
-            total=_dist.make_float_pair(_reduce(rows, row_mask, "sum")),
+            total=_dist.make_float_pair(_checks.reduce_rows(rows, row_mask, "sum")),
             count=_dist.make_count(jnp.sum(row_mask, dtype=jnp.int32)),
             values=None,
             mask=None,
@@ -374,7 +374,7 @@ def _state_from_dict(target: "KLDivergence", state: dict) -> "KLDivergence":
 
     A ``"none"`` checkpoint holds ``values``/``mask``, a ``"mean"``/``"sum"`` one ``total``/
     ``count``: restoring one into a target of the other kind raises ``ValueError`` naming
-    both. Checkpoints from jaxkl 0.1 (a scalar float total and an int32 count) are upgraded.
+    both, and so does a field whose shape is not the target's.
     """
     cls = type(target)
     live = cls._live()
@@ -389,10 +389,12 @@ def _state_from_dict(target: "KLDivergence", state: dict) -> "KLDivergence":
     fields = {name: None for name, _ in cls._fields()}
     for name in live:
         value = flax.serialization.from_state_dict(getattr(target, name), state[name])
-        if name == "total" and jnp.ndim(value) == 0:
-            value = _dist.make_float_pair(jnp.asarray(value, jnp.float32))
-        elif name == "count" and jnp.ndim(value) == 0:
-            value = _dist.make_count(jnp.asarray(value))
+        expected = jnp.shape(getattr(target, name))
+        if name in ("total", "count") and jnp.shape(value) != expected:
+            raise ValueError(
+                f"Cannot restore field `{name}` of shape {jnp.shape(value)} into a "
+                f"{_describe(cls)} target, whose `{name}` has shape {expected}"
+            )
         fields[name] = value
     return cls(**fields)
 
@@ -407,18 +409,6 @@ def _register_serialization(cls: type) -> type:
 def _describe(cls: type) -> str:
     log_prob, reduction = getattr(cls, "log_prob", "?"), getattr(cls, "reduction", "?")
     return f"{cls.__name__}(log_prob={log_prob}, reduction={reduction!r})"
-
-
-def _as_where(mask: ArrayLike | None) -> jax.Array | None:
-    if mask is None:
-        return None
-    _checks.check_real_input(mask, "mask")
-    mask = jnp.asarray(mask)
-    if mask.dtype == jnp.bool_:
-        return mask
-    if jnp.issubdtype(mask.dtype, jnp.integer):
-        return mask != 0
-    raise TypeError(f"Expected `mask` to be boolean or integer (0/1) but got dtype {mask.dtype}")
 
 
 _register_serialization(KLDivergence)

@@ -34,11 +34,6 @@ _COMBINES = ("float_pair", "count", "concatenate")
 
 _COMBINE_KEY = "jaxkl_combine"
 
-try:  # Varying -> invariant all-gather: its result can leave shard_map with out_specs=P().
-    from jax._src.lax.parallel import all_gather_invariant as _all_gather_invariant
-except ImportError:  # pragma: no cover - older/newer jax without it
-    _all_gather_invariant = None
-
 __all__ = [
     "all_reduce",
     "combine_pair",
@@ -147,19 +142,20 @@ def fold_leading_axis(x: jax.Array, combine: Combine) -> jax.Array:
 
 
 def _gather_tiled(x: jax.Array, axis_name: Any) -> jax.Array:
-    """Concatenate ``x`` over a named axis; replicated (invariant) output where JAX tracks it.
+    """Concatenate ``x`` over a named axis, as one ``psum`` of the shards in place.
 
-    ``lax.all_gather`` returns a *varying* value inside ``shard_map``, which cannot be returned
-    with a replicated ``out_specs`` while ``check_vma`` is on; ``all_gather_invariant`` can.
-    Under ``vmap`` with a named axis (no manual axes) it is not available, so plain
-    ``all_gather`` is used there. Either way: one collective.
+    ``lax.all_gather`` returns a *varying* value inside ``shard_map``, which cannot leave it
+    with a replicated ``out_specs`` while ``check_vma`` is on, and JAX has no public
+    invariant all-gather; a ``psum`` result is invariant. Each shard writes itself at its
+    offset in zeros and the sum is exact (``x + 0 = x``). Booleans travel as int32.
     """
-    if _all_gather_invariant is not None:
-        try:
-            return _all_gather_invariant(x, axis_name, axis=0, tiled=True)
-        except ValueError:  # vmap(axis_name=...): no shard_map context to be invariant in
-            pass
-    return jax.lax.all_gather(x, axis_name, axis=0, tiled=True)
+    n = jax.lax.psum(1, axis_name)
+    i = jax.lax.axis_index(axis_name)
+    dtype = jnp.int32 if x.dtype == jnp.bool_ else x.dtype
+    placed = jax.lax.dynamic_update_slice_in_dim(
+        jnp.zeros((n * x.shape[0], *x.shape[1:]), dtype), x.astype(dtype), i * x.shape[0], 0
+    )
+    return jax.lax.psum(placed, axis_name).astype(x.dtype)
 
 
 def all_reduce(leaves: dict[str, jax.Array], fields, live: frozenset, axis_name: Any) -> dict:
