@@ -112,6 +112,14 @@ MUTATIONS = [
         ("tests/test_losses.py", "-k", "sharding_of_the_fused"),
     ),
     Mutation(
+        "fused top-k, vocabulary-parallel: the student's logits at the teacher's tokens not "
+        "gathered across shards",
+        "jaxkl/losses/_topk.py",
+        "    return psum(jnp.where(here, values, jnp.zeros((), b.dtype)), axis_name)",
+        "    return jnp.where(here, values, jnp.zeros((), b.dtype))",
+        ("tests/test_losses.py", "-k", "sharding_of_the_fused_topk"),
+    ),
+    Mutation(
         "fused top-k: the teacher's log-probs perturbed by 0.1% inside the chunk loop",
         "jaxkl/losses/_fused.py",
         "    idx = jnp.where(keep, idx, jnp.arange(k, dtype=idx.dtype))\n    if reverse:",

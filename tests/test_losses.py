@@ -945,6 +945,51 @@ def test_shard_map_vocabulary_sharding_of_the_fused_losses(fused_inputs):
             np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
 
 
+def test_shard_map_vocabulary_sharding_of_the_fused_topk_loss(fused_inputs):
+    # weight [H, V/4] and bias split over the mesh axis, the teacher's top-k (global ids,
+    # spread over all four shards) and hidden replicated: value and gradients equal the
+    # unsharded ones, forward with and without the tail bin, and reverse
+    mesh = Mesh(np.array(jax.devices()), ("v",))
+    h, w, b, ph, pw, _ = fused_inputs
+    h = h.reshape(-1, h.shape[-1])
+    # (a teacher whose tail mass is not tiny: the reverse KL's tail term has the condition
+    # number Q_t / P_t, which would amplify float32 rounding in either form alike)
+    lp, idx = jax.lax.top_k(jax.nn.log_softmax((ph @ pw).reshape(-1, w.shape[1])), 6)
+    assert len(np.unique(np.asarray(idx) // (w.shape[1] // 4))) == 4
+    kinds = (dict(), dict(tail=False), dict(reverse=True))
+
+    @jax.jit
+    def run(h, w, b):
+        out = []
+        for kw in kinds:
+
+            def loss(h, w, b, kw=kw, **extra):
+                return losses.fused_linear_topk_kl_divergence(
+                    h, w, idx, lp, bias=b, reduction="sum", chunk_size=7, **kw, **extra
+                )
+
+            sharded = jax.shard_map(
+                lambda h, w, b, loss=loss: loss(h, w, b, axis_name="v"),
+                mesh=mesh,
+                in_specs=(P(), P(None, "v"), P("v")),
+                out_specs=P(),
+            )
+            out.append(
+                (
+                    jax.value_and_grad(sharded, (0, 1, 2))(h, w, b),
+                    jax.value_and_grad(loss, (0, 1, 2))(h, w, b),
+                )
+            )
+        return out
+
+    # two float32 summation orders over V = 40 terms of order 1: within V * eps of each other
+    atol = w.shape[1] * np.finfo(np.float32).eps
+    for (sv, sg), (uv, ug) in run(h, w, b):
+        np.testing.assert_allclose(sv, uv, rtol=1e-5)
+        for a, c in zip(sg, ug):
+            np.testing.assert_allclose(a, c, rtol=1e-5, atol=atol)
+
+
 # ---------------------------------------------------------------- errors and value checks
 
 

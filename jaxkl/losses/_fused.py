@@ -89,7 +89,7 @@ def _upcast(bits: jax.Array, acc, dtype) -> jax.Array:
     return bits.astype(acc)
 
 
-def _topk_chunk(kind, teacher, start, chunk, keep, b):
+def _topk_chunk(kind, teacher, start, chunk, keep, b, axis_name):
     """A chunk's top-k rows (keepdims) and a function giving their gradient w.r.t. ``b``."""
     _, tail, reverse = kind
     idx, lp = (lax.dynamic_slice_in_dim(x, start, chunk) for x in teacher)
@@ -98,10 +98,10 @@ def _topk_chunk(kind, teacher, start, chunk, keep, b):
     lp = jnp.where(keep, lp.astype(b.dtype), jnp.full((), -math.log(k + 1.0), b.dtype))
     idx = jnp.where(keep, idx, jnp.arange(k, dtype=idx.dtype))
     if reverse:
-        rows, pullback = jax.vjp(lambda b: topk_reverse_scaled(idx, lp, b, tail), b)
+        rows, pullback = jax.vjp(lambda b: topk_reverse_scaled(idx, lp, b, tail, axis_name), b)
         return rows[:, None], lambda: pullback(jnp.ones_like(rows))[0]
-    rows, stats = topk_stats(idx, lp, b, tail)
-    return rows, lambda: topk_grads(idx, lp, b, stats, tail)[1]
+    rows, stats = topk_stats(idx, lp, b, tail, axis_name)
+    return rows, lambda: topk_grads(idx, lp, b, stats, tail, axis_name)[1]
 
 
 def _varying(x: jax.Array, axis_name) -> jax.Array:
@@ -208,7 +208,7 @@ def _fused_loop(
         # are selected away below (a select, never a product, so NaN padding cannot leak).
         b = student_logits(h_c) / t
         if isinstance(kind, tuple):  # ("topk", tail, reverse): teacher = (indices, log-probs)
-            rows, student_grad = _topk_chunk(kind, teacher, start, chunk, keep, b)
+            rows, student_grad = _topk_chunk(kind, teacher, start, chunk, keep, b, axis_name)
         else:
             a = teacher_logits(start) / t
             rows, stats = row_stats(kind, a, b, beta, 1, axis_name)
@@ -568,6 +568,7 @@ def fused_linear_topk_kl_divergence(
     where: ArrayLike | None = None,
     reduction: Reduction = "mean",
     chunk_size: int | None = None,
+    axis_name: Any = None,
 ) -> jax.Array:
     r"""The top-k KL of :func:`topk_kl_divergence`, fused with the student's output projection.
 
@@ -593,6 +594,10 @@ def fused_linear_topk_kl_divergence(
         where: optional boolean token mask broadcastable to ``hidden.shape[:-1]``.
         reduction: ``"mean"`` over unmasked tokens, ``"sum"``, or ``"none"`` / ``None``.
         chunk_size: tokens per chunk (default as :func:`fused_linear_kl_divergence`).
+        axis_name: inside ``shard_map`` with the vocabulary split over the mesh axis of
+            this name (``weight [H, V/n]`` and ``bias`` split alike; ``hidden`` and the
+            teacher's top-k replicated, their ids global in ``[0, V)``): the value and the
+            gradients equal the unsharded ones, as in :func:`fused_linear_kl_divergence`.
 
     Returns:
         float32 (float64 for float64 inputs): shape ``()``, or ``hidden.shape[:-1]`` for
@@ -624,7 +629,9 @@ def fused_linear_topk_kl_divergence(
     hidden, weight = _check_head(hidden, weight)
     batch_shape, v = hidden.shape[:-1], weight.shape[1]
     bias = _check_bias(bias, v)
-    idx, lp = check_topk_teacher(p_indices, p_logprobs, batch_shape, v, "hidden")
+    # the vocabulary of all the shards: the teacher's ids index it
+    vocab = v if axis_name is None else v * lax.psum(1, axis_name)
+    idx, lp = check_topk_teacher(p_indices, p_logprobs, batch_shape, vocab, "hidden")
     dtype = _checks.compute_dtype(*(x.dtype for x in (hidden, weight, bias, lp) if x is not None))
     n = int(np.prod(batch_shape, dtype=np.int64))
     chunk = _check_chunk_size(chunk_size, n, v)
@@ -632,7 +639,7 @@ def fused_linear_topk_kl_divergence(
     t = check_temperature(temperature, dtype)
     if _checks.checks_wanted(hidden, weight, bias, idx, lp, where):
         _check_head_values(hidden, weight, bias, where)
-        check_topk_values(idx, lp, v, where)
+        check_topk_values(idx, lp, vocab, where)
     k = idx.shape[-1]
     return _fused_loss(
         hidden.reshape(n, hidden.shape[-1]),
@@ -647,5 +654,5 @@ def fused_linear_topk_kl_divergence(
         reduction=reduction,
         batch_shape=batch_shape,
         t_squared=temperature_squared,
-        axis_name=None,
+        axis_name=axis_name,
     )

@@ -8,6 +8,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 from jax.typing import ArrayLike
 
 from jaxkl import _checks
@@ -20,6 +21,7 @@ from jaxkl.losses._core import (
     check_temperature,
     check_where,
     finite_or_neg_inf,
+    psum,
     scaled,
 )
 
@@ -33,34 +35,70 @@ def log1mexp(x):
     return jnp.where(near, jnp.log(-jnp.expm1(xn)), jnp.log1p(-jnp.exp(xf)))
 
 
-def lse_last(x):
-    """Log-sum-exp over the last axis (keepdims).
+def lse_last(x, axis_name=None):
+    """Log-sum-exp over the last axis (keepdims), across the shards of ``axis_name`` too.
 
     ``-inf`` for an all ``-inf`` row, with a zero derivative there (autodiff of the reverse
     top-k goes through it).
     """
     m = jnp.max(x, axis=-1, keepdims=True)
+    if axis_name is not None:  # the shift only steadies the sum: no derivative through it
+        m = lax.pmax(lax.stop_gradient(m), axis_name)
     m = jnp.where(m > NEG_INF, m, jnp.zeros((), x.dtype))
-    s = jnp.sum(jnp.exp(x - m), axis=-1, keepdims=True)
+    s = psum(jnp.sum(jnp.exp(x - m), axis=-1, keepdims=True), axis_name)
     return jnp.where(s > 0, m + jnp.log(jnp.where(s > 0, s, 1)), NEG_INF)
 
 
-def outside_topk(b, idx):
-    """``b`` with ``-inf`` at the top-k tokens: the student's logits of the tail bin."""
-    n = int(np.prod(b.shape[:-1], dtype=np.int64))
+def _local_indices(idx, b, axis_name):
+    """The teacher's token ids as positions in this shard's logits ``b``.
+
+    Tokens another shard of the vocabulary holds get ``b.shape[-1]`` (one past the end);
+    the second result says which are here (None without a sharded vocabulary).
+    """
+    if axis_name is None:
+        return idx, None
+    v = b.shape[-1]
+    local = idx - lax.axis_index(axis_name) * v
+    here = (local >= 0) & (local < v)
+    return jnp.where(here, local, v), here
+
+
+def gather_logits(b, idx, axis_name=None):
+    """``b`` at the teacher's tokens; with a sharded vocabulary, from the shard holding each."""
+    local, here = _local_indices(idx, b, axis_name)
+    if here is None:
+        return jnp.take_along_axis(b, idx, axis=-1)
+    values = jnp.take_along_axis(b, jnp.where(here, local, 0), axis=-1)
+    return psum(jnp.where(here, values, jnp.zeros((), b.dtype)), axis_name)
+
+
+def _at_topk(x, idx, b, axis_name):
+    """``x.at[rows, top-k tokens]`` as ``[n, V]``, tokens of other shards out of range."""
+    local, _ = _local_indices(idx, b, axis_name)
+    n = int(np.prod(x.shape[:-1], dtype=np.int64))
     k = idx.shape[-1]
-    flat = b.reshape(n, b.shape[-1]).at[jnp.arange(n)[:, None], idx.reshape(n, k)]
-    return flat.set(NEG_INF).reshape(b.shape)
+    return x.reshape(n, x.shape[-1]).at[jnp.arange(n)[:, None], local.reshape(n, k)]
 
 
-def topk_stats(idx, lp, b, tail: bool):
-    """Per-row top-k KL (keepdims) and the statistics of its derivative."""
+def outside_topk(b, idx, axis_name=None):
+    """``b`` with ``-inf`` at the top-k tokens: the student's logits of the tail bin."""
+    return _at_topk(b, idx, b, axis_name).set(NEG_INF, mode="drop").reshape(b.shape)
+
+
+def topk_stats(idx, lp, b, tail: bool, axis_name=None):
+    """Per-row top-k KL (keepdims) and the statistics of its derivative.
+
+    With ``axis_name``, ``b`` is this shard's part of the vocabulary; the statistics
+    combine across the shards, so every shard gets the full rows.
+    """
     zero = jnp.zeros((), b.dtype)
     inf = jnp.asarray(jnp.inf, b.dtype)
     m = jnp.max(b, axis=-1, keepdims=True)
+    if axis_name is not None:
+        m = lax.pmax(m, axis_name)
     m = jnp.where(m > NEG_INF, m, zero)
-    log_s = jnp.log(jnp.sum(jnp.exp(b - m), axis=-1, keepdims=True))
-    bk = jnp.take_along_axis(b, idx, axis=-1)
+    log_s = jnp.log(psum(jnp.sum(jnp.exp(b - m), axis=-1, keepdims=True), axis_name))
+    bk = gather_logits(b, idx, axis_name)
     lqk = (bk - m) - log_s  # the student's log-probs at the teacher's tokens
     if not tail:
         lp = lp - lse_last(lp)
@@ -73,7 +111,7 @@ def topk_stats(idx, lp, b, tail: bool):
     if tail:
         # The student's tail from its own logits outside the top k (1 - sum Q_k would round
         # a confident student's 1e-9 tail to 0); the teacher's can only be 1 - sum P_k.
-        lse_out = lse_last(outside_topk(b, idx))
+        lse_out = lse_last(outside_topk(b, idx, axis_name), axis_name)
         log_qt = lse_out - (m + log_s)
         log_pt = log1mexp(lse_last(lp))
         # an empty student tail (k = V, or a masked vocabulary) against a teacher tail
@@ -90,13 +128,14 @@ def topk_stats(idx, lp, b, tail: bool):
     return rows, (m, log_s, lqk, rho, spread, rows)
 
 
-def topk_grads(idx, lp, b, stats, tail: bool):
+def topk_grads(idx, lp, b, stats, tail: bool, axis_name=None):
     """Analytic gradients w.r.t. the teacher's log-probs and the student's scaled logits.
 
     tail=True: ``d/db = Q - P_t e^b / sum_tail e^b`` off the top-k (the teacher's tail mass
     spread like the student's, from the student's own tail log-sum-exp) and ``Q_k - P_k``
     on it; tail=False: ``Q'_k - P'_k`` (renormalised) on the top-k, 0 elsewhere. Rows with
-    an infinite value get no tail term (finite gradients).
+    an infinite value get no tail term (finite gradients). With ``axis_name``: the
+    gradient w.r.t. this shard's part of ``b``.
     """
     m, log_s, lqk, rho, spread, rows = stats
     zero = jnp.zeros((), b.dtype)
@@ -104,7 +143,7 @@ def topk_grads(idx, lp, b, stats, tail: bool):
     if tail:
         # log(P_t / sum_tail e^b): the tail mass spread like the student's tail
         log_tail = jnp.where(finite_row, spread, NEG_INF)
-        gb = jnp.exp((b - m) - log_s) - jnp.exp(outside_topk(b, idx) + log_tail)
+        gb = jnp.exp((b - m) - log_s) - jnp.exp(outside_topk(b, idx, axis_name) + log_tail)
         delta = -jnp.exp(lp)
         kl_term = rho
     else:
@@ -113,18 +152,11 @@ def topk_grads(idx, lp, b, stats, tail: bool):
         delta = jnp.exp(lqk) - jnp.exp(lpn)
         lp = lpn
         kl_term = jnp.where(finite_row, rows, zero)
-    batch = b.shape[:-1]
-    n = int(np.prod(batch, dtype=np.int64))
-    k = idx.shape[-1]
-    gb2 = (
-        gb.reshape(n, b.shape[-1])
-        .at[jnp.arange(n)[:, None], idx.reshape(n, k)]
-        .add(delta.reshape(n, k))
-    )
+    gb = _at_topk(gb, idx, b, axis_name).add(delta.reshape(-1, idx.shape[-1]), mode="drop")
     fp, fq = lp > NEG_INF, lqk > NEG_INF
     d = jnp.where(fp & fq, lp - lqk, zero)
     glp = jnp.where(fp & finite_row, jnp.exp(lp) * (d - kl_term), zero)
-    return glp, gb2.reshape(b.shape)
+    return glp, gb.reshape(b.shape)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(4,))
@@ -160,20 +192,21 @@ def topk_reverse_rows(idx, lp, q, t, tail):
     return topk_reverse_scaled(idx, lp.astype(t.dtype), scaled(q, t), tail)
 
 
-def topk_reverse_scaled(idx, lp, b, tail):
+def topk_reverse_scaled(idx, lp, b, tail, axis_name=None):
     """Per-row KL(student ‖ teacher) over the teacher's top k (and the tail bin).
 
     Plain autodiff: the student's log-probs at the k tokens and its tail from the
     log-sum-exp outside them, as in the forward direction; the teacher's tail is
     ``1 - sum P_k``, and within the rounding of its top-k sum (below ``k * eps``) it is
     empty, so a student tail against it is ``+inf`` unless that tail is empty too.
+    ``axis_name``: ``b`` is this shard's part of the vocabulary.
     """
-    lse = lse_last(b)
-    lqk = jnp.take_along_axis(b, idx, axis=-1) - lse
+    lse = lse_last(b, axis_name)
+    lqk = gather_logits(b, idx, axis_name) - lse
     if not tail:
         lpn, lqn = lp - lse_last(lp), lqk - lse_last(lqk)
         return jnp.maximum(jnp.sum(xlogy_ratio(lqn, lpn), axis=-1), 0.0)
-    log_qt = lse_last(outside_topk(b, idx)) - lse
+    log_qt = lse_last(outside_topk(b, idx, axis_name), axis_name) - lse
     lse_p = lse_last(lp)
     has_tail = lse_p < float(np.log1p(-idx.shape[-1] * np.finfo(b.dtype).eps))
     log_pt = jnp.where(has_tail, log1mexp(jnp.where(has_tail, lse_p, -1.0)), NEG_INF)
