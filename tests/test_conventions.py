@@ -177,3 +177,92 @@ def test_liger_fused_linear_jsd(beta):
         student_input, student_weight, teacher_input, teacher_weight, beta, T
     )
     _close(ours, theirs)
+
+
+def _liger_fused_linear_kl_div(student_input, student_weight, target, shift_labels, t, eps):
+    """Liger's ``LigerFusedLinearKLDivLoss`` (``reduction="batchmean"``), float64.
+
+    ``fused_linear_kl_div_forward`` and ``_kl_div_kernel`` (src/liger_kernel/ops/
+    fused_linear_kl_div.py): ``Q (log max(Q, eps) - log_softmax(x W^T / T))`` summed over
+    the vocabulary, rows whose label is ``ignore_index`` (-100) left out, the sum divided by
+    the number of the other rows. The temperature divides the student's logits only.
+    """
+    y = _log_softmax(np.asarray(student_input, np.float64) @ student_weight.T / t)
+    q = np.asarray(target, np.float64)
+    per_token = np.sum(q * (np.log(np.maximum(q, eps)) - y), -1)
+    keep = shift_labels != -100
+    return per_token[keep].sum() / keep.sum()
+
+
+def test_liger_fused_linear_kl_div():
+    rng = np.random.default_rng(14)
+    student_input = rng.normal(size=(24, 16)).astype(np.float32)
+    student_weight = (rng.normal(size=(40, 16)) / 2).astype(np.float32)  # torch's [V, H]
+    target = np.exp(_log_softmax(rng.normal(size=(24, 40)) * 2))
+    target[:, :5] = 0.0  # tokens the target rules out: 0 log 0 = 0 on both sides
+    target = (target / target.sum(-1, keepdims=True)).astype(np.float32)
+    shift_labels = rng.integers(0, 40, 24)
+    shift_labels[::5] = -100
+    with np.errstate(divide="ignore"):
+        teacher = T * np.log(target)  # softmax(teacher / T) is the target
+    ours = losses.fused_linear_kl_divergence(
+        student_input,
+        student_weight.T,
+        teacher,
+        temperature=T,
+        where=shift_labels != -100,
+        chunk_size=7,
+    )
+    theirs = _liger_fused_linear_kl_div(
+        student_input, student_weight, target, shift_labels, T, 1e-10
+    )
+    _close(ours, theirs)
+
+
+def _verl_topk_kl(student_topk_logprobs, teacher_topk_logprobs, reverse):
+    """The distillation losses ``forward_kl_topk`` / ``reverse_kl_topk`` of verl, float64.
+
+    ``compute_distillation_loss_topk`` with ``kullback_leibler_divergence`` (verl/trainer/
+    distillation/fsdp/losses.py): both log-probs clamped below at ``log 1e-8``, then
+    ``sum_k P_k (log P_k - log Q_k)`` over the teacher's top k (``Q`` and ``P`` swapped for
+    the reverse), neither renormalised nor with a tail bin: per token, it can be negative.
+    """
+    lq = np.maximum(np.asarray(student_topk_logprobs, np.float64), np.log(1e-8))
+    lp = np.maximum(np.asarray(teacher_topk_logprobs, np.float64), np.log(1e-8))
+    if reverse:
+        lp, lq = lq, lp
+    return np.sum(np.exp(lp) * (lp - lq), -1)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_verl_topk_distillation_is_jaxkl_topk_without_its_tail_bin(batch, reverse):
+    student, teacher, _ = batch
+    k = 8
+    lp_all, lq_all = _log_softmax(teacher), _log_softmax(student)
+    idx = np.argsort(-lp_all, -1)[..., :k]
+    lp = np.take_along_axis(lp_all, idx, -1)
+    lq = np.take_along_axis(lq_all, idx, -1)
+    # the tail bin jaxkl adds: P_t log(P_t / Q_t) (reverse: Q_t log(Q_t / P_t))
+    log_pt = np.log1p(-np.exp(lp).sum(-1))
+    log_qt = np.log1p(-np.exp(lq).sum(-1))
+    tail = _kl(log_pt[..., None], log_qt[..., None])
+    if reverse:
+        tail = _kl(log_qt[..., None], log_pt[..., None])
+    theirs = _verl_topk_kl(lq, lp, reverse)
+    ours = losses.topk_kl_divergence(
+        idx, lp.astype(np.float32), student, reverse=reverse, reduction="none"
+    )
+    _close(ours, theirs + tail)
+    # at k = V (no tail) the two are the same loss
+    full = np.argsort(-lp_all, -1)
+    ours_full = losses.topk_kl_divergence(
+        full,
+        np.take_along_axis(lp_all, full, -1).astype(np.float32),
+        student,
+        reverse=reverse,
+        reduction="none",
+    )
+    theirs_full = _verl_topk_kl(
+        np.take_along_axis(lq_all, full, -1), np.take_along_axis(lp_all, full, -1), reverse
+    )
+    _close(ours_full, theirs_full)
