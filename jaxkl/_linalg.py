@@ -158,7 +158,7 @@ def _cholesky_lapack(a: jax.Array) -> jax.Array:
     return jnp.linalg.cholesky(a)
 
 
-@jax.jit
+@jax.jit  # eager calls run one program, not one dispatch per product
 def cholesky(a: jax.Array) -> jax.Array:
     """Lower Cholesky factor of symmetric positive definite ``a`` (..., d, d); NaN if not.
 

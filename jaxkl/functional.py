@@ -141,6 +141,7 @@ def _kl_rows(
     return _rows(p, q, where, log_prob=log_prob, axis=axis, dtype=dtype)
 
 
+# one compiled program for eager calls too (inlined under the caller's jit)
 @functools.partial(jax.jit, static_argnames=("log_prob", "axis", "dtype", "reduction"))
 def _reduced(p, q, where, *, log_prob, axis, dtype, reduction):
     """The reduced KL: one compiled program per shape and option, also for eager calls."""
@@ -195,6 +196,7 @@ _PROB_MESSAGES = (
 )
 
 
+# one compiled program for eager calls too (inlined under the caller's jit)
 @functools.partial(jax.jit, static_argnames=("log_prob", "axis", "dtype"))
 def _value_flags(p, q, where, *, log_prob, axis, dtype):
     """One boolean per message of ``_LOG_MESSAGES`` / ``_PROB_MESSAGES``: True = check passes."""
@@ -228,6 +230,7 @@ def _check_values(p, q, where, *, log_prob, axis, dtype):
             checkify.check(flags[i], message)
 
 
+# one compiled program for eager calls too (inlined under the caller's jit)
 @functools.partial(jax.jit, static_argnames=("log_prob", "axis", "dtype"))
 def _rows(p, q, where, *, log_prob, axis, dtype):
     """Per-row KL (0 on masked rows) and the mask; compiled once per shape and option."""

@@ -76,10 +76,10 @@ def _as_bits(x: jax.Array) -> jax.Array:
 def _upcast(bits: jax.Array, acc, dtype) -> jax.Array:
     """A chunk of :func:`_as_bits` back to ``dtype``, then to ``acc``.
 
-    Why: XLA's CPU pipeline otherwise hoists the float32 conversion of the whole
-    ``[N, V]`` half-precision teacher out of the token loop (measured: a float32 copy of
-    the teacher logits in the temporary memory). With the integer bits it still makes one
-    16-bit copy of the teacher (half of that); an open issue.
+    Why: XLA otherwise hoists the float32 conversion of the whole ``[N, V]``
+    half-precision teacher out of the token loop, a float32 copy of the teacher logits in
+    the temporary memory. Integer bits cannot be hoisted as a float conversion (XLA:CPU
+    still keeps one 16-bit copy of them, half of that).
     """
     if bits.dtype == jnp.uint16:
         if dtype == jnp.bfloat16:  # bfloat16 is the top half of a float32: exact
@@ -320,6 +320,7 @@ def _fused_rows_bwd(kind, chunk, axis_name, res, g):
 _fused_rows.defvjp(_fused_rows_fwd, _fused_rows_bwd)
 
 
+# one compiled program for eager calls too (inlined under the caller's jit)
 @partial(
     jax.jit,
     static_argnames=("kind", "chunk", "reduction", "batch_shape", "t_squared", "axis_name"),

@@ -54,6 +54,7 @@ def _logit_rows_bwd(kind, axis, axis_name, res, g):
 _logit_rows.defvjp(_logit_rows_fwd, _logit_rows_bwd)
 
 
+# one compiled program for eager calls too (inlined under the caller's jit)
 @partial(jax.jit, static_argnames=("kind", "axis", "axis_name", "reduction", "t_squared"))
 def _logits_loss(p, q, t, beta, where, *, kind, axis, axis_name, reduction, t_squared):
     if where is not None:

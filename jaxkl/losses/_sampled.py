@@ -40,6 +40,7 @@ def _estimate(r, estimator):
     return k2 + lax.stop_gradient(_estimate(r, estimator[:-1]) - k2)
 
 
+# one compiled program for eager calls too (inlined under the caller's jit)
 @partial(jax.jit, static_argnames=("estimator", "reduction", "dtype"))
 def _sampled_loss(log_p, log_q, where, clip, *, estimator, reduction, dtype):
     lp, lq = log_p.astype(dtype), log_q.astype(dtype)

@@ -214,6 +214,7 @@ def topk_reverse_scaled(idx, lp, b, tail, axis_name=None):
     return jnp.maximum(rows, 0.0)
 
 
+# one compiled program for eager calls too (inlined under the caller's jit)
 @partial(jax.jit, static_argnames=("tail", "reverse", "reduction", "t_squared"))
 def _topk_loss(idx, lp, q, t, where, *, tail, reverse, reduction, t_squared):
     if where is not None:
