@@ -57,14 +57,14 @@ MUTATIONS = [
     ),
     Mutation(
         "sampler: Weibull drops the gradient of its concentration",
-        "jaxkl/distributions/continuous.py",
+        "jaxkl/distributions/positive.py",
         "jnp.exp(jnp.log(e) / self.concentration)",
         "jnp.exp(jnp.log(e) / jax.lax.stop_gradient(self.concentration))",
         ("tests/distributions/test_continuous.py", "-k", "reparameterised and Weibull"),
     ),
     Mutation(
         "sampler: LogitNormal drops the gradient of its scale",
-        "jaxkl/distributions/continuous.py",
+        "jaxkl/distributions/interval.py",
         "jax.nn.sigmoid(self.loc + self.scale * eps)",
         "jax.nn.sigmoid(self.loc + jax.lax.stop_gradient(self.scale) * eps)",
         ("tests/distributions/test_continuous.py", "-k", "reparameterised and LogitNormal"),
@@ -92,7 +92,7 @@ MUTATIONS = [
     ),
     Mutation(
         "Bernoulli/Geometric: log1p(-a) without its safe derivative at probs = 1",
-        "jaxkl/kl/discrete.py",
+        "jaxkl/kl/categorical.py",
         "        1.0 - a, -d, _log_one_minus(a), _log_one_minus(b)",
         "        1.0 - a, -d, jnp.log1p(-a), _log_one_minus(b)",
         ("tests/kl/test_discrete.py", "-k", "closed_ends"),
@@ -129,9 +129,9 @@ MUTATIONS = [
     ),
     Mutation(
         "closed form: the Normal scale term perturbed by 1e-4",
-        "jaxkl/kl/continuous.py",
-        "    return 0.5 * _scale_term(p.scale, q.scale) + 0.5 * z * z",
-        "    return 0.5001 * _scale_term(p.scale, q.scale) + 0.5 * z * z",
+        "jaxkl/kl/real_line.py",
+        "    return 0.5 * squared_ratio_minus_one_minus_log_of(p.scale, q.scale) + 0.5 * z * z",
+        "    return 0.5001 * squared_ratio_minus_one_minus_log_of(p.scale, q.scale) + 0.5 * z * z",
         ("tests/kl/test_pairs.py", "-k", "Normal-Normal"),
     ),
     Mutation(

@@ -188,7 +188,18 @@ def _table(rs, with_refs: bool) -> list[str]:
 
 
 # The family groups of p, in the order of the docs' distribution pages.
-_GROUPS = ("continuous", "discrete", "multivariate", "directional", "matrix", "compound")
+_GROUPS = (
+    "real_line",
+    "positive",
+    "interval",
+    "infinite",
+    "categorical",
+    "counts",
+    "multivariate",
+    "directional",
+    "matrix",
+    "compound",
+)
 
 
 def table(grouped: bool = False) -> str:

@@ -1,4 +1,4 @@
-"""Tests of the numerically delicate helpers in jaxkl/_numerics.py, each on its own."""
+"""Tests of the numerically delicate helpers in jaxkl/_numerics/, each on its own."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def test_kl_from_log_ratios_matches_mpmath_near_equal_and_far():
     )
 
 
-# --- continuous-family helpers: log_sinhc family, log-gamma / digamma / log-beta differences ---
+# --- continuous-family helpers: log_sinhc family, log-gamma and digamma differences ----------
 
 
 def _mp_log_sinhc(h):
@@ -171,20 +171,6 @@ def test_lgamma_and_digamma_differences_match_mpmath_in_float32(a, d):
     # relative to the value (loose where the difference itself is a sum of O(d) terms)
     assert abs(got_lg - want_lg) <= 2e-6 * abs(want_lg) + 1e-7 * abs(float(d32)), (got_lg, want_lg)
     assert abs(got_dg - want_dg) <= 2e-6 * abs(want_dg), (got_dg, want_dg)
-
-
-def test_lbeta_difference_matches_mpmath_for_tiny_steps():
-    mp.mp.dps = 50
-    a, b = np.float32(2.5), np.float32(0.7)
-    da, db = np.float32(3e-6), np.float32(-1e-6)
-    got = float(_nx.lbeta_difference(*(jnp.asarray(v) for v in (a, b, da, db))))
-
-    def lb(x, y):
-        return mp.loggamma(x) + mp.loggamma(y) - mp.loggamma(x + y)
-
-    A, B, DA, DB = (mp.mpf(float(v)) for v in (a, b, da, db))
-    want = float(lb(A + DA, B + DB) - lb(A, B))
-    assert abs(got - want) <= 1e-5 * abs(want), (got, want)
 
 
 def test_naive_lgamma_difference_is_what_the_helper_fixes():
@@ -280,13 +266,13 @@ def test_bessel_terms_have_finite_gradients_at_zero_and_huge_arguments():
         np.testing.assert_allclose(dlog, ratio, rtol=2e-5, atol=1e-12)
 
 
-def test_log_bessel_ive_and_ratio_wrappers():
+def test_bessel_terms_at_zero_and_on_both_branches():
     x = jnp.asarray([0.0, 0.5, 40.0], jnp.float32)
     want = np.array([_mp_bessel_terms(1.5, v) for v in (0.5, 40.0)])
-    log_ive, ratio = jax.jit(lambda v: (_nx.log_bessel_ive(1.5, v), _nx.bessel_i_ratio(1.5, v)))(x)
-    np.testing.assert_allclose(log_ive[1:], want[:, 0], rtol=1e-6)
-    np.testing.assert_allclose(ratio[1:], want[:, 3], rtol=1e-6)
-    assert log_ive[0] == -np.inf and ratio[0] == 0.0
+    terms = jax.jit(lambda v: _nx.bessel_i_terms(1.5, v))(x)
+    np.testing.assert_allclose(terms.log_ive[1:], want[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(terms.ratio[1:], want[:, 3], rtol=1e-6)
+    assert terms.log_ive[0] == -np.inf and terms.ratio[0] == 0.0
 
 
 def test_naive_log_bessel_ratio_loses_what_the_helper_keeps():
@@ -433,8 +419,7 @@ def test_lgamma_bregman_has_finite_gradients_at_zero_step():
     assert all(np.isfinite(np.asarray(v)) for v in g)
 
 
-# -- kumaraswamy_log_ratio_mean, normal_expectation (the further continuous families)
-# ---------------
+# -- kumaraswamy_log_ratio_mean, normal_expectation (Kumaraswamy-Beta, LogitNormal) -----------
 def test_kumaraswamy_log_ratio_mean_matches_mpmath():
     import mpmath as mp
 
@@ -531,3 +516,124 @@ def test_weighted_expm1_minus_x_small_large_and_underflowed_weight():
         assert abs(g - want) <= 1e-5 * want, (lw, dd, g, want)
     grads = jax.grad(lambda u, v: jnp.sum(weighted_expm1_minus_x(u, v)), argnums=(0, 1))(log_w, d)
     assert all(np.all(np.isfinite(np.asarray(gr))) for gr in grads)
+
+
+# -- log-ratios and logits from differences (closed forms of the continuous families) ----------
+_EPS32 = float(np.finfo(np.float32).eps)
+
+
+def _rel_err(got, want):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    return np.abs(got - want) / np.maximum(np.abs(want), 1e-300)
+
+
+def test_log_ratio_keeps_relative_accuracy_near_one_and_range_far():
+    num = np.float32([3.0, 7.0000005, 0.25, 1e-30, 1e30])
+    den = np.float32([2.9999998, 7.0, 0.2500001, 1e30, 1e-30])
+    got = _nx.log_ratio(jnp.asarray(num), jnp.asarray(den))
+    with mp.workdps(50):
+        want = [float(mp.log(mp.mpf(float(a)) / mp.mpf(float(b)))) for a, b in zip(num, den)]
+    assert np.all(_rel_err(got, want) <= 4 * _EPS32), _rel_err(got, want)
+    # the difference of logs is what it fixes: near 1 it keeps only eps absolute
+    naive = np.log(num.astype(np.float32)) - np.log(den.astype(np.float32))
+    assert _rel_err(naive, want)[0] > 1e-2
+
+
+def test_two_product_is_exact_and_log_of_product_near_one_keeps_relative_accuracy():
+    a = np.float32([3.0, 7.0, 1.1, 1e20, 5e-20])
+    b = (np.float32(1) / a).astype(np.float32)  # a b = 1 up to one rounding
+    p, e = _nx.two_product(jnp.asarray(a), jnp.asarray(b))
+    exact = a.astype(np.float64) * b.astype(np.float64)  # 48 bits: exact in float64
+    np.testing.assert_array_equal(np.asarray(p, np.float64) + np.asarray(e, np.float64), exact)
+    got = _nx.log_of_product_near_one(jnp.asarray(a), jnp.asarray(b))
+    with mp.workdps(50):
+        want = [float(mp.log(mp.mpf(float(x)) * mp.mpf(float(y)))) for x, y in zip(a, b)]
+    nonzero = np.asarray(want) != 0
+    assert np.all(_rel_err(got, want)[nonzero] <= 4 * _EPS32), _rel_err(got, want)
+    np.testing.assert_array_equal(np.asarray(got)[~nonzero], 0.0)
+    far = _nx.log_of_product_near_one(jnp.float32(1e20), jnp.float32(3e-10))
+    np.testing.assert_allclose(far, np.log(3e10), rtol=4 * _EPS32)
+
+
+def test_squared_ratio_minus_one_minus_log_of_matches_mpmath():
+    num = np.float32([1.0, 1.0000001, 0.9999, 1.3, 1e-20, 1e15])
+    den = np.float32([1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    got = _nx.squared_ratio_minus_one_minus_log_of(jnp.asarray(num), jnp.asarray(den))
+    with mp.workdps(50):
+        rho = [mp.mpf(float(x)) / mp.mpf(float(y)) for x, y in zip(num, den)]
+        want = [float(r * r - 1 - 2 * mp.log(r)) for r in rho]
+    np.testing.assert_array_equal(np.asarray(got)[0], 0.0)
+    assert np.all(_rel_err(got, want)[1:] <= 8 * _EPS32), _rel_err(got, want)
+
+
+def test_logit_and_logit_difference_match_mpmath():
+    p = np.float32([0.5, 0.5000001, 0.3, 0.74, 1e-30, 0.9999999])
+    got = _nx.logit(jnp.asarray(p))
+    with mp.workdps(50):
+        want = [float(mp.log(mp.mpf(float(x)) / (1 - mp.mpf(float(x))))) for x in p]
+    nonzero = np.asarray(want) != 0
+    assert np.all(_rel_err(got, want)[nonzero] <= 4 * _EPS32), _rel_err(got, want)
+    p1 = np.float32([0.3, 0.5, 0.9, 1e-6])
+    p2 = np.float32([0.30000001, 0.5000001, 0.8999999, 1.1e-6])
+    got = _nx.logit_difference(jnp.asarray(p1), jnp.asarray(p2))
+    with mp.workdps(50):
+
+        def lg(x):
+            x = mp.mpf(float(x))
+            return mp.log(x / (1 - x))
+
+        want = [float(lg(b) - lg(a)) for a, b in zip(p1, p2)]
+    assert np.all(_rel_err(got, want) <= 8 * _EPS32), _rel_err(got, want)
+
+
+def test_log_cosh_matches_float64_and_does_not_overflow():
+    """``log cosh`` to a few ulp of ``log 2`` absolute (its use: log-densities), any ``y``."""
+    y = np.float32([0.0, 1e-3, -0.7, 5.0, -40.0])
+    np.testing.assert_allclose(_nx.log_cosh(jnp.asarray(y)), np.log(np.cosh(y.astype(np.float64))),
+                               rtol=4 * _EPS32, atol=2 * _EPS32)  # fmt: skip
+    np.testing.assert_allclose(_nx.log_cosh(jnp.float32(200.0)), 200.0 - np.log(2.0), rtol=1e-7)
+
+
+def test_log_ndtr_interval_matches_mpmath_in_both_tails_and_with_infinite_ends():
+    inf = np.inf
+    pairs = [(-inf, 0.0), (1.0, inf), (-inf, inf), (-1.0, 1.0), (5.0, 6.0), (-6.0, -5.0),
+             (30.0, 31.0), (-31.0, -30.0), (-inf, -30.0), (0.3, 0.31)]  # fmt: skip
+    a = jnp.asarray([u for u, _ in pairs], jnp.float32)
+    b = jnp.asarray([v for _, v in pairs], jnp.float32)
+    got = np.asarray(_nx.log_ndtr_interval(a, b), np.float64)
+    with mp.workdps(600):  # Phi(-31) ~ 1e-211
+
+        def cdf(x):
+            return mp.mpf(1) if x == inf else mp.mpf(0) if x == -inf else mp.ncdf(mp.mpf(x))
+
+        want = [float(mp.log(cdf(v) - cdf(u))) for u, v in pairs]
+    np.testing.assert_array_equal(got[2], 0.0)
+    err = np.abs(got - want) / np.maximum(np.abs(want), 1.0)
+    assert np.all(err <= 2e-6), err
+    grads = jax.grad(lambda u, v: jnp.sum(_nx.log_ndtr_interval(u, v)), argnums=(0, 1))(a, b)
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
+
+
+@pytest.mark.x64
+def test_truncated_normal_moments_match_mpmath():
+    inf = np.inf
+    bounds = [(-inf, 0.0), (0.5, 2.0), (-1.0, inf), (-inf, inf), (3.0, 3.5)]
+    a = jnp.asarray([u for u, _ in bounds])
+    b = jnp.asarray([v for _, v in bounds])
+    moments = _nx.truncated_normal_moments(a, b, _nx.log_ndtr_interval(a, b), 4)
+    with mp.workdps(30):
+        for i, (u, v) in enumerate(bounds):
+            lo, hi = (mp.mpf(x) if np.isfinite(x) else x * mp.inf for x in (u, v))
+            z = mp.ncdf(hi) - mp.ncdf(lo)
+            for k in range(1, 5):
+                want = mp.quad(lambda x, k=k: x**k * mp.npdf(x), [lo, hi]) / z
+                np.testing.assert_allclose(float(moments[k - 1][i]), float(want), rtol=1e-12,
+                                           atol=1e-14)  # fmt: skip
+
+
+def test_safe_log_is_zero_where_masked_with_finite_gradients():
+    x = jnp.asarray([0.0, -1.0, 2.0, 1e-30], jnp.float32)
+    np.testing.assert_allclose(_nx.safe_log(x), [0.0, 0.0, np.log(2.0), np.log(1e-30)], rtol=1e-6)
+    np.testing.assert_allclose(_nx.safe_log(x, x > 1.0), [0.0, 0.0, np.log(2.0), 0.0], rtol=1e-6)
+    g = jax.grad(lambda v: jnp.sum(v * _nx.safe_log(v)))(x)  # x log x, 0 at x = 0
+    assert np.all(np.isfinite(np.asarray(g))), g

@@ -11,48 +11,27 @@ every class exists, and importing it registers every closed form.
 
 from jaxkl.distributions import constraints, transforms
 from jaxkl.distributions._base import Distribution, ExponentialFamily, set_default_validate_args
-from jaxkl.distributions.compound import Independent, MixtureSameFamily, TransformedDistribution
-from jaxkl.distributions.continuous import (
-    Beta,
-    Cauchy,
-    Chi,
-    Chi2,
-    ContinuousBernoulli,
-    Exponential,
-    Gamma,
-    Gumbel,
-    HalfCauchy,
-    HalfNormal,
-    InverseGamma,
-    Kumaraswamy,
-    Laplace,
-    Logistic,
-    LogitNormal,
-    LogNormal,
-    Moyal,
-    Normal,
-    Pareto,
-    StudentT,
-    TruncatedNormal,
-    Uniform,
-    Weibull,
+from jaxkl.distributions.categorical import (
+    Bernoulli,
+    Categorical,
+    OneHotCategorical,
+    ProbitBernoulli,
 )
+from jaxkl.distributions.compound import Independent, MixtureSameFamily, TransformedDistribution
+from jaxkl.distributions.counts import Binomial, Geometric, Multinomial, NegativeBinomial, Poisson
 from jaxkl.distributions.directional import (
     PowerSpherical,
     SphericalUniform,
     VonMises,
     VonMisesFisher,
 )
-from jaxkl.distributions.discrete import (
-    Bernoulli,
-    Binomial,
-    Categorical,
-    Geometric,
-    Multinomial,
-    NegativeBinomial,
-    OneHotCategorical,
-    Poisson,
-    ProbitBernoulli,
+from jaxkl.distributions.interval import (
+    Beta,
+    ContinuousBernoulli,
+    Kumaraswamy,
+    LogitNormal,
+    TruncatedNormal,
+    Uniform,
 )
 from jaxkl.distributions.matrix import MatrixNormal, Wishart
 from jaxkl.distributions.multivariate import (
@@ -60,6 +39,27 @@ from jaxkl.distributions.multivariate import (
     LowRankMultivariateNormal,
     MultivariateNormal,
     MultivariateNormalDiag,
+)
+from jaxkl.distributions.positive import (
+    Chi,
+    Chi2,
+    Exponential,
+    Gamma,
+    HalfCauchy,
+    HalfNormal,
+    InverseGamma,
+    LogNormal,
+    Pareto,
+    Weibull,
+)
+from jaxkl.distributions.real_line import (
+    Cauchy,
+    Gumbel,
+    Laplace,
+    Logistic,
+    Moyal,
+    Normal,
+    StudentT,
 )
 
 # Last: jaxkl.kl depends on the modules above (isort: skip keeps it here).
@@ -93,29 +93,31 @@ __all__ = [
     "from_numpyro",
     "from_tfp",
     "from_torch",
-    # continuous
+    # the real line
     "Normal",
-    "HalfNormal",
     "Laplace",
     "Cauchy",
     "Gumbel",
+    "Logistic",
+    "Moyal",
+    "StudentT",
+    # the positive half-line
+    "HalfNormal",
+    "HalfCauchy",
     "Exponential",
     "Gamma",
-    "Beta",
-    "Pareto",
-    "Uniform",
-    "ContinuousBernoulli",
-    "LogNormal",
     "Chi2",
     "Chi",
-    "Weibull",
-    "Kumaraswamy",
     "InverseGamma",
-    "Moyal",
+    "Weibull",
+    "LogNormal",
+    "Pareto",
+    # an interval
+    "Beta",
+    "Kumaraswamy",
+    "Uniform",
+    "ContinuousBernoulli",
     "LogitNormal",
-    "StudentT",
-    "HalfCauchy",
-    "Logistic",
     "TruncatedNormal",
     # discrete
     "Bernoulli",

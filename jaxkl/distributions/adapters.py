@@ -6,6 +6,11 @@ with the same parameters, for every family both sides have, including ``Independ
 distributions whose transforms (TFP: bijectors) are affine, exp, sigmoid, tanh or power
 maps, their inverses and compositions. Anything else raises a ``TypeError`` naming the type.
 
+A family converts by its name: the jaxkl class of the foreign class's name is built from
+the foreign parameters named like its constructor's keywords (:func:`_by_name`). The
+tables below hold only what that rule cannot see: renamed classes and parameters, which of
+the alternative parametrisations a library keeps, and parameters needing a conversion.
+
 No library is imported here: a distribution's library is told by its type's module, so
 ``import jaxkl`` never imports numpyro, TensorFlow Probability or torch. torch tensors are
 converted with ``.detach().cpu().numpy()`` (float64 tensors stay float64 only with
@@ -14,40 +19,39 @@ converted with ``.detach().cpu().numpy()`` (float64 tensors stay float64 only wi
 
 from __future__ import annotations
 
+import functools
+import inspect
+import sys
 from collections.abc import Callable
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
-from jaxkl.distributions import (
-    compound,
-    continuous,
-    directional,
-    discrete,
-    matrix,
-    multivariate,
-    transforms,
-)
+from jaxkl.distributions import transforms
+from jaxkl.distributions._base import Distribution
 
 __all__ = ["from_numpyro", "from_tfp", "from_torch"]
 
 
-def _namespace() -> SimpleNamespace:
-    """Every family of the group modules by name (what ``jaxkl.distributions`` re-exports)."""
-    groups = (compound, continuous, directional, discrete, matrix, multivariate)
-    return SimpleNamespace(**{n: getattr(m, n) for m in groups for n in m.__all__})
+@functools.cache
+def _families() -> SimpleNamespace:
+    """Every family by name: the subclasses of Distribution the modules here export.
 
-
-_FAMILIES = _namespace()
-
-
-def _family(name: str):
-    cls = getattr(_FAMILIES, name, None)
-    if cls is None:  # pragma: no cover - every family named below exists
-        raise TypeError(f"jaxkl has no family {name}")
-    return cls
+    Found when first needed, so that every module of the package has been imported.
+    """
+    found, stack = {}, [Distribution]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        module = sys.modules.get(cls.__module__)
+        if cls.__module__.startswith(__package__ + ".") and cls.__name__ in getattr(
+            module, "__all__", ()
+        ):
+            found[cls.__name__] = cls
+    return SimpleNamespace(**found)
 
 
 def _module_of(d: Any) -> str:
@@ -62,75 +66,135 @@ def _unsupported(lib: str, d: Any) -> TypeError:
     )
 
 
-def _int_count(n: Any, owner: str) -> int:
+def _int_count(n: Any, owner: str) -> int | None:
+    """A Multinomial's ``total_count`` as the one Python int jaxkl's static field needs."""
+    if n is None:
+        return None
     values = np.unique(np.asarray(n))
     if values.size != 1 or values[0] != int(values[0]):
         raise TypeError(f"{owner}: jaxkl's Multinomial needs one integer total_count, got {n!r}")
     return int(values[0])
 
 
-# --------------------------------------------------------------------------- numpyro
+def _constructor(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(parameters, alternatives)``: the keywords of a family's constructor.
 
-#: families with the same constructor keywords as jaxkl (numpyro's attribute names)
-_NUMPYRO_SAME = {
-    "Normal": ("loc", "scale"),
-    "HalfNormal": ("scale",),
-    "Laplace": ("loc", "scale"),
-    "Cauchy": ("loc", "scale"),
-    "Gumbel": ("loc", "scale"),
-    "Exponential": ("rate",),
-    "Gamma": ("concentration", "rate"),
-    "Chi2": ("df",),
-    "Beta": ("concentration1", "concentration0"),
-    "Pareto": ("scale", "alpha"),
-    "Uniform": ("low", "high"),
-    "LogNormal": ("loc", "scale"),
-    "Weibull": ("scale", "concentration"),
-    "Kumaraswamy": ("concentration1", "concentration0"),
-    "InverseGamma": ("concentration", "rate"),
-    "VonMises": ("loc", "concentration"),
-    "Poisson": ("rate",),
-    "Dirichlet": ("concentration",),
-    "StudentT": ("df", "loc", "scale"),
-    "HalfCauchy": ("scale",),
-    "Logistic": ("loc", "scale"),
-    "LowRankMultivariateNormal": ("loc", "cov_factor", "cov_diag"),
+    The alternatives default to ``None``, and exactly one of them is given (``probs`` /
+    ``logits``, the three matrices of a Gaussian); the parameters are the other keywords
+    (``validate_args``, keyword-only, is neither).
+    """
+    keys = [
+        p
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD
+    ][1:]
+    return (
+        tuple(p.name for p in keys if p.default is not None),
+        tuple(p.name for p in keys if p.default is None),
+    )
+
+
+def _by_name(
+    d: Any,
+    family: str,
+    read: Callable[[str], Any],
+    special: dict[str, Callable[[Any], Any]],
+    given: str | None = None,
+):
+    """The jaxkl ``family`` built from the parameters of ``d`` of the same names, or ``None``.
+
+    ``read(keyword)`` is the foreign parameter for a keyword of the constructor (``None``
+    where ``d`` has none); ``special`` maps the keywords the library names or stores
+    otherwise to their readers (``reader(d)``). A family with alternative parametrisations
+    takes the one named ``given``, or without it the first one found (TFP keeps the ones
+    not given as ``None``). ``None`` when ``family`` is no jaxkl family or a parameter is
+    missing.
+    """
+    cls = getattr(_families(), family, None)
+    if cls is None:
+        return None
+
+    def get(k):
+        return special[k](d) if k in special else read(k)
+
+    params, alternatives = _constructor(cls)
+    kwargs = {k: get(k) for k in params}
+    if alternatives:
+        if given is None:
+            given = next((k for k in alternatives if get(k) is not None), None)
+        if given not in alternatives:
+            return None
+        kwargs[given] = get(given)
+    if any(v is None for v in kwargs.values()):
+        return None
+    return cls(**kwargs)
+
+
+#: numpyro and torch compute the matrices of these families from the Cholesky factor they
+#: keep, whichever matrix they were given: the factor is the parameter to read
+_SCALE_TRIL_KEPT = ("MultivariateNormal", "Wishart")
+
+#: numpyro's and torch's transforms (the same class names) that convert, by library
+_TRANSFORMS = {
+    "numpyro": {
+        "AffineTransform",
+        "ExpTransform",
+        "SigmoidTransform",
+        "PowerTransform",
+        "ComposeTransform",
+        "_InverseTransform",
+        "IdentityTransform",
+    },
+    "torch": {
+        "AffineTransform",
+        "ExpTransform",
+        "SigmoidTransform",
+        "TanhTransform",
+        "PowerTransform",
+        "ComposeTransform",
+        "_InverseTransform",
+        "IndependentTransform",
+    },
 }
 
-#: numpyro's probs/logits classes: name -> (jaxkl family, given parameter, other keywords)
-_NUMPYRO_BINARY = {
-    "BernoulliProbs": ("Bernoulli", "probs", ()),
-    "BernoulliLogits": ("Bernoulli", "logits", ()),
-    "BinomialProbs": ("Binomial", "probs", ("total_count",)),
-    "BinomialLogits": ("Binomial", "logits", ("total_count",)),
-    "CategoricalProbs": ("Categorical", "probs", ()),
-    "CategoricalLogits": ("Categorical", "logits", ()),
-    "GeometricProbs": ("Geometric", "probs", ()),
-    "GeometricLogits": ("Geometric", "logits", ()),
-    "NegativeBinomialProbs": ("NegativeBinomial", "probs", ("total_count",)),
-    "NegativeBinomialLogits": ("NegativeBinomial", "logits", ("total_count",)),
-}
 
+def _transform(lib: str, t: Any, param: Callable[[Any], Any]) -> list:
+    """The jaxkl transforms (first applied first) for a numpyro or torch transform.
 
-def _numpyro_transform(t: Any):
+    ``param`` converts an array parameter. numpyro's affine map has no ``event_dim``
+    attribute (only a private ``_event_dim`` in some versions); torch's has one.
+    """
     tr = transforms
     name = type(t).__name__
+    if name not in _TRANSFORMS[lib]:
+        raise _unsupported(lib, t)
     if name == "AffineTransform":
-        return [tr.AffineTransform(t.loc, t.scale, event_dim=int(getattr(t, "_event_dim", 0) or 0))]
-    if name == "ExpTransform":
-        return [tr.ExpTransform()]
-    if name == "SigmoidTransform":
-        return [tr.SigmoidTransform()]
+        event_dim = int(getattr(t, "event_dim", getattr(t, "_event_dim", 0)) or 0)
+        return [tr.AffineTransform(param(t.loc), param(t.scale), event_dim=event_dim)]
     if name == "PowerTransform":
-        return [tr.PowerTransform(t.exponent)]
+        return [tr.PowerTransform(param(t.exponent))]
     if name == "ComposeTransform":
-        return [u for part in t.parts for u in _numpyro_transform(part)]
+        return [u for part in t.parts for u in _transform(lib, part, param)]
     if name == "_InverseTransform":
-        inner = _numpyro_transform(t._inv)
-        return [u.inv for u in reversed(inner)]
+        return [u.inv for u in reversed(_transform(lib, t._inv, param))]
+    if name == "IndependentTransform":
+        return _transform(lib, t.base_transform, param)
     if name == "IdentityTransform":
         return []
-    raise _unsupported("numpyro", t)
+    return [getattr(tr, name)()]  # Exp, Sigmoid, Tanh: no parameters
+
+
+# --------------------------------------------------------------------------- numpyro
+
+#: jaxkl keyword -> its reader, where numpyro names or stores it otherwise
+_NUMPYRO_READ: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "MatrixNormal": {
+        "scale_row": attrgetter("scale_tril_row"),
+        "scale_column": attrgetter("scale_tril_column"),
+    },
+    "Wishart": {"df": attrgetter("concentration")},
+    "Multinomial": {"total_count": lambda d: _int_count(d.total_count, "from_numpyro")},
+}
 
 
 def from_numpyro(d: Any):
@@ -154,24 +218,13 @@ def from_numpyro(d: Any):
     """
     if not _module_of(d).startswith("numpyro."):
         raise _unsupported("numpyro", d)
-    jd = _FAMILIES
+    jd = _families()
     name = type(d).__name__
-    if name in _NUMPYRO_SAME:
-        return _family(name)(**{k: getattr(d, k) for k in _NUMPYRO_SAME[name]})
-    if name in _NUMPYRO_BINARY:
-        family, given, others = _NUMPYRO_BINARY[name]
-        return _family(family)(**{k: getattr(d, k) for k in others}, **{given: getattr(d, given)})
-    if name in ("MultinomialProbs", "MultinomialLogits"):
-        given = "probs" if name.endswith("Probs") else "logits"
-        return jd.Multinomial(
-            _int_count(d.total_count, "from_numpyro"), **{given: getattr(d, given)}
-        )
-    if name == "MultivariateNormal":
-        return jd.MultivariateNormal(d.loc, scale_tril=d.scale_tril)
-    if name == "MatrixNormal":
-        return jd.MatrixNormal(d.loc, d.scale_tril_row, d.scale_tril_column)
-    if name == "Wishart":
-        return jd.Wishart(d.concentration, scale_tril=d.scale_tril)
+    # numpyro's probs / logits families are a class per parametrisation
+    family, given = name, "scale_tril" if name in _SCALE_TRIL_KEPT else None
+    for suffix in ("Probs", "Logits"):
+        if name.endswith(suffix):
+            family, given = name[: -len(suffix)], suffix.lower()
     if name in (
         "TwoSidedTruncatedDistribution",
         "LeftTruncatedDistribution",
@@ -191,79 +244,46 @@ def from_numpyro(d: Any):
             from_numpyro(d.mixing_distribution), from_numpyro(d.component_distribution)
         )
     if name == "TransformedDistribution":
-        ts = [u for t in d.transforms for u in _numpyro_transform(t)]
+        ts = [u for t in d.transforms for u in _transform("numpyro", t, lambda x: x)]
         return jd.TransformedDistribution(from_numpyro(d.base_dist), ts)
-    raise _unsupported("numpyro", d)
+    out = _by_name(d, family, lambda k: getattr(d, k, None), _NUMPYRO_READ.get(family, {}), given)
+    if out is None:
+        raise _unsupported("numpyro", d)
+    return out
 
 
 # --------------------------------------------------------------------------- TFP
 
-#: TFP name -> (jaxkl family, {jaxkl keyword: TFP parameter})
-_TFP_SAME: dict[str, tuple[str, dict[str, str]]] = {
-    name: (name, {k: k for k in keys})
-    for name, keys in {
-        "Normal": ("loc", "scale"),
-        "HalfNormal": ("scale",),
-        "Laplace": ("loc", "scale"),
-        "Cauchy": ("loc", "scale"),
-        "Gumbel": ("loc", "scale"),
-        "Beta": ("concentration1", "concentration0"),
-        "Uniform": ("low", "high"),
-        "LogNormal": ("loc", "scale"),
-        "Chi2": ("df",),
-        "Chi": ("df",),
-        "Kumaraswamy": ("concentration1", "concentration0"),
-        "VonMises": ("loc", "concentration"),
-        "VonMisesFisher": ("mean_direction", "concentration"),
-        "PowerSpherical": ("mean_direction", "concentration"),
-        "Moyal": ("loc", "scale"),
-        "LogitNormal": ("loc", "scale"),
-        "Dirichlet": ("concentration",),
-        "StudentT": ("df", "loc", "scale"),
-        "Logistic": ("loc", "scale"),
-        "TruncatedNormal": ("loc", "scale", "low", "high"),
-    }.items()
+#: TFP class -> jaxkl family, where the names differ
+_TFP_FAMILY = {
+    "MultivariateNormalTriL": "MultivariateNormal",
+    "MultivariateNormalFullCovariance": "MultivariateNormal",
+    "WishartTriL": "Wishart",
 }
-_TFP_SAME.update(
-    {
-        "Pareto": ("Pareto", {"scale": "scale", "alpha": "concentration"}),
-        "Weibull": ("Weibull", {"scale": "scale", "concentration": "concentration"}),
-        # TFP's InverseGamma(concentration, scale): density ~ x^(-c-1) exp(-scale/x)
-        "InverseGamma": ("InverseGamma", {"concentration": "concentration", "rate": "scale"}),
-        "MultivariateNormalTriL": (
-            "MultivariateNormal",
-            {"loc": "loc", "scale_tril": "scale_tril"},
-        ),
-        "MultivariateNormalFullCovariance": (
-            "MultivariateNormal",
-            {"loc": "loc", "covariance_matrix": "covariance_matrix"},
-        ),
-        "WishartTriL": ("Wishart", {"df": "df", "scale_tril": "scale_tril"}),
-    }
-)
-
-#: TFP families given by probs or logits: name -> (jaxkl family, other keywords)
-_TFP_BINARY = {
-    "Bernoulli": ("Bernoulli", ()),
-    "Binomial": ("Binomial", ("total_count",)),
-    "Categorical": ("Categorical", ()),
-    "OneHotCategorical": ("OneHotCategorical", ()),
-    "Geometric": ("Geometric", ()),
-    "NegativeBinomial": ("NegativeBinomial", ("total_count",)),
+#: jaxkl keyword -> its reader, where TFP names or stores it otherwise
+_TFP_READ: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "Pareto": {"alpha": lambda d: d.parameters.get("concentration")},
+    # TFP's InverseGamma(concentration, scale): density ~ x^(-c-1) exp(-scale/x)
+    "InverseGamma": {"rate": lambda d: d.parameters.get("scale")},
+    "MultivariateNormalDiag": {"loc": lambda d: _tfp_loc_or_zero(d)},
+    "Multinomial": {
+        "total_count": lambda d: _int_count(d.parameters.get("total_count"), "from_tfp")
+    },
 }
 
 
-def _tfp_param(d: Any, name: str):
+def _tfp_loc_or_zero(d: Any):
+    """A TFP ``loc``: ``None`` is a zero mean (of ``scale_diag``'s shape)."""
+    loc, scale_diag = d.parameters.get("loc"), d.parameters.get("scale_diag")
+    return jnp.zeros_like(scale_diag) if loc is None and scale_diag is not None else loc
+
+
+def _tfp_read(d: Any, name: str):
+    """TFP's parameter ``name``, or ``exp`` of its ``log_<name>`` alternative (``log_rate``)."""
     value = d.parameters.get(name)
-    if value is None:
-        raise _unsupported("tfp", d)
+    if value is None and d.parameters.get("log_" + name) is not None:
+        value = jnp.exp(d.parameters["log_" + name])
     return value
-
-
-def _tfp_probs_or_logits(d: Any) -> dict[str, Any]:
-    if d.parameters.get("logits") is not None:
-        return {"logits": d.parameters["logits"]}
-    return {"probs": _tfp_param(d, "probs")}
 
 
 def _tfp_bijector(b: Any):
@@ -318,40 +338,14 @@ def from_tfp(d: Any):
     """
     if not _module_of(d).startswith("tensorflow_probability."):
         raise _unsupported("tfp", d)
-    jd = _FAMILIES
+    jd = _families()
     name = type(d).__name__
-    if name in _TFP_SAME:
-        family, keys = _TFP_SAME[name]
-        return _family(family)(**{k: _tfp_param(d, v) for k, v in keys.items()})
-    if name in _TFP_BINARY:
-        family, others = _TFP_BINARY[name]
-        return _family(family)(**{k: _tfp_param(d, k) for k in others}, **_tfp_probs_or_logits(d))
-    if name in ("Exponential", "Poisson", "Gamma"):
-        rate = d.parameters.get("rate")
-        if rate is None:
-            rate = jnp.exp(_tfp_param(d, "log_rate"))
-        if name == "Gamma":
-            return jd.Gamma(_tfp_param(d, "concentration"), rate)
-        return _family(name)(rate)
-    if name == "MultivariateNormalDiag":
-        scale_diag = _tfp_param(d, "scale_diag")
-        loc = d.parameters.get("loc")
-        return jd.MultivariateNormalDiag(
-            jnp.zeros_like(scale_diag) if loc is None else loc, scale_diag
-        )
     if name == "HalfCauchy":
         loc = d.parameters.get("loc")
         if loc is not None and np.any(np.asarray(loc) != 0):
             raise TypeError(
                 "from_tfp: jaxkl's HalfCauchy has loc 0; got a TFP HalfCauchy with loc != 0"
             )
-        return jd.HalfCauchy(_tfp_param(d, "scale"))
-    if name == "Multinomial":
-        return jd.Multinomial(
-            _int_count(_tfp_param(d, "total_count"), "from_tfp"), **_tfp_probs_or_logits(d)
-        )
-    if name == "SphericalUniform":
-        return jd.SphericalUniform(int(d.parameters["dimension"]), tuple(d.batch_shape))
     if name == "Independent":
         ndims = d.parameters.get("reinterpreted_batch_ndims")
         if ndims is None:
@@ -363,43 +357,20 @@ def from_tfp(d: Any):
         return jd.MixtureSameFamily(
             from_tfp(d.mixture_distribution), from_tfp(d.components_distribution)
         )
-    raise _unsupported("tfp", d)
+    out = _by_name(
+        d, _TFP_FAMILY.get(name, name), lambda k: _tfp_read(d, k), _TFP_READ.get(name, {})
+    )
+    if out is None:
+        raise _unsupported("tfp", d)
+    return out
 
 
 # --------------------------------------------------------------------------- torch
 
-_TORCH_SAME = {
-    "Normal": ("loc", "scale"),
-    "HalfNormal": ("scale",),
-    "Laplace": ("loc", "scale"),
-    "Cauchy": ("loc", "scale"),
-    "Gumbel": ("loc", "scale"),
-    "Exponential": ("rate",),
-    "Gamma": ("concentration", "rate"),
-    "Chi2": ("df",),
-    "Beta": ("concentration1", "concentration0"),
-    "Pareto": ("scale", "alpha"),
-    "Uniform": ("low", "high"),
-    "LogNormal": ("loc", "scale"),
-    "Weibull": ("scale", "concentration"),
-    "Kumaraswamy": ("concentration1", "concentration0"),
-    "InverseGamma": ("concentration", "rate"),
-    "VonMises": ("loc", "concentration"),
-    "Poisson": ("rate",),
-    "Dirichlet": ("concentration",),
-    "StudentT": ("df", "loc", "scale"),
-    "HalfCauchy": ("scale",),
-    "LowRankMultivariateNormal": ("loc", "cov_factor", "cov_diag"),
-}
-#: torch families given by probs or logits: name -> other keywords
-_TORCH_BINARY = {
-    "Bernoulli": (),
-    "Binomial": ("total_count",),
-    "Categorical": (),
-    "OneHotCategorical": (),
-    "Geometric": (),
-    "NegativeBinomial": ("total_count",),
-    "ContinuousBernoulli": (),
+#: jaxkl keyword -> its reader, where torch names or stores it otherwise
+_TORCH_READ: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "ContinuousBernoulli": {"lims": lambda d: tuple(d._lims)},
+    "Multinomial": {"total_count": lambda d: int(d.total_count)},
 }
 
 
@@ -419,28 +390,6 @@ def _torch_given(d: Any) -> str:
     return "logits" if "logits" in vars(d) else "probs"
 
 
-def _torch_transform(t: Any):
-    tr = transforms
-    name = type(t).__name__
-    if name == "AffineTransform":
-        return [tr.AffineTransform(_np(t.loc), _np(t.scale), event_dim=int(t.event_dim))]
-    if name == "ExpTransform":
-        return [tr.ExpTransform()]
-    if name == "SigmoidTransform":
-        return [tr.SigmoidTransform()]
-    if name == "TanhTransform":
-        return [tr.TanhTransform()]
-    if name == "PowerTransform":
-        return [tr.PowerTransform(_np(t.exponent))]
-    if name == "ComposeTransform":
-        return [u for part in t.parts for u in _torch_transform(part)]
-    if name == "_InverseTransform":
-        return [u.inv for u in reversed(_torch_transform(t._inv))]
-    if name == "IndependentTransform":
-        return _torch_transform(t.base_transform)
-    raise _unsupported("torch", t)
-
-
 def from_torch(d: Any):
     """The jaxkl distribution with the parameters of a torch distribution.
 
@@ -458,33 +407,28 @@ def from_torch(d: Any):
     """
     if not _module_of(d).startswith("torch.distributions"):
         raise _unsupported("torch", d)
-    jd = _FAMILIES
+    jd = _families()
     name = type(d).__name__
-    if name in _TORCH_SAME:
-        return _family(name)(**{k: _np(getattr(d, k)) for k in _TORCH_SAME[name]})
-    if name in _TORCH_BINARY:
-        given = _torch_given(d)
-        kwargs = {k: _np(getattr(d, k)) for k in _TORCH_BINARY[name]}
-        if name == "ContinuousBernoulli":
-            kwargs["lims"] = tuple(d._lims)
-        return _family(name)(**kwargs, **{given: _np(getattr(d, given))})
-    if name == "Multinomial":
-        given = _torch_given(d)
-        return jd.Multinomial(int(d.total_count), **{given: _np(getattr(d, given))})
-    if name == "MultivariateNormal":
-        return jd.MultivariateNormal(_np(d.loc), scale_tril=_np(d.scale_tril))
-    if name == "Wishart":
-        return jd.Wishart(_np(d.df), scale_tril=_np(d.scale_tril))
     if name == "Independent":
         return jd.Independent(from_torch(d.base_dist), int(d.reinterpreted_batch_ndims))
     if name == "TransformedDistribution":
-        ts = [u for t in d.transforms for u in _torch_transform(t)]
+        ts = [u for t in d.transforms for u in _transform("torch", t, _np)]
         return jd.TransformedDistribution(from_torch(d.base_dist), ts)
     if name == "MixtureSameFamily":
         return jd.MixtureSameFamily(
             from_torch(d.mixture_distribution), from_torch(d.component_distribution)
         )
-    raise _unsupported("torch", d)
+    given = "scale_tril" if name in _SCALE_TRIL_KEPT else _torch_given(d)
+    out = _by_name(
+        d,
+        name,
+        lambda k: _np(getattr(d, k)) if hasattr(d, k) else None,
+        _TORCH_READ.get(name, {}),
+        given,
+    )
+    if out is None:
+        raise _unsupported("torch", d)
+    return out
 
 
 #: what converts, by library: used by the README table and the tests

@@ -40,8 +40,8 @@ def _check_distribution(value: Any, name: str, owner: str) -> None:
 class Independent(Distribution):
     r"""Batch dimensions of a distribution reinterpreted as event dimensions.
 
-    Reinterprets the rightmost ``reinterpreted_batch_ndims`` batch dimensions of
-    ``base_distribution`` as event dimensions (torch's ``Independent``).
+    The rightmost ``reinterpreted_batch_ndims`` of ``base_distribution``'s, as torch's
+    ``Independent``.
 
     .. math::
         \log p(x) = \sum_{\text{reinterpreted dims}} \log p_{\text{base}}(x)
@@ -142,10 +142,9 @@ class Independent(Distribution):
 
 
 class TransformedDistribution(Distribution):
-    r"""A base distribution pushed through a chain of transforms.
+    r"""The distribution of ``y = t_n(t_{n-1}(x))`` (and so on) for ``x ~ base_distribution``.
 
-    The distribution of ``y = t_n(... t_1(x))`` for ``x ~ base_distribution`` (torch's
-    ``TransformedDistribution``).
+    torch's ``TransformedDistribution``.
 
     .. math::
         \log p_Y(y) = \log p_X(x) - \sum_i \log |\det J_{t_i}(x_{i-1})|
@@ -250,8 +249,8 @@ class TransformedDistribution(Distribution):
     def log_prob(self, value):
         """``log p(value)``, ``-inf`` outside the support.
 
-        ``log p(value)``; ``-inf`` where a value lies outside a transform's codomain (torch
-        returns NaN there), so that Monte Carlo estimates see support mismatches.
+        Outside a transform's codomain torch returns NaN; ``-inf`` lets Monte Carlo
+        estimates see support mismatches.
         """
         event_dim = len(self.event_shape)
         y = jnp.asarray(value)
@@ -290,8 +289,7 @@ def _mixture_log_weights(mixture: Distribution) -> jax.Array:
 class MixtureSameFamily(Distribution):
     r"""A mixture of the components of one batched distribution.
 
-    A mixture of the components of one batched distribution (torch's
-    ``MixtureSameFamily(mixture_distribution, component_distribution)``).
+    torch's ``MixtureSameFamily(mixture_distribution, component_distribution)``.
 
     .. math::
         p(x) = \sum_{k=1}^K \pi_k \, p_k(x)

@@ -58,6 +58,15 @@ class _Interval(Constraint):
         return lo & hi
 
 
+def _near_one(value: jax.Array, x: jax.Array) -> jax.Array:
+    """``value`` (a sum or a norm over the last axis of ``x``) is 1 within a dtype tolerance.
+
+    The tolerance grows with the square root of the axis length, as the rounding of a sum.
+    """
+    tol = 1e-6 if x.dtype == jnp.float64 else 1e-4
+    return jnp.abs(value - 1) < tol * x.shape[-1] ** 0.5 + tol
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class _Simplex(Constraint):
     event_dim: int = 1
@@ -65,10 +74,7 @@ class _Simplex(Constraint):
 
     def check(self, x):
         x = jnp.asarray(x)
-        tol = 1e-6 if x.dtype == jnp.float64 else 1e-4
-        return jnp.all(x >= 0, axis=-1) & (
-            jnp.abs(jnp.sum(x, axis=-1) - 1) < tol * x.shape[-1] ** 0.5 + tol
-        )
+        return jnp.all(x >= 0, axis=-1) & _near_one(jnp.sum(x, axis=-1), x)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -125,12 +131,11 @@ class _Sphere(Constraint):
 
     def check(self, x):
         x = jnp.asarray(x)
-        tol = 1e-6 if x.dtype == jnp.float64 else 1e-4
-        return jnp.abs(jnp.sqrt(jnp.sum(x * x, axis=-1)) - 1) < tol * x.shape[-1] ** 0.5 + tol
+        return _near_one(jnp.sqrt(jnp.sum(x * x, axis=-1)), x)
 
 
 #: a finite real number (parameters: ``loc = inf`` has no distribution, and KL(p, p) would
-#: be ``inf - inf``); ``finite`` is the same constraint under its older name
+#: be ``inf - inf``); ``finite`` names the same constraint where it reads better (bounds)
 real = _Elementwise("a finite real number", jnp.isfinite)
 finite = real
 #: a real number or ±inf, not NaN: logits and probits (±inf are probabilities 0 and 1),

@@ -49,11 +49,10 @@ def _rejection_sample(
     propose: Callable[[jax.Array], tuple[jax.Array, jax.Array]],
     like: jax.Array,
 ) -> jax.Array:
-    """Vectorised rejection sampling.
+    """Vectorised rejection sampling: ``propose(key) -> (candidate, accepted)`` per element.
 
-    Vectorised rejection sampling: ``propose(key) -> (candidate, accepted)`` for every
-    element; accepted candidates are kept, the rest redrawn, for at most
-    ``_MAX_REJECTION_ROUNDS`` rounds (a ``while_loop``: jittable and vmappable).
+    Accepted candidates are kept, the rest redrawn, for at most ``_MAX_REJECTION_ROUNDS``
+    rounds (a ``while_loop``: jittable and vmappable).
     """
 
     def cond(state):
@@ -78,10 +77,9 @@ _jit_sample = jax.jit(lambda fn, dist, key, shape: fn(dist, key, shape), static_
 
 
 def _orthogonal_unit(key: jax.Array, mu: jax.Array) -> jax.Array:
-    """Uniform unit vectors orthogonal to ``mu``.
+    """Uniform unit vectors orthogonal to ``mu`` (last axis).
 
-    Uniform unit vectors orthogonal to ``mu`` (last axis): an isotropic Gaussian with its
-    component along ``mu`` removed, normalised.
+    An isotropic Gaussian with its component along ``mu`` removed, normalised.
     """
     g = jax.random.normal(key, mu.shape, mu.dtype)
     g = g - jnp.sum(g * mu, axis=-1, keepdims=True) * mu
@@ -92,8 +90,7 @@ def _orthogonal_unit(key: jax.Array, mu: jax.Array) -> jax.Array:
 def _chi_square(key: jax.Array, df: int, shape, dtype) -> jax.Array:
     """Chi-square variates with a static integer ``df``.
 
-    Chi-square variates with a static integer ``df``: sums of squared normals (up to 64
-    degrees of freedom; beyond, ``2 * Gamma(df / 2)``).
+    Sums of squared normals up to 64 degrees of freedom; beyond, ``2 * Gamma(df / 2)``.
     """
     if df <= 64:
         g = jax.random.normal(key, tuple(shape) + (df,), dtype)
@@ -101,19 +98,46 @@ def _chi_square(key: jax.Array, df: int, shape, dtype) -> jax.Array:
     return 2.0 * jax.random.gamma(key, jnp.asarray(0.5 * df, dtype), tuple(shape), dtype)
 
 
-def _sphere_params(cls_name: str, mean_direction, concentration):
-    mean_direction, concentration = as_float_params(
-        cls_name, mean_direction=mean_direction, concentration=concentration, broadcast=False
-    )
-    if mean_direction.ndim < 1 or mean_direction.shape[-1] < 2:
-        raise ValueError(
-            f"{cls_name}: `mean_direction` must have a last (event) axis of size d >= 2, "
-            f"got shape {mean_direction.shape}"
+class _OnSphere(Distribution):
+    """Shared parameters of the families of a mean direction and a concentration on ``S^{d-1}``.
+
+    ``mean_direction`` is ``batch + (d,)`` with ``d >= 2`` (unit norm, checked within 1e-4
+    in float32), ``concentration`` is ``batch``; the event shape is ``(d,)``.
+    """
+
+    mean_direction: jax.Array
+    concentration: jax.Array
+    arg_constraints = {"mean_direction": C.sphere, "concentration": C.nonnegative}
+    param_event_ndims = {"mean_direction": 1}
+    support = C.sphere
+
+    def __init__(self, mean_direction, concentration, *, validate_args=None):
+        name = type(self).__name__
+        mean_direction, concentration = as_float_params(
+            name, mean_direction=mean_direction, concentration=concentration, broadcast=False
         )
-    batch = jnp.broadcast_shapes(mean_direction.shape[:-1], concentration.shape)
-    mean_direction = jnp.broadcast_to(mean_direction, batch + mean_direction.shape[-1:])
-    concentration = jnp.broadcast_to(concentration, batch)
-    return mean_direction, concentration
+        if mean_direction.ndim < 1 or mean_direction.shape[-1] < 2:
+            raise ValueError(
+                f"{name}: `mean_direction` must have a last (event) axis of size d >= 2, "
+                f"got shape {mean_direction.shape}"
+            )
+        batch = jnp.broadcast_shapes(mean_direction.shape[:-1], concentration.shape)
+        self._init(
+            mean_direction=jnp.broadcast_to(mean_direction, batch + mean_direction.shape[-1:]),
+            concentration=jnp.broadcast_to(concentration, batch),
+            validate_args=validate_args,
+        )
+
+    @property
+    def event_shape(self):
+        return tuple(jnp.shape(self.mean_direction)[-1:])
+
+    @property
+    def _d(self) -> int:
+        return int(jnp.shape(self.mean_direction)[-1])
+
+    def sample(self, key, sample_shape=()):
+        return _jit_sample(type(self)._sample, self, key, tuple(sample_shape))
 
 
 # --------------------------------------------------------------------------- von Mises
@@ -207,10 +231,9 @@ class VonMises(Distribution):
 # --------------------------------------------------------------------------- von Mises-Fisher
 
 
-class VonMisesFisher(Distribution):
-    r"""Von Mises-Fisher distribution on the unit sphere.
+class VonMisesFisher(_OnSphere):
+    r"""Von Mises-Fisher distribution on the unit sphere ``S^{d-1}``.
 
-    Von Mises-Fisher distribution on the unit sphere ``S^{d-1}``,
     ``VonMisesFisher(mean_direction, concentration)`` as in TensorFlow Probability.
 
     .. math::
@@ -235,28 +258,6 @@ class VonMisesFisher(Distribution):
         Wood, A. T. A. (1994). Simulation of the von Mises Fisher distribution.
         Communications in Statistics - Simulation and Computation 23(1), 157-164.
     """
-
-    mean_direction: jax.Array
-    concentration: jax.Array
-    arg_constraints = {"mean_direction": C.sphere, "concentration": C.nonnegative}
-    param_event_ndims = {"mean_direction": 1}
-    support = C.sphere
-
-    def __init__(self, mean_direction, concentration, *, validate_args=None):
-        mean_direction, concentration = _sphere_params(
-            "VonMisesFisher", mean_direction, concentration
-        )
-        self._init(
-            mean_direction=mean_direction, concentration=concentration, validate_args=validate_args
-        )
-
-    @property
-    def event_shape(self):
-        return tuple(jnp.shape(self.mean_direction)[-1:])
-
-    @property
-    def _d(self) -> int:
-        return int(jnp.shape(self.mean_direction)[-1])
 
     @property
     def mean(self):
@@ -286,9 +287,6 @@ class VonMisesFisher(Distribution):
 
     def entropy(self):
         return _log_sphere_area(self._d) - vmf_kl_uniform(self._d, self.concentration)
-
-    def sample(self, key, sample_shape=()):
-        return _jit_sample(type(self)._sample, self, key, tuple(sample_shape))
 
     def _sample(self, key, sample_shape):
         d = self._d
@@ -327,10 +325,9 @@ class VonMisesFisher(Distribution):
 # --------------------------------------------------------------------------- power spherical
 
 
-class PowerSpherical(Distribution):
-    r"""Power spherical distribution on the unit sphere.
+class PowerSpherical(_OnSphere):
+    r"""Power spherical distribution on the unit sphere ``S^{d-1}`` (De Cao and Aziz, 2020).
 
-    Power spherical distribution on ``S^{d-1}`` (De Cao and Aziz, 2020),
     ``PowerSpherical(mean_direction, concentration)`` as in TensorFlow Probability.
 
     .. math::
@@ -355,28 +352,7 @@ class PowerSpherical(Distribution):
         arXiv:2006.04437.
     """
 
-    mean_direction: jax.Array
-    concentration: jax.Array
-    arg_constraints = {"mean_direction": C.sphere, "concentration": C.nonnegative}
-    param_event_ndims = {"mean_direction": 1}
-    support = C.sphere
     has_rsample = True
-
-    def __init__(self, mean_direction, concentration, *, validate_args=None):
-        mean_direction, concentration = _sphere_params(
-            "PowerSpherical", mean_direction, concentration
-        )
-        self._init(
-            mean_direction=mean_direction, concentration=concentration, validate_args=validate_args
-        )
-
-    @property
-    def event_shape(self):
-        return tuple(jnp.shape(self.mean_direction)[-1:])
-
-    @property
-    def _d(self) -> int:
-        return int(jnp.shape(self.mean_direction)[-1])
 
     def _alpha_beta(self):
         beta = 0.5 * (self._d - 1)
@@ -410,9 +386,6 @@ class PowerSpherical(Distribution):
     def entropy(self):
         return _log_sphere_area(self._d) - power_spherical_kl_uniform(self._d, self.concentration)
 
-    def sample(self, key, sample_shape=()):
-        return _jit_sample(type(self)._sample, self, key, tuple(sample_shape))
-
     def _sample(self, key, sample_shape):
         d = self._d
         shape = tuple(sample_shape) + self.batch_shape
@@ -434,12 +407,10 @@ class PowerSpherical(Distribution):
 
 
 class SphericalUniform(Distribution):
-    r"""Uniform distribution on the unit sphere.
+    r"""Uniform distribution on the unit sphere ``S^{d-1}`` of ``R^d``.
 
-    Uniform distribution on the unit sphere ``S^{d-1}`` of ``R^d``,
-    ``SphericalUniform(dimension, batch_shape=())`` as in TensorFlow Probability.
-
-    It has no array parameters: ``dimension`` (``d``) and ``batch_shape`` are static pytree
+    ``SphericalUniform(dimension, batch_shape=())`` as in TensorFlow Probability. It has no
+    array parameters: ``dimension`` (``d``) and ``batch_shape`` are static pytree
     metadata. The density is ``1 / |S^{d-1}| = Gamma(d/2) / (2 pi^{d/2})``.
 
     Examples:

@@ -22,34 +22,26 @@ from jax.scipy.special import digamma, gammaln
 from jaxkl._linalg import block_diag, cholesky, diagonal, solve_lower
 from jaxkl.distributions import constraints as C
 from jaxkl.distributions._base import Distribution, as_float_params
-from jaxkl.distributions.multivariate import CovarianceParametrised
+from jaxkl.distributions.multivariate import (
+    _LOG_2PI,
+    CovarianceParametrised,
+    _broadcast_batch,
+    _event_size,
+    _eye_like,
+    _square_size,
+    _transpose,
+)
 
 __all__ = ["Wishart", "MatrixNormal"]
 
 _LOG_2 = math.log(2.0)
 _LOG_PI = math.log(math.pi)
-_LOG_2PI = math.log(2 * math.pi)
-_MATRIX_PARAMS = ("covariance_matrix", "precision_matrix", "scale_tril")
-
-
-def _array_like(x):
-    """Lists and tuples as numpy arrays (JAX's dtype rules reject Python sequences)."""
-    return jnp.asarray(x) if isinstance(x, (list, tuple)) else x
-
-
-def _t(x):
-    return jnp.swapaxes(x, -1, -2)
-
-
-def _eye_like(x):
-    return jnp.broadcast_to(jnp.eye(x.shape[-1], dtype=x.dtype), x.shape)
 
 
 def mvlgamma(a: jax.Array, d: int) -> jax.Array:
-    r"""Multivariate log-gamma function.
+    r"""Multivariate log-gamma ``log Γ_d(a) = d(d-1)/4 log π + Σ_{j<d} lgamma(a - j/2)``.
 
-    Multivariate log-gamma ``log Γ_d(a) = d(d-1)/4 log π + Σ_{j<d} lgamma(a - j/2)``
-    (torch's ``mvlgamma``).
+    torch's ``mvlgamma``.
     """
     a = jnp.asarray(a)
     return d * (d - 1) / 4 * _LOG_PI + sum(gammaln(a - 0.5 * j) for j in range(d))
@@ -61,41 +53,10 @@ def mvdigamma(a: jax.Array, d: int) -> jax.Array:
     return sum(digamma(a - 0.5 * j) for j in range(d))
 
 
-def _matrix_ndim(cls_name: str, name: str, x: jax.Array) -> None:
-    if x.ndim < 2:
-        raise ValueError(
-            f"{cls_name}: parameter `{name}` must have at least 2 dimensions (batch shape first, "
-            f"then the matrix), got shape {tuple(x.shape)}"
-        )
-
-
-def _square(cls_name: str, name: str, x: jax.Array) -> int:
-    _matrix_ndim(cls_name, name, x)
-    if x.shape[-1] != x.shape[-2]:
-        raise ValueError(
-            f"{cls_name}: `{name}` must be square in its last two dims, got shape {tuple(x.shape)}"
-        )
-    return x.shape[-1]
-
-
-def _broadcast_batch(cls_name, named):
-    """Broadcast the batch parts (all but the trailing ``k`` event dims) of the parameters."""
-    batches = [tuple(x.shape[: x.ndim - k]) for _, x, k in named]
-    try:
-        batch = tuple(jnp.broadcast_shapes(*batches))
-    except ValueError:
-        desc = ", ".join(f"`{n}` {tuple(x.shape)}" for n, x, _ in named)
-        raise ValueError(
-            f"{cls_name}: the batch shapes of the parameters do not broadcast: {desc}"
-        ) from None
-    return tuple(jnp.broadcast_to(x, batch + tuple(x.shape[x.ndim - k :])) for _, x, k in named)
-
-
 class Wishart(CovarianceParametrised, Distribution):
-    r"""Wishart distribution over positive-definite matrices.
+    r"""Wishart distribution over ``d x d`` positive-definite matrices.
 
-    Wishart distribution over ``d x d`` positive-definite matrices, torch's
-    ``Wishart(df, covariance_matrix=None, precision_matrix=None, scale_tril=None)``.
+    torch's ``Wishart(df, covariance_matrix=None, precision_matrix=None, scale_tril=None)``.
 
     ``X = Σ_{i=1}^{df} x_i x_i^T`` with ``x_i ~ N(0, Σ)`` for integer ``df``; any real
     ``df > d - 1`` is allowed. Exactly one of ``covariance_matrix`` (the scale ``Σ``),
@@ -155,44 +116,21 @@ class Wishart(CovarianceParametrised, Distribution):
         *,
         validate_args=None,
     ):
-        given = {
-            n: v
-            for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril))
-            if v is not None
-        }
-        if len(given) != 1:
-            raise ValueError(
-                "Wishart: exactly one of `covariance_matrix`, `precision_matrix` or `scale_tril` "
-                f"must be given, got {sorted(given) or 'none'}"
-            )
-        ((name, matrix),) = given.items()
-        df, matrix = as_float_params(
-            "Wishart", df=_array_like(df), **{name: _array_like(matrix)}, broadcast=False
-        )
-        _square("Wishart", name, matrix)
+        name, matrix = self._one_matrix(covariance_matrix, precision_matrix, scale_tril)
+        df, matrix = as_float_params("Wishart", df=df, **{name: matrix}, broadcast=False)
+        _square_size("Wishart", name, matrix)
         df, matrix = _broadcast_batch("Wishart", [("df", df, 0), (name, matrix, 2)])
-        fields = {f"_{n}": None for n in _MATRIX_PARAMS}
-        fields[f"_{name}"] = matrix
-        self._init(df=df, validate_args=validate_args, **fields)
+        self._init_matrix(name, matrix, validate_args, df=df)
 
     def _validate_params(self) -> None:
         d = self._dim
-        df = self.df
-        self._value_check(
-            jnp.all(df > d - 1),
-            f"Wishart: parameter `df` must be greater than d - 1 = {d - 1} (the matrix is {d} x "
-            f"{d})",
-            df,
+        self._check_param(
+            "df",
+            self.df,
+            self.df > d - 1,
+            f"greater than d - 1 = {d - 1} (the matrix is {d} x {d})",
         )
-        for name in _MATRIX_PARAMS:
-            value = getattr(self, f"_{name}")
-            if value is not None:
-                constraint = self.arg_constraints[name]
-                self._value_check(
-                    jnp.all(constraint.check(value)),
-                    f"Wishart: parameter `{name}` must be {constraint.name}",
-                    value,
-                )
+        super()._validate_params()  # the matrix, by its constraint
 
     @property
     def _matrix(self) -> jax.Array:
@@ -242,14 +180,14 @@ class Wishart(CovarianceParametrised, Distribution):
     def log_prob(self, value):
         x = jnp.asarray(value, self.df.dtype)
         d = self._dim
-        x = 0.5 * (x + _t(x))
+        x = 0.5 * (x + _transpose(x))
         shape = jnp.broadcast_shapes(x.shape, self.batch_shape + (d, d))
         cx = cholesky(jnp.broadcast_to(x, shape))
         log_det_x = 2.0 * jnp.sum(jnp.log(diagonal(cx)), -1)
         if self._precision_matrix is not None:
             # tr(P X) = ||U^T C_X||^2 with P = U U^T: no solve
             u = jnp.broadcast_to(cholesky(self._precision_matrix), shape)
-            trace = jnp.sum(jnp.square(_t(u) @ cx), (-2, -1))
+            trace = jnp.sum(jnp.square(_transpose(u) @ cx), (-2, -1))
         else:
             L = jnp.broadcast_to(self.scale_tril, shape)
             trace = jnp.sum(jnp.square(solve_lower(L, cx)), (-2, -1))
@@ -276,14 +214,14 @@ class Wishart(CovarianceParametrised, Distribution):
         z = jax.random.normal(k_norm, shape + (d, d), dtype)
         a = jnp.tril(z, -1) + jnp.sqrt(chi2)[..., None] * jnp.eye(d, dtype=dtype)
         la = self.scale_tril @ a
-        return la @ _t(la)
+        return la @ _transpose(la)
 
 
 class MatrixNormal(Distribution):
-    r"""Matrix normal distribution.
+    r"""Matrix normal distribution over ``n x p`` matrices.
 
-    Matrix normal distribution over ``n x p`` matrices, TFP's ``MatrixNormal`` with
-    lower-triangular scales: ``MatrixNormal(loc, scale_row, scale_column)``.
+    TFP's ``MatrixNormal`` with lower-triangular scales:
+    ``MatrixNormal(loc, scale_row, scale_column)``.
 
     ``X = loc + A Z B^T`` with ``Z`` of independent standard normals, ``A = scale_row``
     (``n x n``) and ``B = scale_column`` (``p x p``), both lower triangular with a positive
@@ -330,20 +268,15 @@ class MatrixNormal(Distribution):
     def __init__(self, loc, scale_row, scale_column, *, validate_args=None):
         name = "MatrixNormal"
         loc, scale_row, scale_column = as_float_params(
-            name,
-            loc=_array_like(loc),
-            scale_row=_array_like(scale_row),
-            scale_column=_array_like(scale_column),
-            broadcast=False,
+            name, loc=loc, scale_row=scale_row, scale_column=scale_column, broadcast=False
         )
-        _matrix_ndim(name, "loc", loc)
-        n, p = loc.shape[-2:]
-        if _square(name, "scale_row", scale_row) != n:
+        n, p = _event_size(name, "loc", loc, 2)
+        if _square_size(name, "scale_row", scale_row) != n:
             raise ValueError(
                 f"{name}: `scale_row` must be {n} x {n} for `loc` of shape {tuple(loc.shape)} "
                 f"(n x p = {n} x {p}), got shape {tuple(scale_row.shape)}"
             )
-        if _square(name, "scale_column", scale_column) != p:
+        if _square_size(name, "scale_column", scale_column) != p:
             raise ValueError(
                 f"{name}: `scale_column` must be {p} x {p} for `loc` of shape {tuple(loc.shape)} "
                 f"(n x p = {n} x {p}), got shape {tuple(scale_column.shape)}"
@@ -363,9 +296,7 @@ class MatrixNormal(Distribution):
     def mean(self):
         return self.loc
 
-    @property
-    def mode(self):
-        return self.loc
+    mode = mean
 
     @property
     def variance(self):
@@ -376,12 +307,12 @@ class MatrixNormal(Distribution):
     @property
     def row_covariance(self) -> jax.Array:
         """``A A^T`` (``n x n``)."""
-        return self.scale_row @ _t(self.scale_row)
+        return self.scale_row @ _transpose(self.scale_row)
 
     @property
     def column_covariance(self) -> jax.Array:
         """``B B^T`` (``p x p``)."""
-        return self.scale_column @ _t(self.scale_column)
+        return self.scale_column @ _transpose(self.scale_column)
 
     def _half_log_det(self) -> jax.Array:
         """``log det(cov(vec X)) / 2 = p Σ log A_ii + n Σ log B_jj``."""
@@ -404,10 +335,10 @@ class MatrixNormal(Distribution):
     def log_prob(self, value):
         n, p = self.event_shape
         a_inv, b_inv = self._inverse_scales()
-        z = a_inv @ (jnp.asarray(value, self.loc.dtype) - self.loc) @ _t(b_inv)
+        z = a_inv @ (jnp.asarray(value, self.loc.dtype) - self.loc) @ _transpose(b_inv)
         return -0.5 * jnp.sum(z * z, (-2, -1)) - self._half_log_det() - 0.5 * n * p * _LOG_2PI
 
     def sample(self, key, sample_shape=()):
         shape = tuple(sample_shape) + self.batch_shape + self.event_shape
         z = jax.random.normal(key, shape, self.loc.dtype)
-        return self.loc + self.scale_row @ z @ _t(self.scale_column)
+        return self.loc + self.scale_row @ z @ _transpose(self.scale_column)

@@ -58,12 +58,11 @@ def _broadcast_batch(
 
 
 def _apply_columns(fn, mat: jax.Array, vec: jax.Array) -> jax.Array:
-    """Apply ``fn(mat, v)`` to batched vectors without broadcasting the matrix.
+    """``fn(mat, v)`` for batched vectors, without broadcasting the matrix to their shape.
 
-    ``fn(mat, v)`` for vectors ``vec`` of shape ``sample + batch' + (d,)`` against
-    ``mat`` of shape ``batch + (d, d)``, without broadcasting the matrix to the sample
-    shape: extra leading dims of ``vec`` become right-hand-side columns (torch's
-    ``_batch_mahalanobis`` trick). ``fn(m, cols)`` maps ``(..., d, d), (..., d, n)`` to
+    ``vec`` has shape ``sample + batch' + (d,)``, ``mat`` shape ``batch + (d, d)``: extra
+    leading dims of ``vec`` become right-hand-side columns (torch's ``_batch_mahalanobis``
+    trick). ``fn(m, cols)`` maps ``(..., d, d), (..., d, n)`` to
     ``(..., d, n)``.
     """
     batch = tuple(mat.shape[:-2])
@@ -115,26 +114,46 @@ def precision_to_scale_tril(precision: jax.Array) -> jax.Array:
     return solve_lower(l_inv, _eye_like(l_inv))
 
 
-def _check_square(cls_name: str, name: str, m: jax.Array, d: int, loc_name: str = "loc") -> None:
+def _square_size(cls_name: str, name: str, m: jax.Array) -> int:
+    """The size ``d`` of a matrix parameter of shape ``batch + (d, d)``."""
+    _event_size(cls_name, name, m, 2)
     if m.shape[-1] != m.shape[-2]:
         raise ValueError(
             f"{cls_name}: `{name}` must be square in its last two dims, got shape {tuple(m.shape)}"
         )
-    if m.shape[-1] != d:
-        raise ValueError(
-            f"{cls_name}: event shapes do not match: `{loc_name}` has event size {d} but `{name}` "
-            f"is {m.shape[-2]} x {m.shape[-1]} (shapes {tuple(m.shape)})"
-        )
+    return m.shape[-1]
 
 
 class CovarianceParametrised:
-    """Mixin for families given by exactly one of three covariance parametrisations.
+    """Mixin of the families given by one of three covariance parametrisations.
 
-    Mixin for families given by exactly one of ``covariance_matrix``,
-    ``precision_matrix``, ``scale_tril`` (stored as ``_covariance_matrix``, ... with the
-    others ``None``): ``given`` names it, the three public properties compute the rest.
-    Shared by MultivariateNormal and Wishart.
+    Exactly one of ``covariance_matrix``, ``precision_matrix``, ``scale_tril`` is given,
+    stored as ``_covariance_matrix``, ... with the others ``None``: ``given`` names it, the
+    three public properties compute the rest. Shared by MultivariateNormal and Wishart,
+    whose constructors start with :meth:`_one_matrix` and end with :meth:`_init_matrix`.
     """
+
+    @classmethod
+    def _one_matrix(cls, covariance_matrix, precision_matrix, scale_tril) -> tuple[str, object]:
+        """``(name, value)`` of the one matrix given; ``ValueError`` unless exactly one is."""
+        given = {
+            n: v
+            for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril))
+            if v is not None
+        }
+        if len(given) != 1:
+            raise ValueError(
+                f"{cls.__name__}: exactly one of `covariance_matrix`, `precision_matrix` or "
+                f"`scale_tril` must be given, got {sorted(given) or 'none'}"
+            )
+        ((name, matrix),) = given.items()
+        return name, matrix
+
+    def _init_matrix(self, name: str, matrix: jax.Array, validate_args, **others) -> None:
+        """The constructors' last step: the given matrix as ``_name``, the others ``None``."""
+        fields = {f"_{n}": None for n in _MATRIX_PARAMS}
+        fields[f"_{name}"] = matrix
+        self._init(**others, **fields, validate_args=validate_args)
 
     @property
     def given(self) -> str:
@@ -183,9 +202,7 @@ class _GaussianBase(Distribution):
     def mean(self):
         return self.loc
 
-    @property
-    def mode(self):
-        return self.loc
+    mode = mean
 
     def _half_log_det(self) -> jax.Array:
         """``log det(Sigma) / 2``."""
@@ -266,43 +283,18 @@ class MultivariateNormal(CovarianceParametrised, _GaussianBase):
         *,
         validate_args=None,
     ):
-        given = {
-            n: v
-            for n, v in zip(_MATRIX_PARAMS, (covariance_matrix, precision_matrix, scale_tril))
-            if v is not None
-        }
-        if len(given) != 1:
+        owner = "MultivariateNormal"
+        name, matrix = self._one_matrix(covariance_matrix, precision_matrix, scale_tril)
+        loc, matrix = as_float_params(owner, loc=loc, **{name: matrix}, broadcast=False)
+        (d,) = _event_size(owner, "loc", loc, 1)
+        m = _square_size(owner, name, matrix)
+        if m != d:
             raise ValueError(
-                "MultivariateNormal: exactly one of `covariance_matrix`, `precision_matrix` or "
-                "`scale_tril` "
-                f"must be given, got {sorted(given) or 'none'}"
+                f"{owner}: event shapes do not match: `loc` has event size {d} but `{name}` "
+                f"is {m} x {m} (shapes {tuple(matrix.shape)})"
             )
-        ((name, matrix),) = given.items()
-        loc, matrix = as_float_params(
-            type(self).__name__, loc=loc, **{name: matrix}, broadcast=False
-        )
-        (d,) = _event_size("MultivariateNormal", "loc", loc, 1)
-        _event_size("MultivariateNormal", name, matrix, 2)
-        _check_square("MultivariateNormal", name, matrix, d)
-        loc, matrix = _broadcast_batch("MultivariateNormal", [("loc", loc, 1), (name, matrix, 2)])
-        fields = {f"_{n}": None for n in _MATRIX_PARAMS}
-        fields[f"_{name}"] = matrix
-        self._init(loc=loc, validate_args=validate_args, **fields)
-
-    def _validate_params(self) -> None:
-        self._check("loc", self.loc)
-        for name in _MATRIX_PARAMS:
-            value = getattr(self, f"_{name}")
-            if value is not None:
-                self._check(name, value)
-
-    def _check(self, name, value):
-        constraint = self.arg_constraints[name]
-        self._value_check(
-            jnp.all(constraint.check(value)),
-            f"{type(self).__name__}: parameter `{name}` must be {constraint.name}",
-            value,
-        )
+        loc, matrix = _broadcast_batch(owner, [("loc", loc, 1), (name, matrix, 2)])
+        self._init_matrix(name, matrix, validate_args, loc=loc)
 
     @property
     def variance(self):

@@ -94,11 +94,10 @@ class Transform(Pytree, base=True):
         return InverseTransform(self)
 
     def log_abs_det_jacobian(self, x: Any, y: Any) -> jax.Array:
-        """``log |det dy/dx|`` at ``x``.
+        """``log |det dy/dx|`` at ``x``, with ``y = t(x)``.
 
-        ``log |det dy/dx|`` at ``x`` (with ``y = t(x)``), over the ``event_dim``
-        rightmost dimensions: shape ``x.shape[:x.ndim - event_dim]`` (broadcast with the
-        parameters).
+        Over the ``event_dim`` rightmost dimensions: shape ``x.shape[:x.ndim - event_dim]``
+        (broadcast with the parameters).
         """
         return self._log_abs_det_jacobian(jnp.asarray(x), jnp.asarray(y))
 
@@ -393,9 +392,9 @@ class TanhTransform(Transform):
 
 
 class PowerTransform(Transform):
-    r"""The power transform on the positive reals.
+    r"""The power transform ``y = x ** exponent`` on the positive reals.
 
-    ``y = x ** exponent`` on the positive reals (torch's ``PowerTransform(exponent)``);
+    torch's ``PowerTransform(exponent)``;
     :math:`\log |dy/dx| = \log |\text{exponent} \cdot y / x|`.
 
     Examples:

@@ -5,22 +5,24 @@ modules import the submodules of :mod:`jaxkl.distributions` they need, never its
 ``__init__``, which re-exports the entry points below.
 """
 
-from jaxkl.kl import (
+# the modules of closed forms, by the family group of p: importing them registers them
+from jaxkl.kl import (  # noqa: F401
+    categorical,
     compound,
-    continuous,
+    counts,
     directional,
-    discrete,
+    infinite,
+    interval,
     matrix,
     multivariate,
+    positive,
+    real_line,
 )
 from jaxkl.kl._registry import kl_divergence, lookup, register_kl, registered_pairs
 from jaxkl.kl.compound import mixture_kl_upper_bound, mixture_kl_variational
 from jaxkl.kl.exponential_family import exponential_family_kl
 from jaxkl.kl.monte_carlo import monte_carlo_kl
 from jaxkl.kl.quadrature import quadrature_kl
-
-#: the modules of closed forms, by the family group of p: importing them registers them
-_CLOSED_FORM_MODULES = (compound, continuous, directional, discrete, matrix, multivariate)
 
 __all__ = [
     "kl_divergence",

@@ -16,14 +16,24 @@ from jaxkl.kl.monte_carlo import monte_carlo_kl
 KLFn = Callable[[Distribution, Distribution], jax.Array]
 
 _KL_REGISTRY: dict[tuple[type, type], KLFn] = {}
+#: the registered functions whose eager calls run compiled (``register_kl(..., jit=True)``)
+_EAGER_JIT: set[KLFn] = set()
 
 
-def register_kl(type_p: type[Distribution], type_q: type[Distribution]) -> Callable[[KLFn], KLFn]:
+def register_kl(
+    type_p: type[Distribution], type_q: type[Distribution], *, jit: bool = False
+) -> Callable[[KLFn], KLFn]:
     """Decorator registering ``fn(p, q)`` as KL(p || q) for ``p: type_p``, ``q: type_q``.
 
     Lookup picks the most specific registered pair along both types' MROs; when two
     registered pairs are equally specific in different orders, one is chosen and a
     ``RuntimeWarning`` names both (torch's semantics). Registering clears the lookup cache.
+
+    With ``jit=True``, an eager call on concrete parameters runs ``fn`` as one compiled
+    program (compiled once per types and shapes) instead of one dispatch per operation;
+    ``fn`` must then be jittable (no Python branch on parameter values). Under a trace,
+    or with ``jaxkl.value_checks()`` on, ``fn`` runs as written either way. jaxkl's own
+    closed forms are registered so.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -42,6 +52,8 @@ def register_kl(type_p: type[Distribution], type_q: type[Distribution]) -> Calla
 
     def decorator(fn: KLFn) -> KLFn:
         _KL_REGISTRY[type_p, type_q] = fn
+        if jit:
+            _EAGER_JIT.add(fn)
         _dispatch.cache_clear()
         return fn
 
@@ -76,36 +88,14 @@ def _dispatch(type_p: type, type_q: type) -> KLFn | None:
     return left_fn
 
 
-#: the modules of jaxkl's closed forms whose eager calls run compiled: their results do not
-#: depend on whether the parameters are concrete (``compound``'s transformed pairs compare
-#: concrete transform parameters, and raise where they differ, so they run op by op)
-_COMPILED_MODULES = frozenset(
-    f"jaxkl.kl.{name}"
-    for name in ("continuous", "directional", "discrete", "matrix", "multivariate")
-)
-
-
 @functools.cache
 def _compiled(fn: KLFn) -> KLFn:
     return jax.jit(fn)
 
 
 def _runs_compiled(fn: KLFn, p: Distribution, q: Distribution) -> bool:
-    """Whether an eager call runs ``fn`` as one compiled program instead of op by op.
-
-    jaxkl's own closed forms do (those of ``_COMPILED_MODULES``), on concrete parameters with
-    traced checks off: a first eager call compiles one program (a truncated normal pair:
-    3 s, where op-by-op dispatch compiled each primitive and took 7 s), and later calls with
-    the same types and shapes dispatch once instead of once per primitive. Under a trace
-    (jit, vmap, grad) ``fn`` is inlined as before; functions registered by users run op by
-    op (they may not be jittable); with ``jaxkl.value_checks()`` on, checks stay where
-    ``checkify`` sees them.
-    """
-    return (
-        getattr(fn, "__module__", None) in _COMPILED_MODULES
-        and not _checks.traced_checks_enabled()
-        and _checks.is_concrete(p, q)
-    )
+    """Whether an eager call runs ``fn`` compiled (see ``register_kl``'s ``jit``)."""
+    return fn in _EAGER_JIT and not _checks.traced_checks_enabled() and _checks.is_concrete(p, q)
 
 
 def lookup(type_p: type, type_q: type) -> KLFn | None:

@@ -19,7 +19,7 @@ from jaxkl.distributions.directional import (
 from jaxkl.kl._registry import register_kl
 
 
-@register_kl(VonMises, VonMises)
+@register_kl(VonMises, VonMises, jit=True)
 def _kl_vonmises_vonmises(p: VonMises, q: VonMises):
     r"""KL between two von Mises distributions.
 
@@ -45,11 +45,9 @@ def _kl_vonmises_vonmises(p: VonMises, q: VonMises):
     return log_bessel_i0_bregman(kp, kq) + 2.0 * ratio * kq * half * half
 
 
-@register_kl(VonMisesFisher, SphericalUniform)
+@register_kl(VonMisesFisher, SphericalUniform, jit=True)
 def _kl_vonmisesfisher_sphericaluniform(p: VonMisesFisher, q: SphericalUniform):
-    r"""KL(von Mises-Fisher || uniform on the sphere).
-
-    KL(vMF(mu, kappa) || uniform on S^{d-1}), ``nu = d/2 - 1``:
+    r"""KL(vMF(mu, kappa) || uniform on S^{d-1}), with ``nu = d/2 - 1``.
 
     .. math::
         \mathrm{KL} = \kappa A_\nu(\kappa) - \log\big(\Gamma(\nu+1)(2/\kappa)^\nu I_\nu(\kappa)\big)
@@ -66,11 +64,9 @@ def _kl_vonmisesfisher_sphericaluniform(p: VonMisesFisher, q: SphericalUniform):
     return vmf_kl_uniform(p.event_shape[-1], p.concentration)
 
 
-@register_kl(PowerSpherical, SphericalUniform)
+@register_kl(PowerSpherical, SphericalUniform, jit=True)
 def _kl_powerspherical_sphericaluniform(p: PowerSpherical, q: SphericalUniform):
-    r"""KL(PowerSpherical || uniform on the sphere).
-
-    KL(PowerSpherical(mu, kappa) || uniform on S^{d-1}), ``beta = (d-1)/2``:
+    r"""KL(PowerSpherical(mu, kappa) || uniform on S^{d-1}), with ``beta = (d-1)/2``.
 
     .. math::
         \mathrm{KL} =
@@ -87,7 +83,7 @@ def _kl_powerspherical_sphericaluniform(p: PowerSpherical, q: SphericalUniform):
     return power_spherical_kl_uniform(p.event_shape[-1], p.concentration)
 
 
-@register_kl(PowerSpherical, VonMisesFisher)
+@register_kl(PowerSpherical, VonMisesFisher, jit=True)
 def _kl_powerspherical_vonmisesfisher(p: PowerSpherical, q: VonMisesFisher):
     r"""KL(PowerSpherical(mu_p, kappa_p) || vMF(mu_q, kappa_q)).
 

@@ -55,45 +55,60 @@ def _vec_diag(v):
     return jnp.vectorize(jnp.diag, signature="(d)->(d,d)")(v)
 
 
+def _factor_gap(x: jax.Array, phi: jax.Array) -> jax.Array:
+    """``G(X) = Σ_{i>j} X_ij² + Σ_i φ_i``: the Cholesky-factor part of a Gaussian KL.
+
+    ``X = L_q^{-1}(L_p - L_q)``; ``φ_i = M_ii² - 1 - 2 log M_ii`` comes from the factors'
+    diagonals (:func:`jaxkl._linalg.factor_diagonal_terms`).
+    """
+    return jnp.sum(jnp.square(jnp.tril(x, -1)), axis=(-2, -1)) + jnp.sum(phi, -1)
+
+
+def _whitened_eigenvalues(e: jax.Array, l_q: jax.Array, rhs: jax.Array) -> tuple:
+    """``(λ, L_q^{-1} rhs)``: ``λ`` the eigenvalues of ``L_q^{-1} E L_q^{-T}``, all > -1.
+
+    One triangular solve on ``[E | rhs | I]`` gives ``L_q^{-1}E``, ``L_q^{-1} rhs`` and
+    ``L_q^{-1}``. ``λ > -1`` when ``Σ_q + E`` is positive definite; the clamp only undoes
+    rounding.
+    """
+    d = l_q.shape[-1]
+    eye = jnp.broadcast_to(jnp.eye(d, dtype=l_q.dtype), l_q.shape)
+    sol = solve_lower(l_q, jnp.concatenate([e, rhs, eye], axis=-1))
+    k = rhs.shape[-1]
+    y, solved, l_inv = sol[..., :d], sol[..., d : d + k], sol[..., d + k :]
+    b = y @ jnp.swapaxes(l_inv, -1, -2)
+    lam = jnp.linalg.eigvalsh(0.5 * (b + jnp.swapaxes(b, -1, -2)))
+    return jnp.maximum(lam, -1.0 + jnp.finfo(lam.dtype).eps), solved
+
+
 def gaussian_kl_from_scale_tril(l_p: jax.Array, l_q: jax.Array, dmu: jax.Array) -> jax.Array:
     r"""KL between Gaussians from their Cholesky factors and ``dmu = μ_q - μ_p``.
 
     ``½[Σ_{i>j} X_ij² + Σ_i φ(X_ii (X_ii + 2)) + ‖z‖²]`` with
     ``[X | z] = L_q^{-1}[L_p - L_q | dmu]`` (a single triangular solve). The diagonal
     terms ``φ = m² - 1 - 2 log m``, ``m = L_p,ii / L_q,ii``, come from the factors directly
-    (:func:`jaxkl._linalg.factor_diagonal_terms`: exact for m ≈ 1 and for m far from 1;
-    forming ``X_ii (X_ii + 2)`` lost m < 1e-2 in float32, issue 10.6b).
+    (:func:`jaxkl._linalg.factor_diagonal_terms`: exact for m ≈ 1 and for m far from 1,
+    where ``X_ii (X_ii + 2)`` would lose m < 1e-2 in float32).
     """
     d = l_p.shape[-1]
     rhs = jnp.concatenate([l_p - l_q, dmu[..., None]], axis=-1)
     sol = solve_lower(l_q, rhs)
     x, z = sol[..., :d], sol[..., d]
     phi, _ = factor_diagonal_terms(diagonal(l_p), diagonal(l_q))
-    off = jnp.sum(jnp.square(jnp.tril(x, -1)), axis=(-2, -1))
-    return 0.5 * (off + jnp.sum(phi, -1) + jnp.sum(z * z, -1))
+    return 0.5 * (_factor_gap(x, phi) + jnp.sum(z * z, -1))
 
 
 def gaussian_kl_from_covariance_difference(
     e: jax.Array, l_q: jax.Array, dmu: jax.Array
 ) -> jax.Array:
-    r"""KL between Gaussians from the covariance difference.
+    r"""KL between Gaussians from ``E = Σ_p - Σ_q``, ``L_q`` and ``dmu = μ_q - μ_p``.
 
-    KL between Gaussians from ``E = Σ_p - Σ_q``, the Cholesky factor of ``Σ_q`` and
-    ``dmu = μ_q - μ_p``: ``½ Σ φ(λ_i) + ½‖z‖²`` with ``λ`` the eigenvalues of
-    ``L_q^{-1} E L_q^{-T}`` (> -1 since Σ_p is positive definite) and ``z = L_q^{-1} dmu``.
-
-    One triangular solve on ``[E | dmu | I]`` gives ``L_q^{-1}E``, ``z`` and ``L_q^{-1}``.
+    ``½ Σ φ(λ_i) + ½‖z‖²`` with ``λ`` the eigenvalues of ``L_q^{-1} E L_q^{-T}`` (> -1
+    since Σ_p is positive definite) and ``z = L_q^{-1} dmu``, from one triangular solve
+    (:func:`_whitened_eigenvalues`).
     """
-    d = l_q.shape[-1]
-    eye = jnp.broadcast_to(jnp.eye(d, dtype=l_q.dtype), l_q.shape)
-    sol = solve_lower(l_q, jnp.concatenate([e, dmu[..., None], eye], axis=-1))
-    y, z, l_inv = sol[..., :d], sol[..., d], sol[..., d + 1 :]
-    b = y @ jnp.swapaxes(l_inv, -1, -2)
-    b = 0.5 * (b + jnp.swapaxes(b, -1, -2))
-    lam = jnp.linalg.eigvalsh(b)
-    tiny = jnp.finfo(lam.dtype).eps
-    lam = jnp.maximum(lam, -1.0 + tiny)  # rounding only: I + B is positive definite
-    return 0.5 * (jnp.sum(x_minus_log1p(lam), -1) + jnp.sum(z * z, -1))
+    lam, z = _whitened_eigenvalues(e, l_q, dmu[..., None])
+    return 0.5 * (jnp.sum(x_minus_log1p(lam), -1) + jnp.sum(z * z, (-2, -1)))
 
 
 def _lowrank_cov_difference(
@@ -109,7 +124,7 @@ def _lowrank_cov_difference(
     return wp @ jnp.swapaxes(wp, -1, -2) - wq @ jnp.swapaxes(wq, -1, -2) + dd
 
 
-@register_kl(MultivariateNormal, MultivariateNormal)
+@register_kl(MultivariateNormal, MultivariateNormal, jit=True)
 def _kl_multivariatenormal_multivariatenormal(p: MultivariateNormal, q: MultivariateNormal):
     r"""KL between full-covariance normals (torch's values).
 
@@ -124,35 +139,33 @@ def _kl_multivariatenormal_multivariatenormal(p: MultivariateNormal, q: Multivar
     return gaussian_kl_from_scale_tril(p.scale_tril, q.scale_tril, dmu)
 
 
-@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal, jit=True)
 def _kl_lowrankmultivariatenormal_lowrankmultivariatenormal(p, q):
-    """KL between low-rank multivariate normals.
+    """KL between low-rank normals, from the covariance difference (eigenvalue form).
 
-    KL between low-rank normals, from ``E = W_p W_p^T - W_q W_q^T + diag(D_p - D_q)``
-    formed from parameter differences (eigenvalue form).
+    ``E = W_p W_p^T - W_q W_q^T + diag(D_p - D_q)`` is formed from parameter differences.
     """
     return gaussian_kl_from_covariance_difference(
         _lowrank_cov_difference(p, q), q.scale_tril, q.loc - p.loc
     )
 
 
-@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+@register_kl(LowRankMultivariateNormal, MultivariateNormal, jit=True)
 def _kl_lowrankmultivariatenormal_multivariatenormal(p, q):
     """KL(low-rank normal || normal), from the Cholesky factors."""
     return gaussian_kl_from_scale_tril(p.scale_tril, q.scale_tril, q.loc - p.loc)
 
 
-@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+@register_kl(MultivariateNormal, LowRankMultivariateNormal, jit=True)
 def _kl_multivariatenormal_lowrankmultivariatenormal(p, q):
     """KL(normal || low-rank normal), from the Cholesky factors."""
     return gaussian_kl_from_scale_tril(p.scale_tril, q.scale_tril, q.loc - p.loc)
 
 
-@register_kl(MultivariateNormalDiag, MultivariateNormalDiag)
+@register_kl(MultivariateNormalDiag, MultivariateNormalDiag, jit=True)
 def _kl_multivariatenormaldiag_multivariatenormaldiag(p, q):
     r"""Sum over the event of Normal-Normal KLs.
 
-    Sum over the event of Normal–Normal KLs:
     ``½ Σ_i [φ(x_i) + ((μ_p,i - μ_q,i)/s_q,i)²]`` with
     ``x_i = (s_p,i - s_q,i)(s_p,i + s_q,i)/s_q,i²`` (no cancellation near p = q).
     """
@@ -161,20 +174,19 @@ def _kl_multivariatenormaldiag_multivariatenormaldiag(p, q):
     return 0.5 * jnp.sum(x_minus_log1p(x) + z * z, -1)
 
 
-@register_kl(MultivariateNormalDiag, MultivariateNormal)
-@register_kl(MultivariateNormalDiag, LowRankMultivariateNormal)
-@register_kl(MultivariateNormal, MultivariateNormalDiag)
-@register_kl(LowRankMultivariateNormal, MultivariateNormalDiag)
+@register_kl(MultivariateNormalDiag, MultivariateNormal, jit=True)
+@register_kl(MultivariateNormalDiag, LowRankMultivariateNormal, jit=True)
+@register_kl(MultivariateNormal, MultivariateNormalDiag, jit=True)
+@register_kl(LowRankMultivariateNormal, MultivariateNormalDiag, jit=True)
 def _kl_gaussian_diag_cross(p, q):
     """KL between a diagonal normal and a full or low-rank normal (either order).
 
-    Diagonal normal against a full or low-rank normal (either order), from the Cholesky
-    factors (the diagonal one's factor is ``diag(scale_diag)``).
+    From the Cholesky factors (the diagonal one's factor is ``diag(scale_diag)``).
     """
     return gaussian_kl_from_scale_tril(p.scale_tril, q.scale_tril, q.loc - p.loc)
 
 
-@register_kl(Dirichlet, Dirichlet)
+@register_kl(Dirichlet, Dirichlet, jit=True)
 def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet):
     r"""KL between Dirichlet distributions.
 
@@ -191,7 +203,7 @@ def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet):
     References: Penny (2001); torch's ``_kl_dirichlet_dirichlet``.
     """
     a, b = p.concentration, q.concentration
-    # The cancellation-free form costs about 1.7x the textbook one; it is only needed for a
+    # The cancellation-free form costs more than the textbook one and is only needed for a
     # row whose concentrations are all close to q's (then the KL is O(δ²) and the textbook
     # terms cancel). Without any such row the textbook form is accurate, so a `cond` picks
     # (under vmap it becomes a select and both run).

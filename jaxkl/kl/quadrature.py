@@ -70,21 +70,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import jaxkl.distributions.constraints as C
 from jaxkl import _checks
-from jaxkl._numerics import expm1_minus_x, lgamma_difference
-from jaxkl.distributions import constraints as C
+from jaxkl._numerics import expm1_minus_x, lgamma_difference, log_cosh, safe_log
 from jaxkl.distributions._base import Distribution
 from jaxkl.distributions.compound import TransformedDistribution
-from jaxkl.distributions.continuous import (
-    Cauchy,
-    Laplace,
-    Logistic,
-    Pareto,
-    StudentT,
-    TruncatedNormal,
-    Uniform,
-)
 from jaxkl.distributions.directional import VonMises
+from jaxkl.distributions.interval import TruncatedNormal, Uniform
+from jaxkl.distributions.positive import Pareto
+from jaxkl.distributions.real_line import Cauchy, Laplace, Logistic, StudentT
 from jaxkl.distributions.transforms import (
     AffineTransform,
     ExpTransform,
@@ -337,15 +331,6 @@ def _location_spread(d: Distribution, lo, hi):
     return m, a, b
 
 
-def _safe_log(x):
-    return jnp.log(jnp.where(x > 0, x, 1.0))
-
-
-def _log_cosh(y):
-    a = jnp.abs(y)
-    return a + jnp.log1p(jnp.exp(-2 * a)) - math.log(2.0)
-
-
 def _nodes(num_points: int):
     """``(sinh t_k, log cosh t_k, step)`` for the trapezoid rule on ``[-T, T]``, float64 numpy."""
     t = np.linspace(-_T_MAX, _T_MAX, num_points)
@@ -505,7 +490,7 @@ _LOG_RATIOS: dict[tuple[type, type], Callable] = {
 def _quadrature_kl(p: Distribution, q: Distribution, num_points: int) -> jax.Array:
     p_lo, p_hi, fin_lo, fin_hi, p_static = _bounds(p)
     q_lo, q_hi, _, _, q_static = _bounds(q)
-    dtype = jnp.result_type(p_lo, q_lo)
+    dtype = _checks.compute_dtype(p_lo, q_lo)
     if p_static is not None and q_static is not None and not isinstance(q, _PERIODIC):
         # fixed supports (Normal against Exponential ...): decided without integrating
         if not np.any((q_static[0] <= p_static[0]) & (p_static[1] <= q_static[1])):
@@ -560,13 +545,13 @@ def _quadrature_kl(p: Distribution, q: Distribution, num_points: int) -> jax.Arr
         yc = jnp.clip(y, -y_max, y_max)
         return (
             m + s_real * jnp.sinh(yc),
-            jnp.log(s_real) + _log_cosh(yc) + log_dy,
+            jnp.log(s_real) + log_cosh(yc) + log_dy,
             jnp.abs(y) <= y_max,
             m,
         )
 
     def half(sign, end, end_c):
-        c, y, log_dy = place(lambda x: _safe_log(sign * (x - end_c)))
+        c, y, log_dy = place(lambda x: safe_log(sign * (x - end_c)))
         yc = jnp.minimum(y, c + log_r)
         return end + sign * jnp.exp(yc), yc + log_dy, y <= c + log_r, end + sign * jnp.exp(c)
 
@@ -575,7 +560,7 @@ def _quadrature_kl(p: Distribution, q: Distribution, num_points: int) -> jax.Arr
 
         def to_y(x):
             f = jnp.clip((x - lo_c) / width_c, tiny, 1.0)
-            return _safe_log(f) - jnp.log1p(-jnp.where(f < 1, f, 0.5))
+            return safe_log(f) - jnp.log1p(-jnp.where(f < 1, f, 0.5))
 
         c, y, log_dy = place(to_y)
         lj = jnp.log(width) + jax.nn.log_sigmoid(y) + jax.nn.log_sigmoid(-y) + log_dy

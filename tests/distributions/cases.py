@@ -10,22 +10,9 @@ each entry of ``bad_params``.
 
 from __future__ import annotations
 
+from tests._generators import collect
 from tests.distributions._case import DistCase, Params
 
-
-def _collect():
-    import importlib
-    import pkgutil
-
-    import tests.distributions as pkg
-
-    rows = []
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if info.name.startswith("cases_"):
-            rows.extend(importlib.import_module(f"tests.distributions.{info.name}").CASES)
-    return rows
-
-
-CASES = _collect()
+CASES = collect("tests.distributions", "cases_", "CASES")
 
 __all__ = ["CASES", "DistCase", "Params"]

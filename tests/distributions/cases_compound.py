@@ -6,13 +6,8 @@ import numpy as np
 
 from jaxkl import distributions as jd
 from jaxkl.distributions import transforms as T
+from tests._generators import torch64
 from tests.distributions._case import DistCase
-
-
-def _t(x):
-    import torch
-
-    return torch.as_tensor(np.asarray(x, np.float64))
 
 
 def _normal_params(rng):
@@ -22,7 +17,7 @@ def _normal_params(rng):
 def _torch_independent(prm):
     import torch.distributions as td
 
-    return td.Independent(td.Normal(_t(prm["loc"]), _t(prm["scale"])), 1)
+    return td.Independent(td.Normal(torch64(prm["loc"]), torch64(prm["scale"])), 1)
 
 
 def _exp_affine_params(rng):
@@ -36,9 +31,9 @@ def _exp_affine_params(rng):
 def _torch_exp_affine(prm):
     import torch.distributions as td
 
-    base = td.Normal(_t(prm["loc"]), _t(prm["scale"]))
+    base = td.Normal(torch64(prm["loc"]), torch64(prm["scale"]))
     return td.TransformedDistribution(
-        base, [td.AffineTransform(_t(prm["shift"]), 0.5), td.ExpTransform()]
+        base, [td.AffineTransform(torch64(prm["shift"]), 0.5), td.ExpTransform()]
     )
 
 
@@ -46,14 +41,14 @@ def _torch_sigmoid(prm):
     import torch.distributions as td
 
     return td.TransformedDistribution(
-        td.Normal(_t(prm["loc"]), _t(prm["scale"])), td.SigmoidTransform()
+        td.Normal(torch64(prm["loc"]), torch64(prm["scale"])), td.SigmoidTransform()
     )
 
 
 def _torch_tanh(prm):
     import torch.distributions as td
 
-    base = td.Normal(_t(prm["loc"]), _t(prm["scale"]))
+    base = td.Normal(torch64(prm["loc"]), torch64(prm["scale"]))
     return td.TransformedDistribution(base, [td.AffineTransform(0.0, 0.5), td.TanhTransform()])
 
 
@@ -68,9 +63,9 @@ def _power_params(rng):
 def _torch_power(prm):
     import torch.distributions as td
 
-    base = td.Normal(_t(prm["loc"]), _t(prm["scale"]))
+    base = td.Normal(torch64(prm["loc"]), torch64(prm["scale"]))
     return td.TransformedDistribution(
-        base, [td.ExpTransform(), td.PowerTransform(_t(prm["exponent"]))]
+        base, [td.ExpTransform(), td.PowerTransform(torch64(prm["exponent"]))]
     )
 
 
@@ -154,7 +149,8 @@ def _torch_mixture(prm):
     import torch.distributions as td
 
     return td.MixtureSameFamily(
-        td.Categorical(logits=_t(prm["logits"])), td.Normal(_t(prm["loc"]), _t(prm["scale"]))
+        td.Categorical(logits=torch64(prm["logits"])),
+        td.Normal(torch64(prm["loc"]), torch64(prm["scale"])),
     )
 
 

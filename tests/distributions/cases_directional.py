@@ -21,16 +21,8 @@ import numpy as np
 from scipy import integrate, special, stats
 
 from jaxkl import distributions as jd
+from tests._generators import unit_vectors
 from tests.distributions._case import DistCase
-
-
-def _unit(rng, shape):
-    x = rng.normal(size=shape)
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
-def _log_area(d):
-    return math.log(2.0) + 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d)
 
 
 class _BatchedSphereRef:
@@ -154,7 +146,7 @@ CASES = [
     DistCase(
         jd.VonMisesFisher,
         params=lambda rng: {
-            "mean_direction": _unit(rng, (3, 4)),
+            "mean_direction": unit_vectors(rng, (3, 4)),
             "concentration": rng.uniform(0.5, 20.0, size=(2, 1)),
         },
         torch=None,
@@ -168,7 +160,7 @@ CASES = [
     DistCase(
         jd.PowerSpherical,
         params=lambda rng: {
-            "mean_direction": _unit(rng, (3, 4)),
+            "mean_direction": unit_vectors(rng, (3, 4)),
             "concentration": rng.uniform(0.5, 20.0, size=(2, 1)),
         },
         torch=None,

@@ -10,15 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from jaxkl import distributions as jd
+from tests._generators import spd
 from tests.distributions._case import DistCase
 
 D = 3
 N_ROWS, N_COLS = 2, 3
-
-
-def _spd(rng, batch, d=D):
-    a = rng.normal(size=batch + (d, d))
-    return a @ np.swapaxes(a, -1, -2) / d + 0.5 * np.eye(d)
 
 
 class _ScipyMatrixNormal:
@@ -72,7 +68,7 @@ CASES = [
         id="Wishart[covariance_matrix]",
         params=lambda rng: {
             "df": rng.uniform(3.5, 8.0, size=(2, 1)),
-            "covariance_matrix": _spd(rng, (3,)),
+            "covariance_matrix": spd(rng, (3,)),
         },
         bad_params=[
             ({"df": 1.5, "covariance_matrix": _EYE}, "df"),
@@ -85,7 +81,7 @@ CASES = [
         id="Wishart[scale_tril]",
         params=lambda rng: {
             "df": rng.uniform(3.5, 8.0, size=(2,)),
-            "scale_tril": np.linalg.cholesky(_spd(rng, (2,))),
+            "scale_tril": np.linalg.cholesky(spd(rng, (2,))),
         },
         bad_params=[
             ({"df": 5.0, "scale_tril": np.triu(np.ones((D, D)))}, "scale_tril"),
@@ -97,7 +93,7 @@ CASES = [
         id="Wishart[precision_matrix]",
         params=lambda rng: {
             "df": rng.uniform(3.5, 8.0, size=(2,)),
-            "precision_matrix": _spd(rng, (2,)),
+            "precision_matrix": spd(rng, (2,)),
         },
         bad_params=[
             ({"df": 5.0, "precision_matrix": np.diag([1.0, 0.0, 2.0])}, "precision_matrix")
@@ -107,8 +103,8 @@ CASES = [
         jd.MatrixNormal,
         params=lambda rng: {
             "loc": rng.normal(size=(2, 1, N_ROWS, N_COLS)),
-            "scale_row": np.linalg.cholesky(_spd(rng, (3,), N_ROWS)),
-            "scale_column": np.linalg.cholesky(_spd(rng, (), N_COLS)),
+            "scale_row": np.linalg.cholesky(spd(rng, (3,), N_ROWS)),
+            "scale_column": np.linalg.cholesky(spd(rng, (), N_COLS)),
         },
         torch=None,
         scipy_ref=_ScipyMatrixNormal,

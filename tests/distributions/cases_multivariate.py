@@ -5,14 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from jaxkl import distributions as jd
+from tests._generators import spd
 from tests.distributions._case import DistCase
 
 D = 3
-
-
-def _spd(rng, batch):
-    a = rng.normal(size=batch + (D, D))
-    return a @ np.swapaxes(a, -1, -2) / D + 0.5 * np.eye(D)
 
 
 def _torch_mvn_diag(params):
@@ -37,7 +33,7 @@ CASES = [
         id="MultivariateNormal[scale_tril]",
         params=lambda rng: {
             "loc": rng.normal(size=(2, 1, D)),
-            "scale_tril": np.linalg.cholesky(_spd(rng, (4,))),
+            "scale_tril": np.linalg.cholesky(spd(rng, (4,))),
         },
         bad_params=[
             ({"loc": _LOC, "scale_tril": _UPPER}, "scale_tril"),
@@ -48,7 +44,7 @@ CASES = [
     DistCase(
         jd.MultivariateNormal,
         id="MultivariateNormal[covariance_matrix]",
-        params=lambda rng: {"loc": rng.normal(size=(2, D)), "covariance_matrix": _spd(rng, (2,))},
+        params=lambda rng: {"loc": rng.normal(size=(2, D)), "covariance_matrix": spd(rng, (2,))},
         bad_params=[
             ({"loc": _LOC, "covariance_matrix": _NOT_PD}, "covariance_matrix"),
             ({"loc": _LOC, "covariance_matrix": np.ones((D, D + 1))}, "covariance_matrix"),
@@ -58,7 +54,7 @@ CASES = [
     DistCase(
         jd.MultivariateNormal,
         id="MultivariateNormal[precision_matrix]",
-        params=lambda rng: {"loc": rng.normal(size=(2, D)), "precision_matrix": _spd(rng, (2,))},
+        params=lambda rng: {"loc": rng.normal(size=(2, D)), "precision_matrix": spd(rng, (2,))},
         bad_params=[({"loc": _LOC, "precision_matrix": _NOT_PD}, "precision_matrix")],
     ),
     DistCase(

@@ -7,6 +7,7 @@ points, and the same KL as the anchor's own ``kl_divergence`` where it registers
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -30,72 +31,37 @@ tfd, tfb = tfp.distributions, tfp.bijectors
 td = torch.distributions
 
 
-def _given(d, a, b):
-    """The one of two alternative parameters that was given (jaxkl keeps it as `_name`)."""
-    pa = getattr(d, "_" + a, None)
-    return {a: pa} if pa is not None else {b: getattr(d, "_" + b)}
+def _keywords(d, given=None):
+    """The keywords of ``d``'s constructor with their values in ``d``, or None.
+
+    Of the alternative parametrisations (the keywords defaulting to None) the one ``d`` was
+    built with (jaxkl keeps it as ``_name``), or ``given``. None where a value is a
+    distribution: the compound families are built by hand.
+    """
+    keys = [
+        p
+        for p in inspect.signature(type(d).__init__).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD
+    ][1:]
+    alternatives = [p.name for p in keys if p.default is None]
+    if given is None and alternatives:
+        given = next(k for k in alternatives if getattr(d, "_" + k) is not None)
+    kwargs = {p.name: getattr(d, p.name) for p in keys if p.default is not None}
+    if given is not None:
+        kwargs[given] = getattr(d, given)
+    return None if any(isinstance(v, jd.Distribution) for v in kwargs.values()) else kwargs
 
 
 # -- jaxkl -> numpyro / TFP (the anchors are built from the row's jaxkl distribution) ----------
 
-_SAME = {
-    "Normal": ("loc", "scale"),
-    "HalfNormal": ("scale",),
-    "Laplace": ("loc", "scale"),
-    "Cauchy": ("loc", "scale"),
-    "Gumbel": ("loc", "scale"),
-    "Exponential": ("rate",),
-    "Gamma": ("concentration", "rate"),
-    "Beta": ("concentration1", "concentration0"),
-    "Uniform": ("low", "high"),
-    "LogNormal": ("loc", "scale"),
-    "Kumaraswamy": ("concentration1", "concentration0"),
-    "VonMises": ("loc", "concentration"),
-    "Poisson": ("rate",),
-    "Dirichlet": ("concentration",),
-    "StudentT": ("df", "loc", "scale"),
-    "HalfCauchy": ("scale",),
-    "Logistic": ("loc", "scale"),
+#: jaxkl keyword -> numpyro keyword, where they differ
+_NUMPYRO_RENAMED = {
+    "MatrixNormal": {"scale_row": "scale_tril_row", "scale_column": "scale_tril_column"}
 }
 
 
 def _to_numpyro(d):
     name = type(d).__name__
-    if name in _SAME and name != "Chi2" and hasattr(nd, name):
-        return getattr(nd, name)(*(getattr(d, k) for k in _SAME[name]))
-    if name == "Chi2":
-        return nd.Chi2(d.df)
-    if name in ("Pareto", "InverseGamma", "Weibull"):
-        keys = {
-            "Pareto": ("scale", "alpha"),
-            "InverseGamma": ("concentration", "rate"),
-            "Weibull": ("scale", "concentration"),
-        }[name]
-        return getattr(nd, name)(*(getattr(d, k) for k in keys))
-    if name in ("Bernoulli", "Categorical", "Geometric"):
-        return getattr(nd, name)(**_given(d, "probs", "logits"))
-    if name in ("Binomial", "NegativeBinomial"):
-        cls = (
-            nd.Binomial
-            if name == "Binomial"
-            else (nd.NegativeBinomialProbs if d._probs is not None else nd.NegativeBinomialLogits)
-        )
-        given = _given(d, "probs", "logits")
-        return (
-            cls(d.total_count, *given.values())
-            if name != "Binomial"
-            else cls(d.total_count, **given)
-        )
-    if name == "Multinomial":
-        return nd.Multinomial(d.total_count, **_given(d, "probs", "logits"))
-    if name == "MultivariateNormal":
-        return nd.MultivariateNormal(d.loc, scale_tril=d.scale_tril)
-    if name == "LowRankMultivariateNormal":
-        return nd.LowRankMultivariateNormal(d.loc, d.cov_factor, d.cov_diag)
-    if name == "MatrixNormal":
-        return nd.MatrixNormal(d.loc, d.scale_row, d.scale_column)
-    if name == "TruncatedNormal":
-        return nd.TruncatedNormal(d.loc, d.scale, low=d.low, high=d.high)
     if name == "Independent":
         base = _to_numpyro(d.base_distribution)
         return None if base is None else base.to_event(d.reinterpreted_batch_ndims)
@@ -103,7 +69,15 @@ def _to_numpyro(d):
         base = _to_numpyro(d.base_distribution)
         ts = [_numpyro_transform(t) for t in d.transforms]
         return None if base is None or None in ts else nd.TransformedDistribution(base, ts)
-    return None
+    kwargs = _keywords(d)
+    if kwargs is None:
+        return None
+    renamed = _NUMPYRO_RENAMED.get(name, {})
+    kwargs = {renamed.get(k, k): v for k, v in kwargs.items()}
+    # numpyro's probs / logits families are a class per parametrisation (BernoulliProbs ...)
+    given = next((k for k in ("probs", "logits") if k in kwargs), "")
+    cls = getattr(nd, name + given.capitalize(), None) or getattr(nd, name, None)
+    return None if cls is None else cls(**kwargs)
 
 
 def _numpyro_transform(t):
@@ -120,46 +94,14 @@ def _numpyro_transform(t):
     return None
 
 
-_TFP_RENAME = {
-    "Pareto": {"concentration": "alpha", "scale": "scale"},
-    "InverseGamma": {"concentration": "concentration", "scale": "rate"},
-    "Weibull": {"concentration": "concentration", "scale": "scale"},
-    "Chi2": {"df": "df"},
-    "Chi": {"df": "df"},
-    "Moyal": {"loc": "loc", "scale": "scale"},
-    "LogitNormal": {"loc": "loc", "scale": "scale"},
-    "TruncatedNormal": {"loc": "loc", "scale": "scale", "low": "low", "high": "high"},
-    "VonMisesFisher": {"mean_direction": "mean_direction", "concentration": "concentration"},
-    "PowerSpherical": {"mean_direction": "mean_direction", "concentration": "concentration"},
-}
+#: jaxkl family -> TFP class, where the names differ (TFP's Cholesky-factor classes)
+_TFP_CLASS = {"MultivariateNormal": "MultivariateNormalTriL", "Wishart": "WishartTriL"}
+#: jaxkl keyword -> TFP keyword, where they differ
+_TFP_RENAMED = {"Pareto": {"alpha": "concentration"}, "InverseGamma": {"rate": "scale"}}
 
 
 def _to_tfp(d):
     name = type(d).__name__
-    if name in _TFP_RENAME:
-        return getattr(tfd, name)(**{k: getattr(d, v) for k, v in _TFP_RENAME[name].items()})
-    if name == "HalfCauchy":
-        return tfd.HalfCauchy(jnp.zeros_like(d.scale), d.scale)
-    if name in _SAME and hasattr(tfd, name):
-        return getattr(tfd, name)(*(getattr(d, k) for k in _SAME[name]))
-    if name in ("Bernoulli", "Geometric"):
-        return getattr(tfd, name)(**_given(d, "probs", "logits"))
-    if name in ("Categorical", "OneHotCategorical"):  # TFP takes normalised probabilities
-        given = {"probs": d.probs} if d._probs is not None else {"logits": d._logits}
-        return getattr(tfd, name)(**given)
-    if name in ("Binomial", "NegativeBinomial"):
-        return getattr(tfd, name)(d.total_count, **_given(d, "probs", "logits"))
-    if name == "Multinomial":  # TFP takes normalised probabilities
-        given = {"probs": d.probs} if d._probs is not None else {"logits": d._logits}
-        return tfd.Multinomial(d.total_count, **given)
-    if name == "MultivariateNormal":
-        return tfd.MultivariateNormalTriL(d.loc, d.scale_tril)
-    if name == "MultivariateNormalDiag":
-        return tfd.MultivariateNormalDiag(d.loc, d.scale_diag)
-    if name == "Wishart":
-        return tfd.WishartTriL(d.df, scale_tril=d.scale_tril, input_output_cholesky=False)
-    if name == "SphericalUniform":
-        return tfd.SphericalUniform(d.dimension, d.batch_shape)
     if name == "Independent":
         base = _to_tfp(d.base_distribution)
         return None if base is None else tfd.Independent(base, d.reinterpreted_batch_ndims)
@@ -171,7 +113,14 @@ def _to_tfp(d):
             if base is None or None in bs
             else tfd.TransformedDistribution(base, tfb.Chain(bs[::-1]))
         )
-    return None
+    kwargs = _keywords(d, "scale_tril" if name in _TFP_CLASS else None)
+    if kwargs is None:
+        return None
+    if name == "HalfCauchy":  # TFP's has a loc; jaxkl's is 0
+        kwargs["loc"] = jnp.zeros_like(d.scale)
+    renamed = _TFP_RENAMED.get(name, {})
+    cls = getattr(tfd, _TFP_CLASS.get(name, name), None)
+    return None if cls is None else cls(**{renamed.get(k, k): v for k, v in kwargs.items()})
 
 
 def _tfp_bijector(t):
@@ -222,15 +171,14 @@ def _anchor(lib, row, seed):
 NO_ANCHOR = {
     "numpyro": {
         "Chi", "ContinuousBernoulli-logits", "ContinuousBernoulli-probs", "LogitNormal",
-        "MixtureSameFamily-Normal", "Moyal", "Multinomial", "MultivariateNormalDiag",
+        "MixtureSameFamily-Normal", "Moyal", "MultivariateNormalDiag",
         "OneHotCategorical", "PowerSpherical", "ProbitBernoulli[probits]",
         "ProbitBernoulli[probs]", "TransformedDistribution-affine-tanh", "VonMisesFisher",
         "Wishart[covariance_matrix]", "Wishart[precision_matrix]", "Wishart[scale_tril]",
     },
     "tfp": {
         "ContinuousBernoulli-logits", "ContinuousBernoulli-probs", "LowRankMultivariateNormal",
-        "MatrixNormal", "MixtureSameFamily-Normal", "ProbitBernoulli[probits]",
-        "ProbitBernoulli[probs]",
+        "MatrixNormal", "MixtureSameFamily-Normal",
     },
     "torch": {
         "Chi", "Logistic", "LogitNormal", "MatrixNormal", "Moyal", "PowerSpherical",

@@ -21,12 +21,9 @@ from scipy import integrate, special
 
 import jaxkl
 from jaxkl import distributions as jd
+from tests._generators import log_area, unit_vectors
 
 KAPPAS = [0.0, 1e-3, 0.7, 5.0, 40.0, 1e4, 1e6]
-
-
-def _log_area(d):
-    return math.log(2.0) + 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d)
 
 
 # ------------------------------------------------------------------ von Mises
@@ -84,21 +81,16 @@ def test_vonmises_sampler_for_huge_concentrations_is_a_narrow_normal():
 # ------------------------------------------------------------------ sphere families
 
 
-def _unit(rng, d):
-    v = rng.normal(size=d)
-    return v / np.linalg.norm(v)
-
-
 @pytest.mark.parametrize("d", [2, 3, 5])
 def test_vmf_and_power_spherical_log_prob_integrate_to_one(d):
     """Integral over S^{d-1} as |S^{d-2}| * int f(t) (1 - t^2)^{(d-3)/2} dt, t = mu . x."""
-    mu = _unit(np.random.default_rng(d), d)
+    mu = unit_vectors(np.random.default_rng(d), d)
     for cls in (jd.VonMisesFisher, jd.PowerSpherical):
         for kappa in (0.0, 0.7, 30.0):
             dist = cls(jnp.asarray(mu), jnp.float32(kappa))
             ts = np.linspace(-1, 1, 2001)
             # a point at cosine t: x = t mu + sqrt(1 - t^2) e, e orthogonal to mu
-            e = _unit(np.random.default_rng(0), d)
+            e = unit_vectors(np.random.default_rng(0), d)
             e = e - (e @ mu) * mu
             e /= np.linalg.norm(e)
             pts = ts[:, None] * mu + np.sqrt(1 - ts**2)[:, None] * e
@@ -108,7 +100,7 @@ def test_vmf_and_power_spherical_log_prob_integrate_to_one(d):
                 return np.exp(np.interp(t, ts, lp)) * (1 - t * t) ** (0.5 * (d - 3))
 
             total = (
-                math.exp(_log_area(d - 1))
+                math.exp(log_area(d - 1))
                 * integrate.quad(f, -1, 1, limit=400, points=[0.99], epsrel=1e-6)[0]
             )
             assert abs(total - 1) < 3e-3, (cls.__name__, kappa, total)
@@ -116,7 +108,7 @@ def test_vmf_and_power_spherical_log_prob_integrate_to_one(d):
 
 @pytest.mark.parametrize("d", [2, 3, 5, 16, 128])
 def test_vmf_entropy_matches_scipy_and_is_finite_for_huge_concentrations(d):
-    mu = _unit(np.random.default_rng(1), d)
+    mu = unit_vectors(np.random.default_rng(1), d)
     ks = np.array([1e-3, 0.7, 5.0, 40.0, 1e3])
     got = np.asarray(
         jd.VonMisesFisher(jnp.asarray(mu, jnp.float32), jnp.asarray(ks, jnp.float32)).entropy(),
@@ -157,7 +149,7 @@ def test_vmf_sampler_cosine_matches_the_exact_law_in_3d(kappa):
 
 @pytest.mark.parametrize("d", [5, 16, 128])
 def test_vmf_sampler_mean_matches_bessel_ratio(d):
-    mu = _unit(np.random.default_rng(3), d)
+    mu = unit_vectors(np.random.default_rng(3), d)
     k = jnp.asarray([0.5, 10.0, 200.0], jnp.float32)
     dist = jd.VonMisesFisher(jnp.asarray(mu, jnp.float32), k)
     x = np.asarray(dist.sample(jax.random.key(3), (4000,)), np.float64)
@@ -184,7 +176,7 @@ def test_vmf_sampler_is_finite_and_concentrated_for_huge_kappa():
 @pytest.mark.parametrize("kappa", [0.0, 0.7, 5.0, 40.0])
 def test_power_spherical_sampler_cosine_is_a_shifted_beta(kappa):
     d = 4
-    mu = _unit(np.random.default_rng(4), d)
+    mu = unit_vectors(np.random.default_rng(4), d)
     x = np.asarray(
         jax.jit(
             lambda k: jd.PowerSpherical(jnp.asarray(mu, jnp.float32), k).sample(

@@ -10,13 +10,9 @@ import torch
 import torch.distributions as td
 
 from jaxkl import distributions as jd
+from tests._generators import spd
 
 D = 3
-
-
-def _spd(rng, batch=()):
-    a = rng.normal(size=batch + (D, D))
-    return a @ np.swapaxes(a, -1, -2) / D + 0.5 * np.eye(D)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +30,7 @@ def test_multivariate_normal_needs_exactly_one_matrix(kwargs):
 
 def test_only_the_given_matrix_is_a_leaf_and_the_others_are_computed():
     rng = np.random.default_rng(0)
-    cov = _spd(rng, (2,))
+    cov = spd(rng, (2,))
     p = jd.MultivariateNormal(jnp.zeros(D), covariance_matrix=jnp.asarray(cov, jnp.float32))
     leaves = jax.tree_util.tree_leaves(p)
     assert len(leaves) == 2 and p._scale_tril is None and p._precision_matrix is None
@@ -64,7 +60,7 @@ def test_low_rank_matrices_match_torch():
 
 def test_log_prob_broadcasts_sample_dims_without_expanding_the_matrix():
     rng = np.random.default_rng(2)
-    cov = _spd(rng, (4,))
+    cov = spd(rng, (4,))
     loc = rng.normal(size=(4, D))
     x = rng.normal(size=(5, 1, D))  # sample dims in front, batch dim 1 broadcasts against 4
     p = jd.MultivariateNormal(

@@ -14,22 +14,9 @@ closed form evaluated at 50 digits on the exact float32 parameters).
 
 from __future__ import annotations
 
+from tests._generators import collect
 from tests.kl._case import PairCase, Params
 
-
-def _collect():
-    import importlib
-    import pkgutil
-
-    import tests.kl as pkg
-
-    rows = []
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if info.name.startswith("pairs_"):
-            rows.extend(importlib.import_module(f"tests.kl.{info.name}").PAIRS)
-    return rows
-
-
-PAIRS = _collect()
+PAIRS = collect("tests.kl", "pairs_", "PAIRS")
 
 __all__ = ["PAIRS", "PairCase", "Params"]

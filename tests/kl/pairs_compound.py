@@ -7,13 +7,8 @@ import numpy as np
 
 from jaxkl import distributions as jd
 from jaxkl.distributions import transforms as T
+from tests._generators import torch64
 from tests.kl._case import PairCase
-
-
-def _t(x):
-    import torch
-
-    return torch.as_tensor(np.array(x, np.float64))
 
 
 def _mp_normal(pl, ps, ql, qs):
@@ -38,8 +33,8 @@ def _independent(prm):
 def _torch_independent(pp, qp):
     import torch.distributions as td
 
-    tp = td.Independent(td.Normal(_t(pp["loc"]), _t(pp["scale"])), 1)
-    tq = td.Independent(td.Normal(_t(qp["loc"]), _t(qp["scale"])), 1)
+    tp = td.Independent(td.Normal(torch64(pp["loc"]), torch64(pp["scale"])), 1)
+    tq = td.Independent(td.Normal(torch64(qp["loc"]), torch64(qp["scale"])), 1)
     return td.kl_divergence(tp, tq).numpy()
 
 
@@ -73,7 +68,7 @@ def _torch_transformed(pp, qp):
     import torch.distributions as td
 
     def make(prm):
-        base = td.Normal(_t(prm["loc"]), _t(prm["scale"]))
+        base = td.Normal(torch64(prm["loc"]), torch64(prm["scale"]))
         return td.TransformedDistribution(base, [td.AffineTransform(0.5, 2.0), td.ExpTransform()])
 
     return td.kl_divergence(make(pp), make(qp)).numpy()

@@ -1,7 +1,7 @@
 """Pair rows whose p is a univariate continuous family (see pairs.py for the format).
 
 Three blocks, in this order: same-family pairs of torch's families, torch's cross-family
-pairs (with the always-infinite pairs of ``jaxkl.kl.continuous.INFINITE_PAIRS``), and the
+pairs (with the always-infinite pairs of ``jaxkl.kl.infinite.INFINITE_PAIRS``), and the
 further families (LogNormal, Chi2, Chi, Weibull, Kumaraswamy, InverseGamma, Moyal,
 LogitNormal).
 
@@ -40,7 +40,7 @@ import pytest
 from scipy import integrate, special, stats
 
 from jaxkl import distributions as jd
-from jaxkl.kl.continuous import INFINITE_PAIRS
+from jaxkl.kl.infinite import INFINITE_PAIRS
 from tests.kl._case import PairCase
 
 

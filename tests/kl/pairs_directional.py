@@ -16,14 +16,10 @@ import numpy as np
 from scipy import integrate, special
 
 from jaxkl import distributions as jd
+from tests._generators import log_area, unit_vectors
 from tests.kl._case import PairCase
 
 D = 3  # event size of the sphere rows (tests/kl/test_directional.py covers other d)
-
-
-def _unit(rng, shape):
-    x = rng.normal(size=shape)
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
 # ---------------------------------------------------------------- von Mises
@@ -73,10 +69,6 @@ def _vm_mp_kl(p, q):
 # ---------------------------------------------------------------- sphere families
 
 
-def _log_area(d):
-    return math.log(2.0) + 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d)
-
-
 def _t_integral(f, d):
     """The integral over the sphere of a function of ``t = mu . x``.
 
@@ -88,7 +80,7 @@ def _t_integral(f, d):
         return f(t) * (1.0 - t * t) ** (0.5 * (d - 3))
 
     return (
-        math.exp(_log_area(d - 1))
+        math.exp(log_area(d - 1))
         * integrate.quad(w, -1.0, 1.0, epsabs=1e-14, epsrel=1e-12, limit=400, points=[0.9, 0.99])[0]
     )
 
@@ -107,7 +99,7 @@ def _normalised(log_kernel, d):
 
 
 def _kl_to_uniform(log_density, d):
-    return _t_integral(lambda t: np.exp(log_density(t)) * (log_density(t) + _log_area(d)), d)
+    return _t_integral(lambda t: np.exp(log_density(t)) * (log_density(t) + log_area(d)), d)
 
 
 def _sphere_reference(kernel):
@@ -141,7 +133,7 @@ def _ps_vmf_reference(pp, qp):
 
 def _sphere_p_params(rng, low=0.05, high=25.0):
     return {
-        "mean_direction": _unit(rng, (3, 1, D)),
+        "mean_direction": unit_vectors(rng, (3, 1, D)),
         "concentration": rng.uniform(low, high, size=(3, 1)),
     }
 
@@ -194,7 +186,7 @@ PAIRS = [
         params=lambda rng: (
             _sphere_p_params(rng),
             {
-                "mean_direction": _unit(rng, (4, D)),
+                "mean_direction": unit_vectors(rng, (4, D)),
                 "concentration": rng.uniform(0.05, 25.0, size=(4,)),
             },
         ),

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import special
 
 from jaxkl import distributions as jd
+from tests._generators import torch64
 from tests.kl._case import PairCase
 
 
@@ -33,17 +34,11 @@ def _torch_elementwise(p_name, q_name):
         )
         bp = dict(zip(pp, arrays[: len(pp)]))
         bq = dict(zip(qp, arrays[len(pp) :]))
-        tp = getattr(td, p_name)(**{k: _t(v) for k, v in bp.items()}, validate_args=False)
-        tq = getattr(td, q_name)(**{k: _t(v) for k, v in bq.items()}, validate_args=False)
+        tp = getattr(td, p_name)(**{k: torch64(v) for k, v in bp.items()}, validate_args=False)
+        tq = getattr(td, q_name)(**{k: torch64(v) for k, v in bq.items()}, validate_args=False)
         return td.kl_divergence(tp, tq).double().numpy()
 
     return value
-
-
-def _t(x):
-    import torch
-
-    return torch.as_tensor(np.asarray(x, np.float64))
 
 
 # -- mpmath references (exact float32 parameters, 50 digits) ---------------------------------
@@ -253,8 +248,8 @@ def _torch_probit(pp, qp):
     a, b = np.broadcast_arrays(
         np.asarray(pp["probits"], np.float64), np.asarray(qp["probits"], np.float64)
     )
-    tp = td.Bernoulli(probs=torch.special.ndtr(_t(a)), validate_args=False)
-    tq = td.Bernoulli(probs=torch.special.ndtr(_t(b)), validate_args=False)
+    tp = td.Bernoulli(probs=torch.special.ndtr(torch64(a)), validate_args=False)
+    tq = td.Bernoulli(probs=torch.special.ndtr(torch64(b)), validate_args=False)
     return td.kl_divergence(tp, tq).numpy()
 
 
@@ -264,7 +259,7 @@ def _torch_probit_probs(pp, qp):
     a, b = np.broadcast_arrays(
         np.asarray(pp["probs"], np.float64), np.asarray(qp["probs"], np.float64)
     )
-    return td.kl_divergence(td.Bernoulli(probs=_t(a)), td.Bernoulli(probs=_t(b))).numpy()
+    return td.kl_divergence(td.Bernoulli(probs=torch64(a)), td.Bernoulli(probs=torch64(b))).numpy()
 
 
 def _mp_reference_probit(pp, qp):
@@ -298,7 +293,7 @@ def _torch_multinomial(pp, qp):
 
     key = "probs" if "probs" in pp else "logits"
     a, b = np.broadcast_arrays(np.asarray(pp[key], np.float64), np.asarray(qp[key], np.float64))
-    cat = td.kl_divergence(td.Categorical(**{key: _t(a)}), td.Categorical(**{key: _t(b)}))
+    cat = td.kl_divergence(td.Categorical(**{key: torch64(a)}), td.Categorical(**{key: torch64(b)}))
     assert int(pp["total_count"]) == int(qp["total_count"])
     return (int(pp["total_count"]) * cat).numpy() if isinstance(cat, torch.Tensor) else cat
 

@@ -14,19 +14,11 @@ import mpmath as mp
 import numpy as np
 
 from jaxkl import distributions as jd
+from tests._generators import spd, tril
 from tests.kl._case import PairCase
 
 D = 3
 N_ROWS, N_COLS = 2, 3
-
-
-def _spd(rng, batch, d=D):
-    a = rng.normal(size=batch + (d, d))
-    return a @ np.swapaxes(a, -1, -2) / d + 0.5 * np.eye(d)
-
-
-def _tril(rng, batch, d=D):
-    return np.linalg.cholesky(_spd(rng, batch, d))
 
 
 # -- Wishart ------------------------------------------------------------------------------------
@@ -71,7 +63,7 @@ def _wishart_reference(pp, qp):
 
 def _wishart_params(kind):
     def make(rng):
-        mats = {"scale_tril": _tril, "covariance_matrix": _spd, "precision_matrix": _spd}
+        mats = {"scale_tril": tril, "covariance_matrix": spd, "precision_matrix": spd}
         p = {"df": rng.uniform(3.5, 7.0, size=(3, 1)), kind[0]: mats[kind[0]](rng, (3, 1))}
         q = {"df": rng.uniform(3.5, 7.0, size=(4,)), kind[1]: mats[kind[1]](rng, (4,))}
         return p, q
@@ -135,8 +127,8 @@ def _near_wishart(kind):
 def _mn_params(rng, batch):
     return {
         "loc": rng.normal(size=batch + (N_ROWS, N_COLS)),
-        "scale_row": _tril(rng, batch, N_ROWS),
-        "scale_column": _tril(rng, batch, N_COLS),
+        "scale_row": tril(rng, batch, N_ROWS),
+        "scale_column": tril(rng, batch, N_COLS),
     }
 
 

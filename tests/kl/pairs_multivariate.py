@@ -17,36 +17,28 @@ import mpmath as mp
 import numpy as np
 
 from jaxkl import distributions as jd
+from tests._generators import spd, tril
 from tests.kl._case import PairCase
 
 D = 3
 
 
 # -- parameter factories ------------------------------------------------------------------
-def _spd(rng, batch):
-    a = rng.normal(size=batch + (D, D))
-    return a @ np.swapaxes(a, -1, -2) / D + 0.5 * np.eye(D)
-
-
-def _tril(rng, batch):
-    return np.linalg.cholesky(_spd(rng, batch))
-
-
 def _mvn_tril_params(rng):
-    p = {"loc": rng.normal(size=(3, 1, D)), "scale_tril": _tril(rng, (3, 1))}
-    q = {"loc": rng.normal(size=(4, D)), "scale_tril": _tril(rng, (4,))}
+    p = {"loc": rng.normal(size=(3, 1, D)), "scale_tril": tril(rng, (3, 1))}
+    q = {"loc": rng.normal(size=(4, D)), "scale_tril": tril(rng, (4,))}
     return p, q
 
 
 def _mvn_cov_params(rng):
-    p = {"loc": rng.normal(size=(3, 1, D)), "covariance_matrix": _spd(rng, (3, 1))}
-    q = {"loc": rng.normal(size=(4, D)), "covariance_matrix": _spd(rng, (4,))}
+    p = {"loc": rng.normal(size=(3, 1, D)), "covariance_matrix": spd(rng, (3, 1))}
+    q = {"loc": rng.normal(size=(4, D)), "covariance_matrix": spd(rng, (4,))}
     return p, q
 
 
 def _mvn_prec_params(rng):
-    p = {"loc": rng.normal(size=(3, 1, D)), "precision_matrix": _spd(rng, (3, 1))}
-    q = {"loc": rng.normal(size=(4, D)), "scale_tril": _tril(rng, (4,))}
+    p = {"loc": rng.normal(size=(3, 1, D)), "precision_matrix": spd(rng, (3, 1))}
+    q = {"loc": rng.normal(size=(4, D)), "scale_tril": tril(rng, (4,))}
     return p, q
 
 
@@ -245,14 +237,14 @@ PAIRS = [
         jd.MultivariateNormal,
         params=lambda rng: (
             _lowrank(rng, (3, 1)),
-            {"loc": rng.normal(size=(4, D)), "covariance_matrix": _spd(rng, (4,))},
+            {"loc": rng.normal(size=(4, D)), "covariance_matrix": spd(rng, (4,))},
         ),
     ),
     PairCase(
         jd.MultivariateNormal,
         jd.LowRankMultivariateNormal,
         params=lambda rng: (
-            {"loc": rng.normal(size=(3, 1, D)), "scale_tril": _tril(rng, (3, 1))},
+            {"loc": rng.normal(size=(3, 1, D)), "scale_tril": tril(rng, (3, 1))},
             _lowrank(rng, (4,)),
         ),
     ),
@@ -269,7 +261,7 @@ PAIRS = [
         jd.MultivariateNormal,
         params=lambda rng: (
             _diag(rng, (3, 1)),
-            {"loc": rng.normal(size=(4, D)), "scale_tril": _tril(rng, (4,))},
+            {"loc": rng.normal(size=(4, D)), "scale_tril": tril(rng, (4,))},
         ),
         near=_near_diag_tril,
         mp_kl=_mp_kl_gauss,
@@ -279,7 +271,7 @@ PAIRS = [
         jd.MultivariateNormal,
         jd.MultivariateNormalDiag,
         params=lambda rng: (
-            {"loc": rng.normal(size=(3, 1, D)), "covariance_matrix": _spd(rng, (3, 1))},
+            {"loc": rng.normal(size=(3, 1, D)), "covariance_matrix": spd(rng, (3, 1))},
             _diag(rng, (4,)),
         ),
         torch=_torch_via_mvn,

@@ -325,12 +325,12 @@ def test_count_series_error_is_within_its_proven_bound(monkeypatch, n):
     With few terms (so that the bounds bite): ``0 <= exact - series <= bound`` for the NB
     gap, ``|exact - series| <= bound`` for the Poisson log-gamma mean.
     """
-    from jaxkl.kl import discrete
+    from jaxkl.kl import counts
 
     mp.mp.dps = 30
-    monkeypatch.setitem(discrete._SERIES_TERMS, "float64", n)
+    monkeypatch.setitem(counts._SERIES_TERMS, "float64", n)
     r1, r2, p1 = (jnp.array([row[i] for row in _NB_GAP_ROWS], jnp.float64) for i in range(3))
-    series, bound = discrete._nb_gap_series(r1, r2, jnp.log(p1), jnp.log1p(-p1))
+    series, bound = counts._nb_gap_series(r1, r2, jnp.log(p1), jnp.log1p(-p1))
     bites = 0
     for row, s, b in zip(_NB_GAP_ROWS, np.asarray(series), np.asarray(bound)):
         exact = float(_mp_nb_gap(*row))
@@ -338,7 +338,7 @@ def test_count_series_error_is_within_its_proven_bound(monkeypatch, n):
         assert -1e-14 * exact <= left_out <= b + 1e-14 * exact, (n, row, s, exact, b)
         bites += left_out > 1e-10 * exact
     lam, r = (jnp.array([row[i] for row in _POISSON_ROWS], jnp.float64) for i in range(2))
-    series, bound = discrete._poisson_lgamma_series(lam, r)
+    series, bound = counts._poisson_lgamma_series(lam, r)
     for row, s, b in zip(_POISSON_ROWS, np.asarray(series), np.asarray(bound)):
         exact = float(_mp_poisson_lgamma_mean(*row))
         assert abs(exact - s) <= b + 1e-13 * abs(exact), (n, row, s, exact, b)
@@ -356,7 +356,7 @@ def test_negative_binomial_kls_take_the_series_or_the_integral_and_both_are_exac
     (KL 2e-13, where that summation cancels) of mpmath's: for the series-only half of the
     batch and for the whole batch (the integral).
     """
-    from jaxkl.kl import discrete
+    from jaxkl.kl import counts
     from tests.kl.pairs_discrete import (
         _mp_kl_nb_counts,
         _nb_lp,
@@ -369,8 +369,8 @@ def test_negative_binomial_kls_take_the_series_or_the_integral_and_both_are_exac
     p1 = jnp.array([0.3, 0.995, 0.5, 0.99], jnp.float64)
     r2 = jnp.array([5.0, 4.0, 0.7 * (1 + 1e-6), 31.0], jnp.float64)
     p2 = jnp.array([0.4, 0.99, 0.5, 0.99], jnp.float64)
-    bound, scale = discrete._nb_gap_bound(r1, r2, jnp.log(p1), jnp.log1p(-p1))
-    took_series = np.asarray(bound <= discrete._SERIES_ULPS * 2.2e-16 * scale)
+    bound, scale = counts._nb_gap_bound(r1, r2, jnp.log(p1), jnp.log1p(-p1))
+    took_series = np.asarray(bound <= counts._SERIES_ULPS * 2.2e-16 * scale)
     assert took_series.tolist() == [True, False, True, False]
     reference = _series_reference(_nb_lp, _nb_lp, _nb_mean, _nb_sd)
     want = reference({"total_count": r1, "probs": p1}, {"total_count": r2, "probs": p2})
@@ -391,7 +391,7 @@ def test_negative_binomial_kls_take_the_series_or_the_integral_and_both_are_exac
     )
 
     lam = jnp.array([5.0, 900.0], jnp.float64)
-    bound, scale = discrete._poisson_lgamma_bound(lam, jnp.full_like(lam, 3.0))
+    bound, scale = counts._poisson_lgamma_bound(lam, jnp.full_like(lam, 3.0))
     assert (np.asarray(bound) <= 4 * 2.2e-16 * np.asarray(scale)).tolist() == [True, False]
     want = _series_reference(
         lambda k, a: k * np.log(a["rate"]) - a["rate"] - special.gammaln(k + 1),

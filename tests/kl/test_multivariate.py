@@ -10,6 +10,7 @@ import torch
 import torch.distributions as td
 
 from jaxkl import distributions as jd
+from tests._generators import tril
 
 D = 4
 
@@ -32,9 +33,7 @@ def _count_primitive(jaxpr, name):
 
 
 def _tril(seed):
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=(D, D))
-    return jnp.asarray(np.linalg.cholesky(a @ a.T / D + np.eye(D)), jnp.float32)
+    return jnp.asarray(tril(np.random.default_rng(seed), d=D, ridge=1.0), jnp.float32)
 
 
 def _gaussians():
@@ -131,13 +130,13 @@ def _far_apart_pairs(n=64, seed=0):
     """d=4 factors and means whose scales differ by up to 1e4 (float32)."""
     rng = np.random.default_rng(seed)
 
-    def tril():
+    def factors():
         a = np.tril(rng.normal(size=(n, D, D))) * 10.0 ** rng.uniform(-2, 2, (n, 1, 1))
         i = np.arange(D)
         a[:, i, i] = np.abs(a[:, i, i]) + 0.1 * np.abs(a).max((-2, -1))[:, None]
         return a.astype(np.float32)
 
-    lp, lq = tril(), tril()
+    lp, lq = factors(), factors()
     lp[0] *= 1e-4  # one far narrower p (the diagonal ratio under 1e-4: +inf before)
     mp, mq = (rng.normal(size=(2, n, D)) * 10).astype(np.float32)
     return mp, lp, mq, lq

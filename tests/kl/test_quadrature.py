@@ -18,16 +18,16 @@ import pytest
 
 from jaxkl import distributions as jd
 from jaxkl.distributions.transforms import AffineTransform, ExpTransform
-from jaxkl.kl.continuous import INFINITE_PAIRS
+from jaxkl.kl.infinite import INFINITE_PAIRS
 from jaxkl.kl.quadrature import _quadrature_kl, support_bounds
 from tests.kl._programs import JIT_KL, jax_params, row_program
 from tests.kl.pairs import PAIRS
 
 
 def _univariate_continuous(cls) -> bool:
-    from jaxkl.distributions import continuous
+    from jaxkl.distributions import interval, positive, real_line
 
-    return cls.__name__ in continuous.__all__ + ["VonMises"]
+    return cls.__name__ in real_line.__all__ + positive.__all__ + interval.__all__ + ["VonMises"]
 
 
 #: univariate continuous pairs of the pair table (TransformedDistribution is checked below)

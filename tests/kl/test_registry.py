@@ -172,3 +172,14 @@ def test_eager_calls_of_builtin_closed_forms_run_one_compiled_program():
 
     jd.kl_divergence(Child(0.0, 1.0), jd.Normal(0.0, 1.0))
     assert calls == [type(jnp.zeros(()))]  # a concrete array: run eagerly, not traced
+
+    class Jitted(jd.Normal):
+        pass
+
+    @jd.register_kl(Jitted, jd.Normal, jit=True)
+    def _user_jitted_kl(p, q):
+        calls.append(isinstance(p.loc, jax.core.Tracer))
+        return jnp.zeros(p.batch_shape)
+
+    jd.kl_divergence(Jitted(0.0, 1.0), jd.Normal(0.0, 1.0))
+    assert calls[-1] is True  # opted in: traced once, run as one compiled program

@@ -1,22 +1,9 @@
-r"""Closed forms whose p is in the discrete group.
+r"""Closed forms whose p is in the count group (numbers of events, on {0, 1, ...}).
 
-Same-family pairs are written as sums of non-negative terms of exactly formed differences
-(:func:`jaxkl._numerics.kl_from_log_ratios`, ``w log(w/q) - w + q`` terms), so
-that nearly equal distributions keep full relative precision; ``0 log 0 = 0`` exactly.
-
-ProbitBernoulli: the Bernoulli KL at ``a = Φ(x_p)``, ``b = Φ(x_q)``, written over the two
-outcomes with weights ``w_i`` (p's outcome probabilities) and exact log-ratios
-``d_i = log(q_i / w_i)``:
-
-.. math::
-    D_{KL} = \sum_i w_i\,(e^{d_i} - 1 - d_i)
-
-(because ``Σ_i w_i e^{d_i} = Σ_i q_i = 1``): two non-negative terms, no cancellation when
-p ≈ q (:func:`jaxkl._numerics.weighted_expm1_minus_x`). With probits on both sides,
-``d_1 = log Φ(x_q) - log Φ(x_p)`` and ``d_0 = log Φ(-x_q) - log Φ(-x_p)`` come from
-:func:`jaxkl._numerics.log_ndtr_difference` (accurate for close probits, and never
-underflowing: probits of ±30 give the finite KLs, e.g. 454.32 for ``x_p = -30, x_q = 30``,
-where ``Φ(-30)`` is 0 in float32).
+Geometric and Binomial reduce to the Bernoulli KL of :mod:`jaxkl.kl.categorical` (a KL per
+trial); Binomials and negative binomials with different counts add the expectation of a
+difference of log-binomial coefficients, summed in a fixed number of terms with proven
+bounds (:func:`_count_moments`, :func:`_nb_gap_series`) or integrated (Malmsten's integral).
 
 Multinomial: counts of ``n`` independent categorical draws; the KL of the product of the
 draws is ``n`` times the Categorical KL (the multinomial coefficient is common to both and
@@ -24,10 +11,9 @@ cancels). With different ``total_count`` the supports are disjoint (``Σ x = n``
 is +inf.
 
 References:
-    Kullback & Leibler (1951); TFP ``ProbitBernoulli`` (``_kl_bernoulli_bernoulli`` in
-    ``probit_bernoulli.py``: the same value, written as a difference of log-probabilities);
-    the Multinomial KL as a sum over independent draws, e.g. Cover & Thomas, *Elements of
-    Information Theory*, 2nd ed., Thm. 2.5.3 (chain rule).
+    torch.distributions.kl; the Multinomial KL as a sum over independent draws, e.g. Cover
+    & Thomas, *Elements of Information Theory*, 2nd ed., Thm. 2.5.3 (chain rule); Malmsten's
+    integral for ``log Gamma`` (Whittaker & Watson, 12.3).
 """
 
 from __future__ import annotations
@@ -40,147 +26,25 @@ from jax.scipy.special import gammaln
 from jaxkl._numerics import (
     exp_sinh_integral,
     expm1_minus_x,
-    kl_from_log_ratios,
     log1p_minus_x,
-    log_ndtr_difference,
     log_sinhc,
-    weighted_expm1_minus_x,
     x_minus_log1p,
-    x_minus_log1p_series,
 )
-from jaxkl.distributions.discrete import (
-    Bernoulli,
-    BinaryParametrised,
-    Binomial,
-    Categorical,
-    CategoricalParametrised,
-    Geometric,
-    Multinomial,
-    NegativeBinomial,
-    OneHotCategorical,
-    Poisson,
-    ProbitBernoulli,
-)
+from jaxkl.distributions.categorical import Bernoulli, BinaryParametrised
+from jaxkl.distributions.counts import Binomial, Geometric, Multinomial, NegativeBinomial, Poisson
 from jaxkl.kl._registry import register_kl
+from jaxkl.kl.categorical import (
+    _bernoulli_kl,
+    _binary_parts,
+    _categorical_kl,
+    _inf_without_gradient,
+    _log_of,
+    _log_ratio,
+    _outcome_kl_term,
+    _ratio,
+)
 
-
-def _binary_weights_and_log_ratios(p: BinaryParametrised, q: BinaryParametrised):
-    """Outcome weights and log-ratios of two binary distributions.
-
-    Weights ``[1 - a, a]`` of p and ``log(q_i / p_i)`` (up to a constant) for the two
-    outcomes, from exact differences of the parameters that were given.
-    """
-    if p._logits is not None and q._logits is not None:
-        la, lb = p._logits, q._logits
-        w1, w0 = jax.nn.sigmoid(la), jax.nn.sigmoid(-la)
-        finite = jnp.isfinite(la) & jnp.isfinite(lb)
-        d1 = jnp.where(finite, lb - la, jax.nn.log_sigmoid(lb) - jax.nn.log_sigmoid(la))
-        d0 = jnp.where(finite, 0.0, jax.nn.log_sigmoid(-lb) - jax.nn.log_sigmoid(-la))
-    elif p._probs is not None and q._probs is not None:
-        a, b = p._probs, q._probs
-        w1, w0 = a, 1.0 - a
-        diff = b - a  # exact for close floats
-        d1 = _log_ratio(w1, b, diff)
-        d0 = _log_ratio(w0, 1.0 - b, -diff)
-    else:  # mixed parametrisations: log-probabilities of each side
-        w1, w0, lp1, lp0 = _binary_parts(p)
-        _, _, lq1, lq0 = _binary_parts(q)
-        d1, d0 = lq1 - lp1, lq0 - lp0
-    return jnp.stack([w0, w1], axis=-1), jnp.stack([d0, d1], axis=-1)
-
-
-def _log_ratio(p, q, q_minus_p):
-    """``log(q / p)`` for p > 0, without rounding ``q/p - 1``.
-
-    ``log(q / p)`` for p > 0 (0 elsewhere): ``log1p((q - p) / p)`` with the exact
-    difference when q ~ p, else a difference of logs (no rounding of ``q/p - 1``).
-    """
-    pos = p > 0
-    ps = jnp.where(pos, p, 1.0)
-    near = pos & (jnp.abs(q_minus_p) < 0.5 * ps)
-    close = jnp.log1p(jnp.where(near, q_minus_p, 0.0) / ps)
-    q_pos = q > 0
-    far = jnp.where(q_pos, jnp.log(jnp.where(near | ~q_pos, 1.0, q)) - jnp.log(ps), -jnp.inf)
-    return jnp.where(pos, jnp.where(near, close, far), 0.0)
-
-
-def _q_mass_where_p_is_zero(p_probs, q_probs, axis=-1):
-    return jnp.sum(jnp.where(p_probs > 0, 0.0, q_probs), axis=axis)
-
-
-def _outcome_kl_term(w, q_minus_w, log_w, log_q):
-    """``w log(w/q) - w + q`` (>= 0) from the exact difference ``q - w``; 0 log 0 = 0.
-
-    ``w * x_minus_log1p(t)`` with ``t = (q - w)/w``: the series near ``t = 0``, and
-    ``t - (log q - log w)`` elsewhere (whose logs never see a rounded ``t ~ -1``). ``w = 0``
-    gives ``q``; ``q = 0 < w`` gives +inf. Unsafe inputs are replaced before the logs and
-    the division (double ``where``: only ``|t| < 1/2`` is ever divided by ``w``, so a tiny
-    ``w`` gives no ``inf * 0 = NaN`` in the backward pass); gradients are never NaN.
-    """
-    w_pos = w > 0
-    q_pos = log_q > -jnp.inf
-    ws = jnp.where(w_pos, w, 1.0)
-    near = jnp.abs(q_minus_w) < 0.5 * ws
-    t = _ratio(jnp.where(near, q_minus_w, 0.0), ws)
-    log_ratio = jnp.where(q_pos, log_q, 0.0) - jnp.where(w_pos, log_w, 0.0)
-    value = jnp.where(near, ws * x_minus_log1p_series(t), q_minus_w - ws * log_ratio)
-    value = jnp.where(w_pos, value, q_minus_w)
-    return jnp.where(w_pos & ~q_pos, jnp.inf, value)
-
-
-def _bernoulli_probs_terms(a, b):
-    """KL(Bern(a) || Bern(b)) elementwise from probabilities.
-
-    With the exact ``d = b - a``: ``KL = T(a, d) + T(1 - a, -d)``, ``T(w, d) = w log(w/(w+d))
-    + d`` (the ``d`` cancel between the outcomes). Each term is :func:`_outcome_kl_term`:
-    non-negative, accurate when ``b ~ a``; one fused loop (no stacking, no reductions).
-    """
-    d = b - a
-    return _outcome_kl_term(a, d, _log_of(a), _log_of(b)) + _outcome_kl_term(
-        1.0 - a, -d, _log_one_minus(a), _log_one_minus(b)
-    )
-
-
-def _log_of(x):
-    """``log x``, ``-inf`` at 0 with a zero derivative there (not ``inf * 0 = NaN``)."""
-    pos = x > 0
-    return jnp.where(pos, jnp.log(jnp.where(pos, x, 1.0)), -jnp.inf)
-
-
-def _log_one_minus(x):
-    """``log1p(-x)``, ``-inf`` at 1 with a zero derivative there."""
-    below = x < 1
-    return jnp.where(below, jnp.log1p(-jnp.where(below, x, 0.0)), -jnp.inf)
-
-
-@jax.custom_jvp
-def _ratio(x, y):
-    """``x / y`` whose derivative is formed as ``(dx - (x/y) dy) / y``.
-
-    Not as ``-x dy / y**2``: ``y**2`` underflows for ``|y| < 1e-19`` in float32, and
-    ``0 * inf`` makes a NaN where ``x = 0``.
-    """
-    return x / y
-
-
-@_ratio.defjvp
-def _ratio_jvp(primals, tangents):
-    (x, y), (dx, dy) = primals, tangents
-    v = x / y
-    return v, (dx - v * dy) / y
-
-
-def _binary_parts(d: BinaryParametrised):
-    """``d._parts()``, its logs with a zero derivative at probabilities 0 and 1."""
-    if d._probs is None:
-        return d._parts()
-    a = d._probs
-    return a, 1.0 - a, _log_of(a), _log_one_minus(a)
-
-
-def _inf_without_gradient(kl):
-    """``kl``, with a zero gradient where it is ``+inf`` (the convention there)."""
-    return jnp.where(jnp.isfinite(kl), kl, jnp.inf)
+__all__: list = []
 
 
 def _bernoulli_kl_per(p: BinaryParametrised, q: BinaryParametrised, w: jax.Array) -> jax.Array:
@@ -196,63 +60,7 @@ def _bernoulli_kl_per(p: BinaryParametrised, q: BinaryParametrised, w: jax.Array
     return jnp.where(ok, ratio, jnp.where(kl == 0, 0.0, jnp.inf))
 
 
-def _bernoulli_logits_terms(la, lb):
-    """KL(Bern(sigmoid(la)) || Bern(sigmoid(lb))) elementwise from logits.
-
-    With ``delta = lb - la`` (exact for close logits) and ``w1 = sigmoid(la)``, the centred
-    log-ratios of the two outcomes are ``delta w0`` and ``-delta w1``, so
-    ``KL = log1p(w1 E(delta w0) + w0 E(-delta w1))``, ``E = expm1_minus_x`` (non-negative
-    terms: :func:`jaxkl._numerics.kl_from_log_ratios` for two outcomes). Used for
-    ``|delta| < 8``; farther apart torch's ``w1 (log w1 - log q1) + w0 (log w0 - log q0)``
-    (log-sigmoids) has no harmful cancellation. Infinite logits (probabilities 0 or 1) take
-    the second form with ``0 log 0 = 0`` and +inf where q misses an outcome of p.
-    """
-    finite = jnp.isfinite(la) & jnp.isfinite(lb)
-    w1, w0 = jax.nn.sigmoid(la), jax.nn.sigmoid(-la)
-    delta = jnp.clip(jnp.where(finite, lb - la, 0.0), -8.0, 8.0)
-    near = jnp.log1p(w1 * expm1_minus_x(delta * w0) + w0 * expm1_minus_x(-delta * w1))
-
-    def term(w, log_w, log_q):
-        pos = w > 0
-        diff = jnp.where(pos, log_w, 0.0) - jnp.where(pos, log_q, 0.0)
-        return jnp.where(pos, w * diff, 0.0)
-
-    far = term(w1, jax.nn.log_sigmoid(la), jax.nn.log_sigmoid(lb)) + term(
-        w0, jax.nn.log_sigmoid(-la), jax.nn.log_sigmoid(-lb)
-    )
-    use_near = finite & (jnp.abs(lb - la) < 8.0)
-    return jnp.where(use_near, near, far)
-
-
-def _bernoulli_kl(p: BinaryParametrised, q: BinaryParametrised) -> jax.Array:
-    if p._probs is not None and q._probs is not None:
-        return _inf_without_gradient(_bernoulli_probs_terms(p._probs, q._probs))
-    if p._logits is not None and q._logits is not None:
-        return _bernoulli_logits_terms(p._logits, q._logits)
-    w, d = _binary_weights_and_log_ratios(p, q)
-    q1, q0, _, _ = q._parts()
-    outside = _q_mass_where_p_is_zero(w, jnp.stack([q0, q1], axis=-1))
-    return kl_from_log_ratios(w, d, q_mass_outside=outside)
-
-
-@register_kl(Bernoulli, Bernoulli)
-def _kl_bernoulli_bernoulli(p: Bernoulli, q: Bernoulli) -> jax.Array:
-    r"""KL(Bern(a) || Bern(b)) = a log(a/b) + (1-a) log((1-a)/(1-b)).
-
-    Evaluated as ``log1p(sum_i w_i (exp(d_i) - 1 - d_i))`` over the two outcomes, with
-    ``d_i`` the centred log-ratios formed from ``b - a`` (probs) or ``l_b - l_a`` (logits):
-    non-negative terms, full float32 precision down to KL ~ 1e-14. +inf where
-    b in {0, 1} puts no mass on an outcome that a has. Same values as torch's
-    ``_kl_bernoulli_bernoulli``. Gradients are finite at probabilities 0 and 1: there the
-    ``0 log 0`` term is held at its limit (the derivative of the other terms); 0 where the
-    KL is +inf.
-
-    References: Kullback & Leibler (1951); torch.distributions.kl.
-    """
-    return _bernoulli_kl(p, q)
-
-
-@register_kl(Geometric, Geometric)
+@register_kl(Geometric, Geometric, jit=True)
 def _kl_geometric_geometric(p: Geometric, q: Geometric) -> jax.Array:
     r"""KL(Geom(a) || Geom(b)) = log(a/b) + (1-a)/a log((1-a)/(1-b)) = KL(Bern(a) || Bern(b)) / a.
 
@@ -439,7 +247,7 @@ def _count_term_jvp(primals, tangents):
     return e, jnp.where(cov == 0, 0.0, cov * (t1 - t0))
 
 
-@register_kl(Binomial, Binomial)
+@register_kl(Binomial, Binomial, jit=True)
 def _kl_binomial_binomial(p: Binomial, q: Binomial) -> jax.Array:
     r"""KL(Bin(n_p, a) || Bin(n_q, b)).
 
@@ -488,48 +296,7 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> jax.Array:
     return _inf_without_gradient(jnp.where(n_p > n_q, jnp.inf, kl))
 
 
-def _categorical_kl(p: CategoricalParametrised, q: CategoricalParametrised) -> jax.Array:
-    if p._num_events != q._num_events:
-        raise ValueError(
-            f"KL({type(p).__name__} || {type(q).__name__}) needs the same number of categories, "
-            f"got {p._num_events} and {q._num_events}"
-        )
-    w = p.probs
-    if p._logits is not None and q._logits is not None:
-        delta = q._logits - p._logits  # log(q_i / p_i) + constant, exact for close logits
-    elif p._probs is not None and q._probs is not None:
-        P, Q = p._probs, q._probs  # unnormalised as given: log(Q_i / P_i) = log(q_i / p_i) + const
-        delta = _log_ratio(P, Q, Q - P)
-    else:
-        delta = q.logits - p.logits
-    outside = _q_mass_where_p_is_zero(w, q.probs)
-    return kl_from_log_ratios(w, delta, axis=-1, q_mass_outside=outside)
-
-
-@register_kl(Categorical, Categorical)
-def _kl_categorical_categorical(p: Categorical, q: Categorical) -> jax.Array:
-    r"""KL(Cat(p) || Cat(q)) = sum_i p_i log(p_i / q_i).
-
-    Evaluated as ``log1p(sum_i p_i (exp(d_i) - 1 - d_i))`` with ``d_i`` the centred
-    log-ratios ``log(q_i / p_i)``, formed from ``Q_i - P_i`` of the probabilities as given
-    (before normalisation) or from ``m_i - l_i`` of the logits as given: a sum of
-    non-negative terms. ``p_i = 0`` contributes 0; ``q_i = 0 < p_i`` gives +inf; gradients
-    are never NaN.
-
-    References: torch.distributions.kl ``_kl_categorical_categorical`` (same values).
-    """
-    return _categorical_kl(p, q)
-
-
-@register_kl(OneHotCategorical, OneHotCategorical)
-def _kl_onehotcategorical_onehotcategorical(
-    p: OneHotCategorical, q: OneHotCategorical
-) -> jax.Array:
-    """The Categorical KL of the same probabilities (torch's definition)."""
-    return _categorical_kl(p, q)
-
-
-@register_kl(Poisson, Poisson)
+@register_kl(Poisson, Poisson, jit=True)
 def _kl_poisson_poisson(p: Poisson, q: Poisson) -> jax.Array:
     r"""KL(Poi(r) || Poi(s)) = r log(r/s) - r + s = r (x - log1p(x)),  x = (s - r)/r.
 
@@ -543,26 +310,6 @@ def _kl_poisson_poisson(p: Poisson, q: Poisson) -> jax.Array:
     return _outcome_kl_term(r, s - r, _log_of(r), _log_of(s))
 
 
-@register_kl(Bernoulli, Poisson)
-def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> jax.Array:
-    r"""KL(Bernoulli || Poisson).
-
-    KL(Bern(a) || Poi(r)) = -H(a) + r - a log r
-    = [(1-a) log(1-a) + a] + [a log(a/r) - a + r],
-
-    two non-negative terms (exact near a = r -> 0). +inf where r = 0 < a; 0 at a = r = 0
-    (torch returns NaN there). Gradients are finite: at a = 0 and a = 1 the ``0 log 0``
-    term is held at its limit, and they are 0 where the KL is +inf.
-
-    References: torch.distributions.kl ``_kl_bernoulli_poisson``.
-    """
-    a, a0, la, la0 = _binary_parts(p)
-    rate = q.rate
-    entropy_term = _outcome_kl_term(a0, a, la0, jnp.zeros_like(la0))  # (1-a) log(1-a) + a
-    kl = entropy_term + _outcome_kl_term(a, rate - a, la, _log_of(rate))
-    return _inf_without_gradient(kl)
-
-
 def _point_mass_at_zero_kl(p: Poisson, log_q0: jax.Array, count: jax.Array) -> jax.Array:
     """KL(Poi(r) || q) for q on {0..count}: +inf for r > 0; ``-log q(0)`` for r = 0."""
     has0 = log_q0 > -jnp.inf  # q(0) > 0 (or count = 0)
@@ -570,7 +317,7 @@ def _point_mass_at_zero_kl(p: Poisson, log_q0: jax.Array, count: jax.Array) -> j
     return jnp.where((p.rate == 0) & (has0 | (count == 0)), finite, jnp.inf)
 
 
-@register_kl(Poisson, Bernoulli)
+@register_kl(Poisson, Bernoulli, jit=True)
 def _kl_poisson_bernoulli(p: Poisson, q: Bernoulli) -> jax.Array:
     """+inf: a Poisson with rate > 0 has mass on {2, 3, ...}.
 
@@ -580,7 +327,7 @@ def _kl_poisson_bernoulli(p: Poisson, q: Bernoulli) -> jax.Array:
     return _point_mass_at_zero_kl(p, _binary_parts(q)[3], jnp.ones_like(p.rate))
 
 
-@register_kl(Poisson, Binomial)
+@register_kl(Poisson, Binomial, jit=True)
 def _kl_poisson_binomial(p: Poisson, q: Binomial) -> jax.Array:
     """+inf: a Poisson with rate > 0 has unbounded support.
 
@@ -590,64 +337,12 @@ def _kl_poisson_binomial(p: Poisson, q: Binomial) -> jax.Array:
     return _point_mass_at_zero_kl(p, _binary_parts(q)[3], q.total_count)
 
 
-__all__: list = []
-
-
-def _outcome_term(log_w: jax.Array, log_q: jax.Array, d: jax.Array) -> jax.Array:
-    """One outcome's term ``w (e^d - 1 - d)``.
-
-    ``w (e^d - 1 - d)`` for one outcome with ``log w``, ``log q`` and the accurate
-    ``d = log q - log w``. An outcome p never takes (``log w = -inf``) contributes ``q``
-    (the identity's ``w e^d``); one that q never takes while p does gives +inf.
-    """
-    p_has, q_has = log_w > -jnp.inf, log_q > -jnp.inf
-    both = p_has & q_has
-    term = weighted_expm1_minus_x(jnp.where(both, log_w, 0.0), jnp.where(both, d, 0.0))
-    only_q = jnp.exp(jnp.where(q_has, log_q, 0.0))
-    return jnp.where(both, term, jnp.where(p_has, jnp.inf, jnp.where(q_has, only_q, 0.0)))
-
-
-@register_kl(ProbitBernoulli, ProbitBernoulli)
-def _kl_probitbernoulli_probitbernoulli(p: ProbitBernoulli, q: ProbitBernoulli) -> jax.Array:
-    r"""KL(ProbitBern(x_p) || ProbitBern(x_q)) = KL(Bern(Φ(x_p)) || Bern(Φ(x_q))).
-
-    .. math::
-        D_{KL} = Φ(x_p)\log\frac{Φ(x_p)}{Φ(x_q)} + Φ(-x_p)\log\frac{Φ(-x_p)}{Φ(-x_q)}
-
-    evaluated as ``Σ_i w_i (e^{d_i} - 1 - d_i)`` with the log-ratios ``d_i`` from
-    :func:`jaxkl._numerics.log_ndtr_difference` (module docstring): float32 relative
-    error below 1e-5 down to relative probit differences of 1e-5, finite for probits of
-    ±30. With ``probs`` on both sides it is the Bernoulli KL of those probabilities
-    (:func:`jaxkl.kl.discrete._kl_bernoulli_bernoulli`); mixed parametrisations use
-    differences of the outcome log-probabilities.
-
-    References: TFP ``probit_bernoulli.py`` (same values); Kullback & Leibler (1951).
-    """
-    if p._probs is not None and q._probs is not None:
-        return _bernoulli_probs_kl(p._probs, q._probs)
-    _, _, lw1, lw0 = p._parts()
-    _, _, lq1, lq0 = q._parts()
-    if p._probits is not None and q._probits is not None:
-        d1 = log_ndtr_difference(p._probits, q._probits)
-        d0 = log_ndtr_difference(-p._probits, -q._probits)
-    else:  # mixed parametrisations: differences of the outcome log-probabilities
-        d1, d0 = lq1 - lw1, lq0 - lw0
-    return _outcome_term(lw0, lq0, d0) + _outcome_term(lw1, lq1, d1)
-
-
-def _bernoulli_probs_kl(a: jax.Array, b: jax.Array) -> jax.Array:
-    """The Bernoulli KL from probabilities, by the discrete group's closed form."""
-    return _kl_bernoulli_bernoulli(
-        Bernoulli(probs=a, validate_args=False), Bernoulli(probs=b, validate_args=False)
-    )
-
-
-@register_kl(Multinomial, Multinomial)
+@register_kl(Multinomial, Multinomial, jit=True)
 def _kl_multinomial_multinomial(p: Multinomial, q: Multinomial) -> jax.Array:
     r"""KL(Mult(n, p) || Mult(m, q)) = n KL(Cat(p) || Cat(q)) if n = m, else +inf.
 
-    The Categorical KL is the discrete group's (``log1p`` of centred log-ratio terms:
-    accurate where p ≈ q, +inf where q_i = 0 < p_i). ``total_count`` is static, so the
+    The Categorical KL is :mod:`jaxkl.kl.categorical`'s (``log1p`` of centred log-ratio
+    terms: accurate where p ≈ q, +inf where q_i = 0 < p_i). ``total_count`` is static, so the
     +inf for different counts is decided at trace time; ``n = 0`` gives 0.
 
     References: the chain rule for KL over ``n`` independent draws (Cover & Thomas,
@@ -656,25 +351,12 @@ def _kl_multinomial_multinomial(p: Multinomial, q: Multinomial) -> jax.Array:
     Raises:
         ValueError: different numbers of categories.
     """
-    if p._num_events != q._num_events:
-        raise ValueError(
-            f"KL(Multinomial || Multinomial) needs the same number of categories, got "
-            f"{p._num_events} and {q._num_events}"
-        )
-    cat_p = _as_categorical(p)
-    cat_q = _as_categorical(q)
-    kl = _kl_categorical_categorical(cat_p, cat_q)
+    kl = _categorical_kl(p, q)
     if p.total_count != q.total_count:
         return jnp.full_like(kl, jnp.inf)
     if p.total_count == 0:
         return jnp.zeros_like(kl)
     return p.total_count * kl
-
-
-def _as_categorical(d: Multinomial) -> Categorical:
-    if d._probs is not None:
-        return Categorical(probs=d._probs, validate_args=False)
-    return Categorical(logits=d._logits, validate_args=False)
 
 
 # --------------------------------------------------------------------------- negative binomial
@@ -864,7 +546,7 @@ def _nb_gap_integral(r1, r2, p1, lq1, mean):
     return exp_sinh_integral(fn, c, w)
 
 
-@register_kl(NegativeBinomial, NegativeBinomial)
+@register_kl(NegativeBinomial, NegativeBinomial, jit=True)
 def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomial) -> jax.Array:
     r"""KL between negative binomials (counts of successes before ``r`` failures).
 
@@ -918,7 +600,7 @@ def _kl_negativebinomial_negativebinomial(p: NegativeBinomial, q: NegativeBinomi
     return _inf_without_gradient(jnp.where(point_mass & (pp > 0), jnp.inf, kl))
 
 
-@register_kl(Poisson, NegativeBinomial)
+@register_kl(Poisson, NegativeBinomial, jit=True)
 def _kl_poisson_negativebinomial(p: Poisson, q: NegativeBinomial) -> jax.Array:
     r"""KL(Poisson(lambda) || NegativeBinomial(r, p)).
 
